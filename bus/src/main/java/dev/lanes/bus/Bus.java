@@ -1,0 +1,51 @@
+package dev.lanes.bus;
+
+import dev.lanes.protocol.Message;
+import dev.lanes.protocol.ProtocolException;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * How the lead and the workers talk: publish a message, subscribe to a topic. {@link KafkaBus} is the real one;
+ * {@link MemoryBus} exists for fast unit tests and must behave the same way (JSON on the wire, one delivery thread per
+ * subscription, delivery in publish order per topic).
+ */
+public interface Bus extends AutoCloseable {
+
+  /** Publishes to the message's topic ({@link dev.lanes.protocol.Topics#of}); completes once the bus has it durably. */
+  CompletableFuture<Void> publish(Message message);
+
+  /**
+   * Delivers every message published to {@code topic} from now on (or from the beginning of the topic's history),
+   * one at a time, on a thread of the subscription's own. Returns once the subscription is in place, so a message
+   * published after this returns is delivered.
+   */
+  Subscription subscribe(String topic, Start start, Listener listener);
+
+  /** Makes sure the topics exist. Idempotent. */
+  void createTopics();
+
+  @Override
+  void close();
+
+  /** Where a new subscription starts reading. */
+  enum Start {
+    NOW,
+    BEGINNING
+  }
+
+  /** Receives messages; a record that is not a valid message goes to {@link #onInvalid} and is skipped. */
+  interface Listener {
+    void onMessage(Message message);
+
+    default void onInvalid(String where, ProtocolException problem) {
+      System.getLogger(Bus.class.getName())
+          .log(System.Logger.Level.WARNING, "skipped an invalid record at " + where + ": " + problem.getMessage());
+    }
+  }
+
+  /** A running subscription; closing it stops delivery. */
+  interface Subscription extends AutoCloseable {
+    @Override
+    void close();
+  }
+}

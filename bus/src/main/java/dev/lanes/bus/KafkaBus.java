@@ -1,0 +1,265 @@
+package dev.lanes.bus;
+
+import dev.lanes.protocol.Json;
+import dev.lanes.protocol.Message;
+import dev.lanes.protocol.ProtocolException;
+import dev.lanes.protocol.Topics;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The bus on Apache Kafka.
+ *
+ * <p>One idempotent producer with {@code acks=all} is shared by every publisher of the process: a message is
+ * published once it is acknowledged by all in-sync replicas, and retries never duplicate it. Each subscription is a
+ * consumer of its own that is <em>assigned</em> every partition of its topic rather than joining a consumer group:
+ * every worker must see every offer (a broadcast, not a queue), and assignment avoids group rebalances, so a
+ * subscription is live as soon as its position is known. Where each party resumes after a restart is the business of
+ * the party (the lead's event log), not of committed group offsets.
+ */
+public final class KafkaBus implements Bus {
+  private static final Logger LOG = LoggerFactory.getLogger(KafkaBus.class);
+  private static final Duration POLL = Duration.ofMillis(200);
+  private static final Duration TIMEOUT = Duration.ofSeconds(30);
+
+  private final String bootstrapServers;
+  private final String clientId;
+  private final KafkaProducer<String, byte[]> producer;
+  private final List<Poller> pollers = new CopyOnWriteArrayList<>();
+
+  private KafkaBus(String bootstrapServers, String clientId) {
+    this.bootstrapServers = bootstrapServers;
+    this.clientId = clientId;
+    Properties p = common();
+    p.put(ProducerConfig.ACKS_CONFIG, "all");
+    p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+    p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+    p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, (int) TIMEOUT.toMillis());
+    p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) Duration.ofMinutes(2).toMillis());
+    p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Json.MAX_MESSAGE_BYTES + 4096);
+    this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+  }
+
+  /** Connects to a cluster. {@code clientId} shows up in the broker's logs and metrics. */
+  public static KafkaBus connect(String bootstrapServers, String clientId) {
+    return new KafkaBus(bootstrapServers, clientId);
+  }
+
+  public String bootstrapServers() {
+    return bootstrapServers;
+  }
+
+  private Properties common() {
+    Properties p = new Properties();
+    p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+    p.put(AdminClientConfig.CLIENT_ID_CONFIG, clientId);
+    return p;
+  }
+
+  @Override
+  public void createTopics() {
+    Properties p = common();
+    p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) TIMEOUT.toMillis());
+    try (Admin admin = Admin.create(p)) {
+      List<NewTopic> topics = new ArrayList<>();
+      for (String name : Topics.all()) {
+        // One partition: the lead is a single reader, and one partition gives a total order across tasks.
+        topics.add(new NewTopic(name, Optional.of(1), Optional.empty()));
+      }
+      admin.createTopics(topics).values().forEach((name, future) -> awaitCreated(name, future));
+    }
+  }
+
+  private void awaitCreated(String name, org.apache.kafka.common.KafkaFuture<Void> future) {
+    try {
+      future.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException e) {
+      if (!(e.getCause() instanceof TopicExistsException)) {
+        throw new BusException("cannot create topic " + name + " on " + bootstrapServers + ": " + e.getCause(), e);
+      }
+    } catch (TimeoutException e) {
+      throw new BusException(
+          "no answer from Kafka at " + bootstrapServers + " within " + TIMEOUT.toSeconds() + "s creating " + name, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new BusException("interrupted creating topic " + name, e);
+    }
+  }
+
+  @Override
+  public CompletableFuture<Void> publish(Message message) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    ProducerRecord<String, byte[]> record =
+        new ProducerRecord<>(Topics.of(message), message.key(), Json.encode(message));
+    producer.send(
+        record,
+        (metadata, error) -> {
+          if (error == null) {
+            done.complete(null);
+          } else {
+            LOG.warn("publish of {} failed: {}", message.getClass().getSimpleName(), error.toString());
+            done.completeExceptionally(new BusException("publish failed: " + error.getMessage(), error));
+          }
+        });
+    return done;
+  }
+
+  @Override
+  public Subscription subscribe(String topic, Start start, Listener listener) {
+    Properties p = common();
+    p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+    p.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Json.MAX_MESSAGE_BYTES * 2);
+    p.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 100);
+    p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) TIMEOUT.toMillis());
+    KafkaConsumer<String, byte[]> consumer =
+        new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
+    try {
+      List<TopicPartition> partitions = partitions(consumer, topic);
+      consumer.assign(partitions);
+      if (start == Start.BEGINNING) {
+        consumer.seekToBeginning(partitions);
+      } else {
+        consumer.seekToEnd(partitions);
+      }
+      // Resolve the positions now: a message published after subscribe() returns must be seen.
+      partitions.forEach(consumer::position);
+    } catch (RuntimeException e) {
+      consumer.close();
+      throw e;
+    }
+    Poller poller = new Poller(topic, consumer, listener);
+    pollers.add(poller);
+    poller.start();
+    return poller;
+  }
+
+  private List<TopicPartition> partitions(KafkaConsumer<String, byte[]> consumer, String topic) {
+    long deadline = System.nanoTime() + TIMEOUT.toNanos();
+    while (true) {
+      Map<String, List<PartitionInfo>> topics = consumer.listTopics();
+      List<PartitionInfo> infos = topics.get(topic);
+      if (infos != null && !infos.isEmpty()) {
+        return infos.stream().map(i -> new TopicPartition(topic, i.partition())).toList();
+      }
+      if (System.nanoTime() > deadline) {
+        throw new BusException(
+            "topic " + topic + " does not exist on " + bootstrapServers + " (is the lead running?)", null);
+      }
+      sleep(200);
+    }
+  }
+
+  private static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new BusException("interrupted", e);
+    }
+  }
+
+  @Override
+  public void close() {
+    for (Poller poller : pollers) {
+      poller.close();
+    }
+    producer.close(Duration.ofSeconds(5));
+  }
+
+  /** One subscription: a consumer and the thread that polls it. */
+  private final class Poller implements Subscription {
+    private final String topic;
+    private final KafkaConsumer<String, byte[]> consumer;
+    private final Listener listener;
+    private final Thread thread;
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private volatile boolean closing;
+
+    Poller(String topic, KafkaConsumer<String, byte[]> consumer, Listener listener) {
+      this.topic = topic;
+      this.consumer = consumer;
+      this.listener = listener;
+      this.thread = new Thread(this::run, "lanes-bus-" + clientId + "-" + topic);
+      this.thread.setDaemon(true);
+    }
+
+    void start() {
+      thread.start();
+    }
+
+    private void run() {
+      try {
+        while (!closing) {
+          for (ConsumerRecord<String, byte[]> record : consumer.poll(POLL)) {
+            deliver(record);
+          }
+        }
+      } catch (WakeupException e) {
+        // closing
+      } catch (RuntimeException e) {
+        LOG.error("subscription to {} stopped: {}", topic, e.toString(), e);
+      } finally {
+        consumer.close(Duration.ofSeconds(2));
+        stopped.countDown();
+      }
+    }
+
+    private void deliver(ConsumerRecord<String, byte[]> record) {
+      Message message;
+      try {
+        message = Json.decode(record.value());
+      } catch (ProtocolException e) {
+        listener.onInvalid(record.topic() + "-" + record.partition() + "@" + record.offset(), e);
+        return;
+      }
+      try {
+        listener.onMessage(message);
+      } catch (RuntimeException e) {
+        LOG.error("listener on {} failed on {}: {}", topic, message.getClass().getSimpleName(), e.toString(), e);
+      }
+    }
+
+    @Override
+    public void close() {
+      closing = true;
+      consumer.wakeup();
+      if (Thread.currentThread() != thread) {
+        try {
+          stopped.await(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      pollers.remove(this);
+    }
+  }
+}

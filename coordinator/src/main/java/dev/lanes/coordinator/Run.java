@@ -1,0 +1,263 @@
+package dev.lanes.coordinator;
+
+import dev.lanes.bus.Bus;
+import dev.lanes.coordinator.git.TargetBranch;
+import dev.lanes.protocol.Claim;
+import dev.lanes.protocol.ClaimGranted;
+import dev.lanes.protocol.ClaimRequested;
+import dev.lanes.protocol.Finding;
+import dev.lanes.protocol.Heartbeat;
+import dev.lanes.protocol.Message;
+import dev.lanes.protocol.Plan;
+import dev.lanes.protocol.RunFinished;
+import dev.lanes.protocol.RunStarted;
+import dev.lanes.protocol.TaskOffered;
+import dev.lanes.protocol.TaskRef;
+import dev.lanes.protocol.TaskResult;
+import dev.lanes.protocol.TaskState;
+import dev.lanes.protocol.TaskUpdate;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One run of a plan: the state machine of its tasks. Confined to the lead's event-loop thread, so it needs no locks.
+ *
+ * <p>A task is offered once every task it depends on has landed, starting from the target's tip at that moment (so it
+ * sees their work), or from the run's base commit when it depends on nothing. The first claim for the current epoch
+ * wins; only a result for the current epoch from the granted worker counts. A passed result is landed at once, which
+ * keeps landing one task at a time because the loop is single-threaded.
+ */
+final class Run {
+  private static final Logger LOG = LoggerFactory.getLogger(Run.class);
+
+  private final String id;
+  private final Plan plan;
+  private final String baseCommit;
+  private final Bus bus;
+  private final TargetBranch repo;
+  private final Clock clock;
+  private final Instant started;
+  private final Map<String, Slot> tasks = new LinkedHashMap<>();
+  private final CompletableFuture<RunReport> done = new CompletableFuture<>();
+
+  Run(String id, Plan plan, String baseCommit, Bus bus, TargetBranch repo, Clock clock) {
+    this.id = id;
+    this.plan = plan;
+    this.baseCommit = baseCommit;
+    this.bus = bus;
+    this.repo = repo;
+    this.clock = clock;
+    this.started = clock.instant();
+    plan.tasks().forEach(t -> tasks.put(t.id(), new Slot(t)));
+  }
+
+  String id() {
+    return id;
+  }
+
+  CompletableFuture<RunReport> done() {
+    return done;
+  }
+
+  void start() {
+    publish(new RunStarted(id, plan.name(), plan.target(), baseCommit, List.copyOf(tasks.keySet())));
+    advance();
+  }
+
+  void onClaim(ClaimRequested claim) {
+    Slot slot = tasks.get(claim.task());
+    if (slot == null || slot.state != TaskState.OFFERED || slot.epoch != claim.epoch()) {
+      LOG.debug("ignored claim {} (state {})", claim, slot == null ? "unknown" : slot.state);
+      return;
+    }
+    slot.worker = claim.worker();
+    slot.attemptStarted = clock.instant();
+    publish(new ClaimGranted(id, slot.task.id(), slot.epoch, claim.worker()));
+    update(slot, TaskState.RUNNING, "granted to " + claim.worker());
+  }
+
+  void onHeartbeat(Heartbeat beat) {
+    Slot slot = current(beat.task(), beat.epoch(), beat.worker());
+    if (slot != null && slot.state == TaskState.RUNNING && !beat.phase().equals(slot.phase)) {
+      slot.phase = beat.phase();
+      update(slot, TaskState.RUNNING, beat.phase() + (beat.detail().isEmpty() ? "" : ": " + beat.detail()));
+    }
+  }
+
+  void onFinding(Finding finding) {
+    Slot slot = tasks.get(finding.task());
+    if (slot != null) {
+      slot.findings.add(finding);
+      LOG.info("finding on {}: {} {}", finding.task(), finding.kind(), finding.text());
+    }
+  }
+
+  void onResult(TaskResult result) {
+    Slot slot = current(result.task(), result.epoch(), result.worker());
+    if (slot == null || slot.state != TaskState.RUNNING) {
+      LOG.info("rejected result for {} epoch {} from {}: not the current attempt", result.task(), result.epoch(),
+          result.worker());
+      return;
+    }
+    slot.finished = clock.instant();
+    if (result.outcome() != TaskResult.Outcome.PASSED) {
+      update(slot, TaskState.FAILED, failure(result));
+    } else {
+      land(slot, result);
+    }
+    advance();
+  }
+
+  /** Publishes again the offers nobody has claimed yet, for workers that joined after they went out. */
+  void reoffer() {
+    tasks.values().stream().filter(s -> s.state == TaskState.OFFERED).forEach(this::publishOffer);
+  }
+
+  private void land(Slot slot, TaskResult result) {
+    String commit = result.commit().orElse("");
+    if (commit.equals(slot.base) || result.changedFiles().isEmpty()) {
+      update(slot, TaskState.LANDED, "nothing to land: the agent changed no file");
+      return;
+    }
+    if (!repo.hasCommit(commit)) {
+      update(slot, TaskState.FAILED, "commit " + commit + " was not pushed to the repository");
+      return;
+    }
+    update(slot, TaskState.LANDING, "landing " + shortId(commit) + " on " + plan.target());
+    try {
+      slot.landed = repo.land(plan.target(), commit, "Land " + slot.task.id() + ": " + slot.task.title() + " (run " + id + ")");
+      update(slot, TaskState.LANDED, result.changedFiles().size() + " file(s), target at " + shortId(slot.landed));
+    } catch (TargetBranch.MergeConflict e) {
+      update(slot, TaskState.FAILED, "does not merge onto " + plan.target() + ": " + e.getMessage());
+    } catch (LeadException e) {
+      update(slot, TaskState.FAILED, "landing failed: " + e.getMessage());
+    }
+  }
+
+  /** Skips what can no longer run, offers what now can, and finishes the run when nothing is left. */
+  private void advance() {
+    boolean changed = true;
+    while (changed) {
+      changed = false;
+      for (Slot slot : tasks.values()) {
+        if (slot.state != TaskState.WAITING) {
+          continue;
+        }
+        List<String> blocked = slot.task.after().stream()
+            .filter(d -> tasks.get(d).state == TaskState.FAILED || tasks.get(d).state == TaskState.SKIPPED)
+            .toList();
+        if (!blocked.isEmpty()) {
+          update(slot, TaskState.SKIPPED, "depends on " + String.join(", ", blocked) + ", which did not land");
+          changed = true;
+        } else if (slot.task.after().stream().allMatch(d -> tasks.get(d).state == TaskState.LANDED)) {
+          offer(slot);
+        }
+      }
+    }
+    if (tasks.values().stream().allMatch(s -> s.state.isFinal())) {
+      finish();
+    }
+  }
+
+  private void offer(Slot slot) {
+    slot.epoch++;
+    slot.base = slot.task.after().isEmpty() ? baseCommit : repo.tip(plan.target()).orElse(baseCommit);
+    slot.phase = "";
+    slot.worker = "";
+    publishOffer(slot);
+    update(slot, TaskState.OFFERED, "from " + shortId(slot.base));
+  }
+
+  private void publishOffer(Slot slot) {
+    Plan.Task t = slot.task;
+    publish(new TaskOffered(id, plan.name(), t.id(), slot.epoch, t.title(), t.prompt(),
+        t.owns().stream().map(Claim::text).toList(), t.requires(), t.agent(), t.verify(), slot.base,
+        TaskRef.branch(id, t.id(), slot.epoch)));
+  }
+
+  private void finish() {
+    if (done.isDone()) {
+      return;
+    }
+    List<String> landed = new ArrayList<>();
+    List<String> failed = new ArrayList<>();
+    tasks.values().forEach(s -> (s.state == TaskState.LANDED ? landed : failed).add(s.task.id()));
+    publish(new RunFinished(id, plan.target(), landed, failed));
+    done.complete(report());
+  }
+
+  RunReport report() {
+    List<RunReport.Row> rows = new ArrayList<>();
+    for (Slot s : tasks.values()) {
+      Duration took = s.attemptStarted == null ? Duration.ZERO
+          : Duration.between(s.attemptStarted, s.finished == null ? clock.instant() : s.finished);
+      rows.add(new RunReport.Row(s.task.id(), s.state, s.worker, s.epoch, took,
+          s.landed == null ? "" : shortId(s.landed), s.detail));
+    }
+    return new RunReport(id, plan.name(), plan.target(), repo.tip(plan.target()).orElse(""),
+        Duration.between(started, clock.instant()), rows);
+  }
+
+  private Slot current(String task, int epoch, String worker) {
+    Slot slot = tasks.get(task);
+    return slot != null && slot.epoch == epoch && slot.worker.equals(worker) ? slot : null;
+  }
+
+  private void update(Slot slot, TaskState state, String detail) {
+    slot.state = state;
+    slot.detail = detail;
+    publish(new TaskUpdate(id, slot.task.id(), state, slot.epoch, slot.worker, detail));
+  }
+
+  private void publish(Message message) {
+    // Not awaited: the producer keeps order and retries on its own, and waiting for each acknowledgement would put a
+    // broker round trip between every two decisions. A publish that fails for good is logged here.
+    bus.publish(message).exceptionally(e -> {
+      LOG.error("could not publish {} for run {}: {}", message.getClass().getSimpleName(), id, e.toString());
+      return null;
+    });
+  }
+
+  private static String failure(TaskResult r) {
+    String why = r.error().orElse(r.outcome().toString().toLowerCase(java.util.Locale.ROOT).replace('_', ' '));
+    String tail = r.outcome() == TaskResult.Outcome.VERIFY_FAILED ? r.verifyTail() : r.agentTail();
+    String last = tail.isBlank() ? "" : " | " + lastLine(tail);
+    return why + last;
+  }
+
+  private static String lastLine(String text) {
+    String[] lines = text.strip().split("\n");
+    return lines[lines.length - 1];
+  }
+
+  static String shortId(String commit) {
+    return commit.length() > 10 ? commit.substring(0, 10) : commit;
+  }
+
+  /** The lead's view of one task. */
+  private static final class Slot {
+    final Plan.Task task;
+    final List<Finding> findings = new ArrayList<>();
+    TaskState state = TaskState.WAITING;
+    int epoch;
+    String base = "";
+    String worker = "";
+    String phase = "";
+    String detail = "";
+    String landed;
+    Instant attemptStarted;
+    Instant finished;
+
+    Slot(Plan.Task task) {
+      this.task = task;
+    }
+  }
+}

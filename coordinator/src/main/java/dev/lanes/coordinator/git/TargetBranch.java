@@ -1,0 +1,241 @@
+package dev.lanes.coordinator.git;
+
+import dev.lanes.coordinator.LeadException;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import org.eclipse.jgit.lib.CommitBuilder;
+import org.eclipse.jgit.lib.Constants;
+import org.eclipse.jgit.lib.ObjectId;
+import org.eclipse.jgit.lib.ObjectInserter;
+import org.eclipse.jgit.lib.PersonIdent;
+import org.eclipse.jgit.lib.Ref;
+import org.eclipse.jgit.lib.RefUpdate;
+import org.eclipse.jgit.lib.Repository;
+import org.eclipse.jgit.merge.MergeStrategy;
+import org.eclipse.jgit.merge.ResolveMerger;
+import org.eclipse.jgit.revwalk.RevCommit;
+import org.eclipse.jgit.revwalk.RevWalk;
+import org.eclipse.jgit.storage.file.FileRepositoryBuilder;
+
+/**
+ * The lead's only write access to the user's repository: it moves the target branch, and nothing else.
+ *
+ * <p>Everything happens on objects and refs with JGit, never in a working tree: merges are computed in core
+ * ({@link ResolveMerger} without a working tree), commits are written straight to the object database, and the
+ * target ref is moved with a compare-and-swap on its old value. So the user's checked-out branch, index and files are
+ * never touched, and a concurrent writer to the target is detected rather than overwritten. JGit does all of this;
+ * the git CLI is not needed here.
+ */
+public final class TargetBranch implements AutoCloseable {
+  private static final PersonIdent LANES = new PersonIdent("Lanes", "lanes@localhost");
+  private static final int REF_RETRIES = 5;
+
+  private final Repository repo;
+  private final Path dir;
+
+  private TargetBranch(Repository repo, Path dir) {
+    this.repo = repo;
+    this.dir = dir;
+  }
+
+  /** Opens the repository at or above {@code dir}. */
+  public static TargetBranch open(Path dir) {
+    try {
+      FileRepositoryBuilder builder = new FileRepositoryBuilder().readEnvironment().findGitDir(dir.toFile());
+      if (builder.getGitDir() == null) {
+        throw new LeadException("--repo: " + dir + " is not inside a git repository");
+      }
+      return new TargetBranch(builder.setMustExist(true).build(), dir);
+    } catch (IOException e) {
+      throw new LeadException("--repo: cannot open the git repository at " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** The repository's git directory: the URL workers on this machine fetch from and push to. */
+  public Path gitDir() {
+    return repo.getDirectory().toPath().toAbsolutePath();
+  }
+
+  /** The branch checked out in the repository's main working tree, if HEAD is a branch. */
+  public Optional<String> currentBranch() {
+    try {
+      Ref head = repo.exactRef(Constants.HEAD);
+      if (head != null && head.isSymbolic()) {
+        return Optional.of(Repository.shortenRefName(head.getTarget().getName()));
+      }
+      return Optional.empty();
+    } catch (IOException e) {
+      throw failure("read HEAD", e);
+    }
+  }
+
+  /** Resolves the plan's base (a branch, tag or commit; empty means the current branch) to a commit id. */
+  public String resolveBase(Optional<String> base) {
+    String spec = base.orElseGet(() -> currentBranch().orElse(Constants.HEAD));
+    ObjectId id = resolveCommit(spec);
+    if (id == null) {
+      throw new LeadException(
+          "base: \"" + spec + "\" is not a branch, tag or commit in " + dir
+              + (base.isEmpty() ? " (the repository has no commit yet?)" : ""));
+    }
+    return id.name();
+  }
+
+  /**
+   * Makes sure the target branch exists and holds the base: creates it at the base, or accepts an existing target
+   * that already contains the base (a resumed or repeated run). Refuses to move a checked-out branch.
+   */
+  public void prepare(String target, String baseCommit) {
+    if (currentBranch().filter(target::equals).isPresent()) {
+      throw new LeadException(
+          "target: \"" + target + "\" is the branch checked out in " + dir
+              + "; Lanes never moves a checked-out branch (choose another target)");
+    }
+    ObjectId tip = tip(target).map(ObjectId::fromString).orElse(null);
+    ObjectId base = ObjectId.fromString(baseCommit);
+    if (tip == null) {
+      moveRef(target, ObjectId.zeroId(), base, "lanes: create target");
+    } else if (!isAncestor(base, tip)) {
+      throw new LeadException(
+          "target: branch \"" + target + "\" already exists and does not contain the base commit "
+              + baseCommit.substring(0, 12) + "; delete it or choose another target");
+    }
+  }
+
+  /** The commit the branch points to, if it exists. */
+  public Optional<String> tip(String branch) {
+    try {
+      Ref ref = repo.exactRef(Constants.R_HEADS + branch);
+      return ref == null || ref.getObjectId() == null ? Optional.empty() : Optional.of(ref.getObjectId().name());
+    } catch (IOException e) {
+      throw failure("read branch " + branch, e);
+    }
+  }
+
+  /** Whether the commit exists in the repository (a worker has pushed it). */
+  public boolean hasCommit(String commit) {
+    return ObjectId.isId(commit) && resolveCommit(commit) != null;
+  }
+
+  /**
+   * Lands a task's commit on the target: nothing if the target already contains it (landing is idempotent), a
+   * fast-forward when the target has not moved since the task's base, else a merge commit computed in core.
+   *
+   * @return the target's new tip
+   * @throws MergeConflict when the commit does not merge cleanly; the target is unchanged
+   */
+  public String land(String target, String commit, String message) {
+    for (int attempt = 0; ; attempt++) {
+      ObjectId tip = ObjectId.fromString(tip(target).orElseThrow(() -> new LeadException("target " + target + " vanished")));
+      ObjectId head = ObjectId.fromString(commit);
+      if (isAncestor(head, tip)) {
+        return tip.name();
+      }
+      ObjectId next = isAncestor(tip, head) ? head : merge(tip, head, message);
+      if (tryMoveRef(target, tip, next, "lanes: " + message)) {
+        return next.name();
+      }
+      if (attempt >= REF_RETRIES) {
+        throw new LeadException("target " + target + " kept changing under the lead; gave up after " + attempt + " tries");
+      }
+    }
+  }
+
+  private ObjectId merge(ObjectId tip, ObjectId head, String message) {
+    try (ObjectInserter inserter = repo.newObjectInserter()) {
+      ResolveMerger merger = (ResolveMerger) MergeStrategy.RECURSIVE.newMerger(repo, true);
+      if (!merger.merge(tip, head)) {
+        List<String> paths = List.copyOf(merger.getMergeResults().keySet());
+        List<String> failing = merger.getFailingPaths() == null ? List.of() : List.copyOf(merger.getFailingPaths().keySet());
+        throw new MergeConflict(failing.isEmpty() ? paths : failing);
+      }
+      CommitBuilder c = new CommitBuilder();
+      c.setTreeId(merger.getResultTreeId());
+      c.setParentIds(tip, head);
+      PersonIdent now = new PersonIdent(LANES, java.time.Instant.now());
+      c.setAuthor(now);
+      c.setCommitter(now);
+      c.setMessage(message + "\n");
+      ObjectId id = inserter.insert(c);
+      inserter.flush();
+      return id;
+    } catch (IOException e) {
+      throw failure("merge " + head.name(), e);
+    }
+  }
+
+  private boolean isAncestor(ObjectId ancestor, ObjectId of) {
+    try (RevWalk walk = new RevWalk(repo)) {
+      RevCommit a = walk.parseCommit(ancestor);
+      RevCommit b = walk.parseCommit(of);
+      return walk.isMergedInto(a, b);
+    } catch (IOException e) {
+      throw failure("walk history", e);
+    }
+  }
+
+  private ObjectId resolveCommit(String spec) {
+    try {
+      return repo.resolve(spec + "^{commit}");
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
+  }
+
+  private void moveRef(String branch, ObjectId expected, ObjectId next, String why) {
+    if (!tryMoveRef(branch, expected, next, why)) {
+      throw new LeadException("branch " + branch + " was changed by someone else while the lead moved it");
+    }
+  }
+
+  private boolean tryMoveRef(String branch, ObjectId expected, ObjectId next, String why) {
+    try {
+      RefUpdate update = repo.updateRef(Constants.R_HEADS + branch);
+      update.setExpectedOldObjectId(expected);
+      update.setNewObjectId(next);
+      update.setForceUpdate(true); // merge commits are fast-forwards too; the expected old id is the real guard
+      update.setRefLogMessage(why, false);
+      update.setRefLogIdent(LANES);
+      RefUpdate.Result result = update.update();
+      switch (result) {
+        case NEW:
+        case FAST_FORWARD:
+        case FORCED:
+        case NO_CHANGE:
+          return true;
+        case LOCK_FAILURE:
+          return false;
+        default:
+          throw new LeadException("cannot move branch " + branch + ": " + result);
+      }
+    } catch (IOException e) {
+      throw failure("move branch " + branch, e);
+    }
+  }
+
+  private LeadException failure(String what, IOException e) {
+    return new LeadException("cannot " + what + " in " + dir + ": " + e.getMessage(), e);
+  }
+
+  @Override
+  public void close() {
+    repo.close();
+  }
+
+  /** A task's commit does not merge cleanly onto the target. */
+  public static final class MergeConflict extends LeadException {
+    private static final long serialVersionUID = 1L;
+    private final List<String> paths;
+
+    MergeConflict(List<String> paths) {
+      super("merge conflict in " + String.join(", ", paths));
+      this.paths = List.copyOf(paths);
+    }
+
+    public List<String> paths() {
+      return paths;
+    }
+  }
+}

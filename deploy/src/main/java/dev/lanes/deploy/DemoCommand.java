@@ -1,0 +1,49 @@
+package dev.lanes.deploy;
+
+import dev.lanes.protocol.Plan;
+import dev.lanes.protocol.PlanParser;
+import dev.lanes.worker.ChildProcess;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+/** {@code lanes demo}: a sample repository and plan in a temporary directory, run with two workers. */
+@Command(
+    name = "demo",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Creates a sample multi-module repository in a temporary directory and runs a four-task plan on it",
+      "with two workers and scripted agents (no AI agent needed), then checks the result branch."
+    })
+final class DemoCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    PrintWriter out = spec.commandLine().getOut();
+    Path dir = LocalCluster.tempDir("lanes-demo-");
+    Path repo = Demo.create(dir);
+    Plan plan = PlanParser.parse(dir.resolve(Demo.PLAN));
+    out.println("Sample repository: " + repo);
+    out.println("Plan:              " + dir.resolve(Demo.PLAN));
+    int code = RunCommand.execute(plan, repo, 2, null, Optional.empty(), out);
+    if (code != Main.OK) {
+      return code;
+    }
+    // The demo's repository is the demo's own, so checking out the result to prove it is fine here.
+    Demo.git(repo, "checkout", "-q", plan.target());
+    ChildProcess.Result check = ChildProcess.run(List.of("sh", "check.sh"), repo, Map.of(), Duration.ofMinutes(1),
+        Optional.empty(), line -> {});
+    out.println();
+    out.println("Check of " + plan.target() + ": " + check.output().strip());
+    out.println("See the result:  git -C " + repo + " log --oneline --graph " + plan.target());
+    return check.ok() ? Main.OK : Main.FAILED;
+  }
+}

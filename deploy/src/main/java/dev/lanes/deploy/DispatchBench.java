@@ -1,0 +1,181 @@
+package dev.lanes.deploy;
+
+import dev.lanes.bus.Bus;
+import dev.lanes.bus.EmbeddedBroker;
+import dev.lanes.bus.KafkaBus;
+import dev.lanes.coordinator.Lead;
+import dev.lanes.coordinator.RunReport;
+import dev.lanes.protocol.AgentSpec;
+import dev.lanes.protocol.Claim;
+import dev.lanes.protocol.ClaimGranted;
+import dev.lanes.protocol.Message;
+import dev.lanes.protocol.Plan;
+import dev.lanes.protocol.TaskOffered;
+import dev.lanes.protocol.Topics;
+import dev.lanes.worker.Worker;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/**
+ * The dispatch benchmark. A real lead runs a plan of independent no-op tasks; the simulated workers use the real
+ * worker's claiming logic (random choice among open offers, one slot each) and share one subscription to the work
+ * topic, so the figures measure Lanes' protocol rather than a hundred consumer threads fighting over two cores.
+ *
+ * <p>Latency is measured where the workers stand: from the moment an offer reaches them to the moment its grant does,
+ * which covers the claim's trip to the lead, the lead's decision and the grant's trip back. The Kafka baseline is a
+ * produce-to-consume round trip of one record at a time with the same client settings, in the same process.
+ */
+final class DispatchBench {
+  private DispatchBench() {}
+
+  static void run(int workers, int tasks, PrintWriter out) {
+    Path dir = LocalCluster.tempDir("lanes-bench-");
+    try (EmbeddedBroker broker = EmbeddedBroker.start(dir.resolve("broker"))) {
+      out.printf(Locale.ROOT, "embedded broker at %s; %d simulated workers, %d no-op tasks%n",
+          broker.bootstrapServers(), workers, tasks);
+      double[] rtt = kafkaRoundTrips(broker.bootstrapServers(), 500);
+      Result r = dispatch(broker.bootstrapServers(), dir.resolve("repo"), workers, tasks);
+      double[] lat = r.latenciesMs;
+      Arrays.sort(lat);
+      out.printf(Locale.ROOT, "offered->granted: n=%d p50=%.2f ms p90=%.2f ms p99=%.2f ms max=%.2f ms%n",
+          lat.length, pct(lat, 50), pct(lat, 90), pct(lat, 99), lat[lat.length - 1]);
+      out.printf(Locale.ROOT, "throughput: %d tasks in %.2f s = %.0f tasks/s (all %s)%n", tasks, r.seconds,
+          tasks / r.seconds, r.allLanded ? "landed" : "NOT landed");
+      out.printf(Locale.ROOT, "plain Kafka produce->consume: n=%d p50=%.2f ms p99=%.2f ms%n", rtt.length,
+          pct(rtt, 50), pct(rtt, 99));
+      out.printf(Locale.ROOT, "ratio dispatch p50 / kafka round trip p50: %.1f%n", pct(lat, 50) / pct(rtt, 50));
+      out.printf(Locale.ROOT, "dispatch p50_ms=%.2f p99_ms=%.2f tasks_per_s=%.0f kafka_rtt_p99_ms=%.2f%n",
+          pct(lat, 50), pct(lat, 99), tasks / r.seconds, pct(rtt, 99));
+      out.flush();
+    } finally {
+      LocalCluster.deleteTree(dir);
+    }
+  }
+
+  private record Result(double[] latenciesMs, double seconds, boolean allLanded) {}
+
+  private static Result dispatch(String bootstrap, Path repo, int workers, int tasks) {
+    Demo.git(createDirs(repo), "init", "-q", "-b", "main");
+    Demo.git(repo, "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q", "--allow-empty",
+        "-m", "empty");
+    List<Plan.Task> list = new ArrayList<>();
+    AgentSpec noop = new AgentSpec(List.of("true"), 60_000);
+    for (int i = 0; i < tasks; i++) {
+      list.add(new Plan.Task("t" + i, "task " + i, "nothing", List.of(Claim.parse("m" + i + "/")), List.of(),
+          List.of(), noop, Optional.empty()));
+    }
+    Plan plan = new Plan("bench", Optional.of("main"), "lanes/bench", list);
+    Map<String, Long> offered = new ConcurrentHashMap<>();
+    List<Double> latencies = java.util.Collections.synchronizedList(new ArrayList<>());
+    try (KafkaBus leadBus = KafkaBus.connect(bootstrap, "bench-lead");
+        KafkaBus workerBus = KafkaBus.connect(bootstrap, "bench-workers");
+        Lead lead = Lead.start(leadBus, repo, Clock.systemUTC())) {
+      List<Worker> sims = new ArrayList<>();
+      for (int i = 0; i < workers; i++) {
+        sims.add(Worker.simulated(workerBus, new Worker.Config("sim" + i, "bench", List.of(), 1, "", repo,
+            Duration.ofMinutes(1)), Clock.systemUTC()));
+      }
+      Bus.Listener fanOut = message -> {
+        long now = System.nanoTime();
+        observe(message, now, offered, latencies);
+        for (Worker w : sims) {
+          w.accept(message);
+        }
+      };
+      workerBus.subscribe(Topics.WORK, Bus.Start.NOW, fanOut);
+      long start = System.nanoTime();
+      RunReport report = lead.submit(plan).done().join();
+      double seconds = (System.nanoTime() - start) / 1e9;
+      double[] lat = latencies.stream().mapToDouble(Double::doubleValue).toArray();
+      return new Result(lat, seconds, report.allLanded());
+    }
+  }
+
+  private static void observe(Message m, long now, Map<String, Long> offered, List<Double> latencies) {
+    if (m instanceof TaskOffered o) {
+      offered.putIfAbsent(o.key() + "#" + o.epoch(), now);
+    } else if (m instanceof ClaimGranted g) {
+      Long at = offered.get(dev.lanes.protocol.TaskRef.key(g.run(), g.task()) + "#" + g.epoch());
+      if (at != null) {
+        latencies.add((now - at) / 1e6);
+      }
+    }
+  }
+
+  private static double[] kafkaRoundTrips(String bootstrap, int n) {
+    String topic = "lanes.bench.rtt";
+    Properties admin = new Properties();
+    admin.put("bootstrap.servers", bootstrap);
+    try (Admin a = Admin.create(admin)) {
+      a.createTopics(List.of(new NewTopic(topic, 1, (short) 1))).all().get();
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot create " + topic + ": " + e.getMessage(), e);
+    }
+    Properties p = new Properties();
+    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    p.put(ProducerConfig.ACKS_CONFIG, "all");
+    p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+    p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+    Properties c = new Properties();
+    c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    c.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 100);
+    double[] out = new double[n];
+    try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+        KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+      TopicPartition tp = new TopicPartition(topic, 0);
+      consumer.assign(List.of(tp));
+      consumer.seekToEnd(List.of(tp));
+      consumer.position(tp);
+      byte[] payload = new byte[300];
+      for (int i = -50; i < n; i++) { // the first 50 warm the clients up and are not counted
+        long t0 = System.nanoTime();
+        producer.send(new ProducerRecord<>(topic, payload));
+        int got = 0;
+        while (got == 0) {
+          for (ConsumerRecord<byte[], byte[]> ignored : consumer.poll(Duration.ofMillis(500))) {
+            got++;
+          }
+        }
+        if (i >= 0) {
+          out[i] = (System.nanoTime() - t0) / 1e6;
+        }
+      }
+    }
+    Arrays.sort(out);
+    return out;
+  }
+
+  private static Path createDirs(Path dir) {
+    try {
+      return java.nio.file.Files.createDirectories(dir);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static double pct(double[] sorted, int p) {
+    int i = (int) Math.ceil(p / 100.0 * sorted.length) - 1;
+    return sorted[Math.max(0, Math.min(i, sorted.length - 1))];
+  }
+}

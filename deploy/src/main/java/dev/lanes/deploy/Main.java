@@ -1,0 +1,66 @@
+package dev.lanes.deploy;
+
+import dev.lanes.bus.BusException;
+import dev.lanes.coordinator.LeadException;
+import dev.lanes.protocol.ProtocolException;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code lanes} command line. Exit codes: 0 all went well, 1 the work failed (or conflicts were found),
+ * 2 bad input or usage.
+ */
+@Command(
+    name = "lanes",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
+    description = "Coordinates a team of coding agents working on one repository in parallel.",
+    subcommands = {RunCommand.class, DemoCommand.class, BenchCommand.class})
+public final class Main implements Runnable {
+  static final int OK = 0;
+  static final int FAILED = 1;
+  static final int BAD_INPUT = 2;
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  public static void main(String[] args) {
+    String level = System.getenv("LANES_LOG");
+    if (level != null && !level.isBlank()) {
+      System.setProperty("org.slf4j.simpleLogger.log.dev.lanes", level);
+    }
+    System.exit(execute(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
+  }
+
+  /** Runs one command line with the given streams; the return value is the exit code. */
+  static int execute(PrintWriter out, PrintWriter err, String... args) {
+    CommandLine cl = new CommandLine(new Main());
+    cl.setOut(out);
+    cl.setErr(err);
+    cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
+      if (e instanceof ProtocolException || e instanceof LeadException || e instanceof IllegalArgumentException) {
+        err.println("lanes: " + e.getMessage());
+        return BAD_INPUT;
+      } else if (e instanceof BusException) {
+        err.println("lanes: " + e.getMessage());
+        return FAILED;
+      }
+      throw e;
+    });
+    return cl.execute(args);
+  }
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  /** Reads the version from the jar's manifest. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = Main.class.getPackage().getImplementationVersion();
+      return new String[] {"lanes " + (v == null ? "(development build)" : v)};
+    }
+  }
+}

@@ -1,0 +1,119 @@
+package dev.lanes.deploy;
+
+import dev.lanes.coordinator.Lead;
+import dev.lanes.coordinator.RunReport;
+import dev.lanes.protocol.Plan;
+import dev.lanes.protocol.PlanParser;
+import dev.lanes.protocol.Topics;
+import dev.lanes.bus.Bus;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code lanes run}: broker, lead and workers in one process, one plan run to the end. */
+@Command(
+    name = "run",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Runs a plan to the end in this process: an embedded Kafka broker (unless --bootstrap-servers is given),",
+      "the lead, and N local workers. Results land on the plan's target branch; your working tree and",
+      "checked-out branch are never touched. Exit 0 when every task landed, 1 when any did not, 2 for bad input."
+    })
+final class RunCommand implements Callable<Integer> {
+  @Parameters(paramLabel = "PLAN", description = "The plan file (YAML).")
+  Path plan;
+
+  @Option(names = "--repo", defaultValue = ".", description = "The repository to work on (default: ${DEFAULT-VALUE}).")
+  Path repo;
+
+  @Option(names = "--workers", defaultValue = "2", description = "Local workers, one task each (default: ${DEFAULT-VALUE}).")
+  int workers;
+
+  @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
+      description = "Use this Kafka cluster instead of an embedded broker.")
+  Optional<String> bootstrapServers;
+
+  @Option(names = "--capability", split = ",", paramLabel = "CAP",
+      description = "Capabilities of the local workers (default: every capability the plan requires).")
+  List<String> capabilities;
+
+  @Spec CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    if (workers < 1) {
+      throw new IllegalArgumentException("--workers: " + workers + " must be at least 1");
+    }
+    Plan parsed = PlanParser.parse(plan);
+    return execute(parsed, repo, workers, capabilities, bootstrapServers, spec.commandLine().getOut());
+  }
+
+  /** Runs a validated plan and prints its progress and summary; returns the exit code. */
+  static int execute(Plan plan, Path repo, int workers, List<String> capabilities, Optional<String> bootstrap,
+      PrintWriter out) {
+    List<String> caps = capabilities == null ? required(plan) : capabilities;
+    if (bootstrap.isEmpty()) {
+      out.println("Starting an embedded Kafka broker, the lead and " + workers + " worker(s)...");
+    }
+    LocalCluster cluster = LocalCluster.start(repo.toAbsolutePath().normalize(), workers, caps, bootstrap);
+    boolean keep = true;
+    Thread hook = new Thread(() -> cluster.close(true), "lanes-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    try {
+      String runId = Lead.newRunId(plan, Clock.systemUTC());
+      Progress progress = new Progress(out, runId);
+      CountDownLatch finished = new CountDownLatch(1);
+      cluster.bus("progress").subscribe(Topics.EVENTS, Bus.Start.NOW, message -> {
+        progress.onMessage(message);
+        if (message instanceof dev.lanes.protocol.RunFinished f && f.run().equals(runId)) {
+          finished.countDown();
+        }
+      });
+      RunReport report = cluster.lead().submit(plan, runId).done().join();
+      awaitQuietly(finished);
+      Progress.summary(out, report);
+      keep = !report.allLanded();
+      if (keep) {
+        out.println("Worktrees and logs of the tasks that did not land are kept under " + cluster.workRoot());
+      }
+      return report.allLanded() ? Main.OK : Main.FAILED;
+    } finally {
+      cluster.close(keep);
+      removeHook(hook);
+    }
+  }
+
+  private static List<String> required(Plan plan) {
+    Set<String> all = new LinkedHashSet<>();
+    plan.tasks().forEach(t -> all.addAll(t.requires()));
+    return List.copyOf(all);
+  }
+
+  private static void awaitQuietly(CountDownLatch latch) {
+    try {
+      latch.await(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static void removeHook(Thread hook) {
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException e) {
+      // the JVM is already shutting down; the hook runs anyway
+    }
+  }
+}

@@ -1,0 +1,7 @@
+package shop.api;
+
+public final class AccountHandler {
+  public String get(String userId) {
+    return "{\"userId\": \"" + userId + "\"}";
+  }
+}

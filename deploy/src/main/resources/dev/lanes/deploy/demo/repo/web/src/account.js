@@ -1,0 +1,3 @@
+export function accountUrl(userId) {
+  return `/accounts/${userId}`;
+}

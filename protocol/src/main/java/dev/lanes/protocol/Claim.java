@@ -1,0 +1,211 @@
+package dev.lanes.protocol;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * The part of a repository a task owns, written as a glob relative to the repository root. Tasks that may run at the
+ * same time must own disjoint parts, otherwise their branches may collide when they merge; this type answers that
+ * question exactly and names a path that proves a collision.
+ *
+ * <p>Segments are split on {@code /}. In a segment, {@code *} is any run of characters, {@code ?} one character,
+ * {@code [abc]}, {@code [a-z]} and {@code [!a]} are character classes; {@code **} as a whole segment is any number of
+ * segments, zero included. {@code {x,y}} gives alternatives and is expanded first, before the claim is split into
+ * segments, so an alternative may contain slashes. A claim whose last segment has no wildcard ({@code core},
+ * {@code docs/README.md}) or which ends in {@code /} also covers everything beneath it. Matching is case-sensitive.
+ *
+ * <p>Two claims are equal when they are written the same way.
+ */
+public final class Claim {
+  /** More alternatives than this is almost certainly a mistake, and it would make overlap checks quadratic in it. */
+  static final int MAX_ALTERNATIVES = 256;
+
+  /** Fewest segments first, then fewest characters, then alphabetical, so that the example is stable. */
+  private static final Comparator<String> SHORTEST = Comparator.comparingInt(Claim::segmentCount)
+      .thenComparingInt(String::length).thenComparing(Comparator.naturalOrder());
+
+  private final String text;
+  private final List<PathPattern> alternatives;
+
+  private Claim(String text, List<PathPattern> alternatives) {
+    this.text = text;
+    this.alternatives = alternatives;
+  }
+
+  /** Parses and validates a claim; the exception message names the claim and the rule it breaks. */
+  public static Claim parse(String text) {
+    Objects.requireNonNull(text, "text");
+    if (text.isBlank() || text.chars().allMatch(c -> c == '/')) {
+      throw invalid(text, "a claim may not be empty");
+    }
+    if (text.indexOf('\\') >= 0) {
+      throw invalid(text, "backslash escapes are not supported");
+    }
+    if (text.startsWith("/")) {
+      throw invalid(text, "absolute claims are not allowed; a claim is relative to the repository root");
+    }
+    Map<String, PathPattern> parsed = new LinkedHashMap<>();
+    for (String alternative : new BraceExpansion(text).expand()) {
+      parsed.computeIfAbsent(alternative, a -> PathPattern.parse(a, text));
+    }
+    return new Claim(text, List.copyOf(parsed.values()));
+  }
+
+  static ProtocolException invalid(String claim, String rule) {
+    return new ProtocolException("claim \"" + claim + "\": " + rule);
+  }
+
+  /** The claim as written. */
+  public String text() {
+    return text;
+  }
+
+  /** Whether this claim owns a file path such as {@code core/src/Main.java}; false for paths that are not valid. */
+  public boolean covers(String path) {
+    Optional<String[]> names = segments(path);
+    return names.isPresent() && alternatives.stream().anyMatch(p -> p.covers(names.get()));
+  }
+
+  private static Optional<String[]> segments(String path) {
+    String[] names = path.split("/", -1);
+    for (String name : names) {
+      if (name.isEmpty() || name.equals(".") || name.equals("..")) {
+        return Optional.empty();
+      }
+    }
+    return Optional.of(names);
+  }
+
+  /**
+   * A path both claims cover, or empty when no path is covered by both. The answer is exact; the example is among the
+   * shortest of the paths with the fewest segments that some pair of alternatives yields.
+   */
+  public Optional<String> overlap(Claim other) {
+    if (alternatives.size() == 1 && other.alternatives.size() == 1) {
+      return alternatives.get(0).overlap(other.alternatives.get(0));
+    }
+    return alternatives.stream()
+        .flatMap(a -> other.alternatives.stream().map(a::overlap))
+        .flatMap(Optional::stream)
+        .min(SHORTEST);
+  }
+
+  private static int segmentCount(String path) {
+    return (int) path.chars().filter(c -> c == '/').count();
+  }
+
+  /** The brace-free alternatives, for the index. */
+  List<PathPattern> alternatives() {
+    return alternatives;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof Claim && ((Claim) o).text.equals(text);
+  }
+
+  @Override
+  public int hashCode() {
+    return text.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return text;
+  }
+
+  /**
+   * Expands braces by recursive descent. Brackets bind tighter than braces: inside {@code [...]} the characters
+   * {@code {}} and {@code ,} are class members. Outside braces a comma is an ordinary character.
+   */
+  private static final class BraceExpansion {
+    private final String claim;
+    private int pos;
+
+    BraceExpansion(String claim) {
+      this.claim = claim;
+    }
+
+    List<String> expand() {
+      return sequence(false);
+    }
+
+    /** Parses up to the end, or, inside braces, up to the next ',' or '}' at this nesting level. */
+    private List<String> sequence(boolean nested) {
+      List<String> result = List.of("");
+      while (pos < claim.length()) {
+        char c = claim.charAt(pos);
+        if (nested && (c == ',' || c == '}')) {
+          break;
+        }
+        if (c == '}') {
+          throw invalid(claim, "unbalanced braces: '}' at offset " + pos + " has no matching '{'");
+        }
+        result = concatenate(result, c == '{' ? alternatives() : List.of(c == '[' ? bracket() : next()));
+      }
+      return result;
+    }
+
+    private List<String> alternatives() {
+      int open = pos++;
+      List<String> all = new ArrayList<>();
+      while (true) {
+        all.addAll(sequence(true));
+        checkCount(all.size());
+        if (pos >= claim.length()) {
+          throw invalid(claim, "unbalanced braces: '{' at offset " + open + " is never closed");
+        }
+        if (claim.charAt(pos++) == '}') {
+          return all;
+        }
+      }
+    }
+
+    private String bracket() {
+      int open = pos;
+      int body = open + 1;
+      if (body < claim.length() && (claim.charAt(body) == '!' || claim.charAt(body) == '^')) {
+        body++;
+      }
+      if (body < claim.length() && claim.charAt(body) == ']') {
+        throw invalid(claim, "malformed character class at offset " + open + ": it is empty");
+      }
+      int close = claim.indexOf(']', body);
+      if (close < 0) {
+        throw invalid(claim, "malformed character class: '[' at offset " + open + " is never closed");
+      }
+      String span = claim.substring(open, close + 1);
+      if (span.indexOf('/') >= 0) {
+        throw invalid(claim, "malformed character class " + span + ": it may not contain '/'");
+      }
+      pos = close + 1;
+      return span;
+    }
+
+    private String next() {
+      return String.valueOf(claim.charAt(pos++));
+    }
+
+    private List<String> concatenate(List<String> heads, List<String> tails) {
+      checkCount((long) heads.size() * tails.size());
+      List<String> out = new ArrayList<>(heads.size() * tails.size());
+      for (String head : heads) {
+        for (String tail : tails) {
+          out.add(head + tail);
+        }
+      }
+      return out;
+    }
+
+    private void checkCount(long count) {
+      if (count > MAX_ALTERNATIVES) {
+        throw invalid(claim, "braces expand to more than " + MAX_ALTERNATIVES + " alternatives");
+      }
+    }
+  }
+}

@@ -1,0 +1,59 @@
+package dev.lanes.protocol;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
+import java.io.IOException;
+
+/** The one configured JSON codec for messages. Unknown fields are ignored so that fields can be added later. */
+public final class Json {
+  private static final ObjectMapper MAPPER =
+      JsonMapper.builder()
+          .addModule(new Jdk8Module())
+          .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+          .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+          .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS)
+          .build();
+
+  /** Records larger than this are refused on the way in: no legitimate message comes near it. */
+  public static final int MAX_MESSAGE_BYTES = 1 << 20;
+
+  private Json() {}
+
+  public static ObjectMapper mapper() {
+    return MAPPER;
+  }
+
+  public static byte[] encode(Message message) {
+    try {
+      return MAPPER.writeValueAsBytes(message);
+    } catch (JsonProcessingException e) {
+      throw new ProtocolException("cannot encode " + message.getClass().getSimpleName() + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Decodes one message; a ProtocolException says why bytes are not a valid message. */
+  public static Message decode(byte[] bytes) {
+    if (bytes == null || bytes.length == 0) {
+      throw new ProtocolException("message: empty record");
+    }
+    if (bytes.length > MAX_MESSAGE_BYTES) {
+      throw new ProtocolException(
+          "message: " + bytes.length + " bytes is larger than the limit of " + MAX_MESSAGE_BYTES);
+    }
+    try {
+      Message message = MAPPER.readValue(bytes, Message.class);
+      if (message == null) {
+        throw new ProtocolException("message: JSON null is not a message");
+      }
+      return message;
+    } catch (JsonProcessingException e) {
+      throw new ProtocolException("message: not a valid Lanes message: " + e.getOriginalMessage(), e);
+    } catch (IOException e) {
+      throw new ProtocolException("message: unreadable: " + e.getMessage(), e);
+    }
+  }
+}

@@ -1,0 +1,34 @@
+package dev.lanes.protocol;
+
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+
+/**
+ * Every message that crosses the bus between the lead and its workers.
+ *
+ * <p>Each record carries an explicit {@code type} name on the wire. Fields may be added to a record, never renamed or
+ * retyped: readers ignore fields they do not know, so an older worker can talk to a newer lead.
+ */
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "type")
+@JsonSubTypes({
+  @JsonSubTypes.Type(value = WorkerStatus.class, name = "worker-status"),
+  @JsonSubTypes.Type(value = TaskOffered.class, name = "task-offered"),
+  @JsonSubTypes.Type(value = ClaimRequested.class, name = "claim-requested"),
+  @JsonSubTypes.Type(value = ClaimGranted.class, name = "claim-granted"),
+  @JsonSubTypes.Type(value = Heartbeat.class, name = "heartbeat"),
+  @JsonSubTypes.Type(value = TaskResult.class, name = "task-result"),
+  @JsonSubTypes.Type(value = Finding.class, name = "finding"),
+  @JsonSubTypes.Type(value = RunStarted.class, name = "run-started"),
+  @JsonSubTypes.Type(value = TaskUpdate.class, name = "task-update"),
+  @JsonSubTypes.Type(value = RunFinished.class, name = "run-finished"),
+})
+public sealed interface Message
+    permits WorkerStatus, TaskOffered, ClaimRequested, ClaimGranted, Heartbeat, TaskResult, Finding, RunStarted,
+        TaskUpdate, RunFinished {
+
+  /**
+   * The record key on the bus. Messages about one task share a key so that they stay in order; worker messages
+   * that concern no task are keyed by the worker.
+   */
+  String key();
+}

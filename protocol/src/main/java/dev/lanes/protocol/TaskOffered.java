@@ -1,0 +1,35 @@
+package dev.lanes.protocol;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The lead offers one attempt ({@code epoch}) at a task to every worker. It holds everything a worker needs to run
+ * the task without reading the plan: the exact commit to start from and the branch to push the result to.
+ *
+ * @param verify the shell command that decides whether the task passed; empty when the plan has none
+ */
+public record TaskOffered(
+    String run,
+    String plan,
+    String task,
+    int epoch,
+    String title,
+    String prompt,
+    List<String> owns,
+    List<String> requires,
+    AgentSpec agent,
+    Optional<String> verify,
+    String baseCommit,
+    String branch)
+    implements Message {
+  public TaskOffered {
+    owns = List.copyOf(owns);
+    requires = List.copyOf(requires);
+  }
+
+  @Override
+  public String key() {
+    return TaskRef.key(run, task);
+  }
+}

@@ -1,0 +1,49 @@
+package dev.lanes.protocol;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A worker's account of one finished attempt at a task.
+ *
+ * @param commit the commit pushed to {@code branch}; equal to the base commit when the agent changed nothing, empty
+ *     when nothing was pushed
+ * @param agentExit the agent's exit code, or -1 when it did not run to an exit
+ * @param verifyExit the verify command's exit code, or -1 when it did not run
+ * @param agentTail the last lines the agent printed
+ * @param verifyTail the last lines the verify command printed
+ * @param error what went wrong, in words, when the outcome is not {@link Outcome#PASSED}
+ */
+public record TaskResult(
+    String run,
+    String task,
+    int epoch,
+    String worker,
+    Outcome outcome,
+    String branch,
+    Optional<String> commit,
+    List<String> changedFiles,
+    int agentExit,
+    int verifyExit,
+    String agentTail,
+    String verifyTail,
+    long durationMs,
+    Optional<String> error)
+    implements Message {
+  public TaskResult {
+    changedFiles = List.copyOf(changedFiles);
+  }
+
+  @Override
+  public String key() {
+    return TaskRef.key(run, task);
+  }
+
+  /** How an attempt ended. Only {@code PASSED} work is landed. */
+  public enum Outcome {
+    PASSED,
+    AGENT_FAILED,
+    VERIFY_FAILED,
+    ERROR
+  }
+}

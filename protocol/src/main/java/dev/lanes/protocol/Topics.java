@@ -1,0 +1,38 @@
+package dev.lanes.protocol;
+
+import java.util.List;
+
+/**
+ * The three topics Lanes uses and which message travels on which. Lead-to-worker traffic, worker-to-lead traffic and
+ * the lead's own record of its decisions are kept apart so that each side reads only what concerns it.
+ */
+public final class Topics {
+  /** Offers and grants, from the lead to every worker. */
+  public static final String WORK = "lanes.work";
+  /** Claims, heartbeats, results and findings, from the workers to the lead. */
+  public static final String REPORTS = "lanes.reports";
+  /** The lead's decisions and progress, for status views. */
+  public static final String EVENTS = "lanes.events";
+
+  private Topics() {}
+
+  public static List<String> all() {
+    return List.of(WORK, REPORTS, EVENTS);
+  }
+
+  /** The topic a message belongs on; the one place that routes by message type. */
+  public static String of(Message message) {
+    if (message instanceof TaskOffered || message instanceof ClaimGranted) {
+      return WORK;
+    } else if (message instanceof WorkerStatus
+        || message instanceof ClaimRequested
+        || message instanceof Heartbeat
+        || message instanceof TaskResult
+        || message instanceof Finding) {
+      return REPORTS;
+    } else if (message instanceof RunStarted || message instanceof TaskUpdate || message instanceof RunFinished) {
+      return EVENTS;
+    }
+    throw new IllegalArgumentException("no topic for message type " + message.getClass().getName());
+  }
+}

@@ -1,0 +1,249 @@
+package dev.lanes.worker;
+
+import dev.lanes.bus.Bus;
+import dev.lanes.protocol.ClaimGranted;
+import dev.lanes.protocol.ClaimRequested;
+import dev.lanes.protocol.Heartbeat;
+import dev.lanes.protocol.Message;
+import dev.lanes.protocol.TaskOffered;
+import dev.lanes.protocol.TaskResult;
+import dev.lanes.protocol.Topics;
+import dev.lanes.protocol.WorkerStatus;
+import dev.lanes.worker.git.Mirror;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The worker daemon: it claims offered tasks it can run while it has free slots, and runs each granted one in a
+ * worktree of its own.
+ *
+ * <p>Every offer it could run is remembered until somebody is granted it; a slot that frees up claims the oldest
+ * remembered offer, so no offer is lost because the worker was busy when it went out. A slot is reserved when the
+ * claim is sent and released if the grant goes to another worker. All of this happens under the worker's lock; the
+ * tasks themselves run on a pool of {@code slots} threads.
+ */
+public final class Worker implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Worker.class);
+
+  /**
+   * How a worker presents itself and where it works.
+   *
+   * @param repoUrl where to fetch from and push to; a plain path counts
+   * @param workDir owned by this worker alone: its mirror, worktrees and logs
+   */
+  public record Config(String id, String host, List<String> capabilities, int slots, String repoUrl, Path workDir,
+      Duration heartbeatEvery) {
+    public Config {
+      capabilities = List.copyOf(capabilities);
+      if (slots < 1) {
+        throw new IllegalArgumentException("--slots: " + slots + " must be at least 1");
+      }
+    }
+  }
+
+  private final Bus bus;
+  private final Config config;
+  private final Function<TaskOffered, Attempt> runs;
+  private final Executor slots;
+  private final ScheduledExecutorService beats;
+  private final Map<String, TaskOffered> open = new LinkedHashMap<>();
+  private final Map<String, TaskOffered> claimed = new LinkedHashMap<>();
+  private final Map<String, Attempt> running = new ConcurrentHashMap<>();
+  private Bus.Subscription work;
+  private int busy;
+
+  private Worker(Bus bus, Config config, Function<TaskOffered, Attempt> runs, Executor slots) {
+    this.bus = bus;
+    this.config = config;
+    this.runs = runs;
+    this.slots = slots;
+    this.beats = Executors.newSingleThreadScheduledExecutor(daemon("lanes-heartbeat-" + config.id()));
+  }
+
+  /** Starts a worker: it announces itself and claims work from then on. */
+  public static Worker start(Bus bus, Config config, Clock clock) {
+    Mirror mirror = Mirror.open(config.workDir().resolve("mirror.git"), config.repoUrl());
+    Worker worker = new Worker(bus, config, offer -> new TaskRun(offer, config, mirror, bus, clock),
+        Executors.newFixedThreadPool(config.slots(), daemon("lanes-worker-" + config.id())));
+    bus.createTopics();
+    worker.work = bus.subscribe(Topics.WORK, Bus.Start.NOW, worker::accept);
+    long every = config.heartbeatEvery().toMillis();
+    worker.beats.scheduleWithFixedDelay(worker::beat, every, every, TimeUnit.MILLISECONDS);
+    worker.announce();
+    return worker;
+  }
+
+  /**
+   * A worker with the real claiming logic whose tasks do nothing and pass at once, for benchmarks of dispatch. It
+   * does not subscribe by itself: the caller feeds it the work topic through {@link #accept}, so that many simulated
+   * workers can share one subscription.
+   */
+  public static Worker simulated(Bus bus, Config config, Clock clock) {
+    Worker worker = new Worker(bus, config, offer -> new NoopAttempt(offer, config.id(), bus), Runnable::run);
+    worker.announce();
+    return worker;
+  }
+
+  public String id() {
+    return config.id();
+  }
+
+  /** Handles one message from the work topic. */
+  public void accept(Message message) {
+    if (message instanceof TaskOffered offer) {
+      onOffer(offer);
+    } else if (message instanceof ClaimGranted grant) {
+      onGrant(grant);
+    } else {
+      throw new IllegalStateException("a worker does not handle " + message.getClass().getSimpleName());
+    }
+  }
+
+  private synchronized void onOffer(TaskOffered offer) {
+    if (!config.capabilities().containsAll(offer.requires())) {
+      return;
+    }
+    String key = offer.key();
+    TaskOffered known = open.get(key);
+    TaskOffered mine = claimed.get(key);
+    if ((known != null && known.epoch() >= offer.epoch()) || (mine != null && mine.epoch() >= offer.epoch())
+        || running.containsKey(key)) {
+      return;
+    }
+    open.put(key, offer);
+    claimNext();
+  }
+
+  private synchronized void onGrant(ClaimGranted grant) {
+    String key = dev.lanes.protocol.TaskRef.key(grant.run(), grant.task());
+    TaskOffered offer = open.get(key);
+    if (offer != null && offer.epoch() <= grant.epoch()) {
+      open.remove(key);
+    }
+    TaskOffered mine = claimed.get(key);
+    if (mine == null || mine.epoch() != grant.epoch()) {
+      return;
+    }
+    claimed.remove(key);
+    if (grant.worker().equals(config.id())) {
+      Attempt run = runs.apply(mine);
+      running.put(key, run);
+      slots.execute(() -> runTask(key, run));
+    } else {
+      busy--;
+      claimNext();
+    }
+  }
+
+  /**
+   * Claims open offers while slots are free. Each worker picks among them at random: were all to pick the oldest,
+   * every free worker would claim the same task and all but one would lose.
+   */
+  private void claimNext() {
+    while (busy < config.slots() && !open.isEmpty()) {
+      List<String> keys = List.copyOf(open.keySet());
+      TaskOffered offer = open.remove(keys.get(ThreadLocalRandom.current().nextInt(keys.size())));
+      claimed.put(offer.key(), offer);
+      busy++;
+      bus.publish(new ClaimRequested(offer.run(), offer.task(), offer.epoch(), config.id()));
+    }
+  }
+
+  private void runTask(String key, Attempt run) {
+    try {
+      run.run();
+    } catch (RuntimeException e) {
+      LOG.error("task {} crashed the worker's runner: {}", key, e.toString(), e);
+    } finally {
+      running.remove(key);
+      synchronized (this) {
+        busy--;
+        claimNext();
+      }
+      announce();
+    }
+  }
+
+  private void beat() {
+    try {
+      for (Attempt run : running.values()) {
+        TaskOffered t = run.offer();
+        bus.publish(new Heartbeat(t.run(), t.task(), t.epoch(), config.id(), run.phase(), ""));
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("heartbeat failed: {}", e.toString());
+    }
+  }
+
+  private void announce() {
+    int now;
+    synchronized (this) {
+      now = busy;
+    }
+    bus.publish(new WorkerStatus(config.id(), config.host(), config.capabilities(), config.slots(), now));
+  }
+
+  /** One granted attempt at a task, as the worker's slots see it. */
+  interface Attempt {
+    TaskOffered offer();
+
+    /** What the attempt is doing now, for heartbeats. */
+    String phase();
+
+    /** Runs the attempt to its end and publishes its result. */
+    void run();
+  }
+
+  /** An attempt that does nothing and passes at once without a change. */
+  private record NoopAttempt(TaskOffered offer, String worker, Bus bus) implements Attempt {
+    @Override
+    public String phase() {
+      return "noop";
+    }
+
+    @Override
+    public void run() {
+      bus.publish(new TaskResult(offer.run(), offer.task(), offer.epoch(), worker, TaskResult.Outcome.PASSED,
+          offer.branch(), Optional.of(offer.baseCommit()), List.of(), 0, -1, "", "", 0, Optional.empty()));
+    }
+  }
+
+  private static java.util.concurrent.ThreadFactory daemon(String name) {
+    return r -> {
+      Thread t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  @Override
+  public void close() {
+    if (work != null) {
+      work.close();
+    }
+    beats.shutdownNow();
+    if (slots instanceof ExecutorService pool) {
+      pool.shutdownNow();
+      try {
+        pool.awaitTermination(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+}

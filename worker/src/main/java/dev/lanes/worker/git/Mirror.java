@@ -1,0 +1,131 @@
+package dev.lanes.worker.git;
+
+import dev.lanes.worker.ChildProcess;
+import dev.lanes.worker.WorkerException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The worker's own copy of the repository, reached only through its URL (a plain path counts as one): a bare mirror
+ * that task worktrees are created from and task branches are pushed back from. Nothing is shared with the lead but
+ * the remote itself.
+ *
+ * <p>This uses the git CLI throughout: JGit cannot create linked worktrees, and the CLI's {@code worktree add} is the
+ * fastest way to get a checkout. Operations that change the mirror's refs or worktree list are serialized on the
+ * mirror, since git locks them and concurrent slots would otherwise collide on those locks.
+ */
+public final class Mirror {
+  private static final Duration GIT_TIMEOUT = Duration.ofMinutes(10);
+  private static final Map<String, String> GIT_ENV = Map.of("GIT_TERMINAL_PROMPT", "0", "LC_ALL", "C");
+
+  private final Path dir;
+  private final String url;
+
+  private Mirror(Path dir, String url) {
+    this.dir = dir;
+    this.url = url;
+  }
+
+  /** Opens the mirror in {@code dir}, creating it for {@code url} on first use. */
+  public static Mirror open(Path dir, String url) {
+    Mirror mirror = new Mirror(dir, url);
+    if (!Files.isRegularFile(dir.resolve("HEAD"))) {
+      mirror.create();
+    }
+    return mirror;
+  }
+
+  private void create() {
+    try {
+      Files.createDirectories(dir);
+    } catch (java.io.IOException e) {
+      throw new WorkerException("cannot create " + dir + ": " + e.getMessage(), e);
+    }
+    git(dir, "init", "-q", "--bare");
+    git(dir, "remote", "add", "origin", url);
+    git(dir, "config", "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*");
+    // The agent's findings file is for Lanes, never for the commit.
+    try {
+      Files.createDirectories(dir.resolve("info"));
+      Files.writeString(dir.resolve("info/exclude"), "/.lanes/\n");
+    } catch (java.io.IOException e) {
+      throw new WorkerException("cannot write " + dir.resolve("info/exclude") + ": " + e.getMessage(), e);
+    }
+  }
+
+  public Path dir() {
+    return dir;
+  }
+
+  /** Fetches the remote's branches; afterwards every commit reachable from them can be checked out. */
+  public synchronized void fetch() {
+    git(dir, "fetch", "-q", "--prune", "--no-tags", "origin");
+  }
+
+  public boolean hasCommit(String commit) {
+    return run(dir, "cat-file", "-e", commit + "^{commit}").ok();
+  }
+
+  /** Creates a worktree at {@code path} on a new branch that starts at exactly {@code commit}. */
+  public synchronized void addWorktree(Path path, String branch, String commit) {
+    git(dir, "worktree", "add", "-q", "--no-track", "-B", branch, path.toString(), commit);
+  }
+
+  /** Removes the worktree and its local branch; the pushed branch on the remote stays. */
+  public synchronized void removeWorktree(Path path, String branch) {
+    git(dir, "worktree", "remove", "--force", path.toString());
+    git(dir, "branch", "-q", "-D", branch);
+  }
+
+  /**
+   * Commits everything the agent changed in the worktree, as the worker. Hooks and signing are off: this is a
+   * machine's commit of another program's work.
+   *
+   * @return the new commit, or empty when nothing changed
+   */
+  public Optional<String> commitAll(Path worktree, String message) {
+    git(worktree, "add", "-A");
+    if (run(worktree, "diff", "--cached", "--quiet").ok()) {
+      return Optional.empty();
+    }
+    git(worktree, "-c", "user.name=Lanes worker", "-c", "user.email=lanes-worker@localhost",
+        "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", message);
+    return Optional.of(git(worktree, "rev-parse", "HEAD").strip());
+  }
+
+  /** Paths that differ between two commits, renames listed as a delete and an add. */
+  public List<String> changedFiles(Path worktree, String from, String to) {
+    String out = git(worktree, "diff", "--name-only", "--no-renames", "-z", from, to);
+    // NUL-separated, so any path survives; the output reader ends the text with one newline of its own.
+    List<String> files = new ArrayList<>(Arrays.asList(out.stripTrailing().split("\0")));
+    files.removeIf(String::isEmpty);
+    return files;
+  }
+
+  /** Pushes the branch to the remote under the same name. */
+  public void push(String branch) {
+    git(dir, "push", "-q", "origin", "refs/heads/" + branch + ":refs/heads/" + branch);
+  }
+
+  private static String git(Path where, String... args) {
+    ChildProcess.Result r = run(where, args);
+    if (!r.ok()) {
+      throw new WorkerException(
+          "git " + String.join(" ", args) + " failed in " + where + " (exit " + r.exit() + "): " + r.output().strip());
+    }
+    return r.output();
+  }
+
+  private static ChildProcess.Result run(Path where, String... args) {
+    List<String> argv = new ArrayList<>(args.length + 1);
+    argv.add("git");
+    argv.addAll(Arrays.asList(args));
+    return ChildProcess.run(argv, where, GIT_ENV, GIT_TIMEOUT, Optional.empty(), line -> {});
+  }
+}
