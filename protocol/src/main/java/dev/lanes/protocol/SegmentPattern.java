@@ -189,8 +189,7 @@ final class SegmentPattern {
    * nothing and consuming a character costs one, so the first accepting state reached gives a shortest name.
    */
   private static Optional<String> product(Token[] a, Token[] b) {
-    Product search = new Product(a, b);
-    return search.run();
+    return new Product(a, b).run();
   }
 
   /** State of one product search; states are numbered ((i * (b.length + 1)) + j) * 4 + validity. */

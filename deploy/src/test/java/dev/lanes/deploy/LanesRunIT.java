@@ -1,0 +1,206 @@
+package dev.lanes.deploy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.lanes.bus.EmbeddedBroker;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code lanes run} end to end: a real Kafka broker, real git repositories, real agent processes. One broker serves
+ * the class (through --bootstrap-servers) to keep it quick; {@link DemoIT} covers the embedded default.
+ */
+class LanesRunIT {
+  private static Path brokerDir;
+  private static EmbeddedBroker broker;
+
+  @TempDir Path dir;
+
+  @BeforeAll
+  static void startBroker() throws IOException {
+    brokerDir = Files.createTempDirectory("lanes-it-broker");
+    broker = EmbeddedBroker.start(brokerDir);
+  }
+
+  @AfterAll
+  static void stopBroker() {
+    broker.close();
+    LocalCluster.deleteTree(brokerDir);
+  }
+
+  @Test
+  void dependencyChainLandsInOrder() throws IOException {
+    Path repo = repo();
+    Path plan = write("chain.yaml", """
+        name: chain
+        agent:
+          command: [sh, -c, 'printf "%s\\n" "$LANES_TASK" >> chain.txt']
+        tasks:
+          - id: first
+            prompt: Add the first line.
+            owns: [chain.txt]
+          - id: second
+            prompt: Add the second line.
+            owns: [chain.txt]
+            after: [first]
+            verify: grep -qx first chain.txt
+          - id: third
+            prompt: Add the third line.
+            owns: [chain.txt]
+            after: [second]
+            verify: test "$(cat chain.txt)" = "$(printf 'first\\nsecond\\nthird')"
+        """);
+    Run run = lanes("run", plan.toString(), "--repo", repo.toString(), "--workers", "2");
+
+    assertThat(run.exit).as(run.output()).isEqualTo(0);
+    assertThat(git(repo, "show", "lanes/chain:chain.txt")).isEqualTo("first\nsecond\nthird\n");
+    List<String> landed = List.of(git(repo, "log", "--first-parent", "--reverse", "--format=%s", "main..lanes/chain")
+        .strip().split("\n"));
+    assertThat(landed).hasSize(3);
+    assertThat(landed.get(0)).contains("first");
+    assertThat(landed.get(1)).contains("second");
+    assertThat(landed.get(2)).contains("third");
+    assertThat(run.out).contains("3 of 3 tasks landed on lanes/chain");
+  }
+
+  @Test
+  void failingVerifyIsReportedAndDoesNotLand() throws IOException {
+    Path repo = repo();
+    Path plan = write("verify.yaml", """
+        name: verify
+        agent:
+          command: [sh, -c, 'echo "$LANES_TASK" > "$LANES_TASK.txt"']
+        tasks:
+          - id: good
+            prompt: Write good.txt.
+            owns: [good.txt]
+            verify: test -f good.txt
+          - id: bad
+            prompt: Write bad.txt.
+            owns: [bad.txt]
+            verify: echo "the tests are red"; exit 1
+          - id: later
+            prompt: Write later.txt.
+            owns: [later.txt]
+            after: [bad]
+        """);
+    Run run = lanes("run", plan.toString(), "--repo", repo.toString(), "--bootstrap-servers",
+        broker.bootstrapServers());
+
+    assertThat(run.exit).as(run.output()).isEqualTo(1);
+    assertThat(git(repo, "ls-tree", "--name-only", "lanes/verify")).contains("good.txt").doesNotContain("bad.txt");
+    assertThat(run.out).containsPattern("bad +failed .*verify exited with 1 \\| the tests are red");
+    assertThat(run.out).containsPattern("later +skipped .*depends on bad");
+    assertThat(run.out).contains("1 of 3 tasks landed");
+  }
+
+  @Test
+  void userWorkingTreeAndBranchAreNeverTouched() throws IOException {
+    Path repo = repo();
+    Files.writeString(repo.resolve("README.md"), "edited but not committed\n");
+    Files.writeString(repo.resolve("scratch.txt"), "untracked\n");
+    String statusBefore = git(repo, "status", "--porcelain");
+    String headBefore = git(repo, "rev-parse", "HEAD");
+    Path plan = write("touch.yaml", """
+        name: touch
+        agent:
+          command: [sh, -c, 'echo changed > README.md && echo new > added.txt']
+        tasks:
+          - id: readme
+            prompt: Change the README.
+            owns: [README.md, added.txt]
+        """);
+    Run run = lanes("run", plan.toString(), "--repo", repo.toString(), "--bootstrap-servers",
+        broker.bootstrapServers());
+
+    assertThat(run.exit).as(run.output()).isEqualTo(0);
+    assertThat(git(repo, "status", "--porcelain")).isEqualTo(statusBefore);
+    assertThat(git(repo, "rev-parse", "HEAD")).isEqualTo(headBefore);
+    assertThat(git(repo, "symbolic-ref", "--short", "HEAD").strip()).isEqualTo("main");
+    assertThat(Files.readString(repo.resolve("README.md"))).isEqualTo("edited but not committed\n");
+    assertThat(repo.resolve("added.txt")).doesNotExist();
+    assertThat(git(repo, "show", "lanes/touch:README.md")).isEqualTo("changed\n");
+  }
+
+  @Test
+  void badPlanExitsTwoNamingTheField() throws IOException {
+    Path repo = repo();
+    Path plan = write("bad.yaml", """
+        name: bad
+        agent:
+          command: [sh, -c, 'true']
+        tasks:
+          - id: one
+            prompt: Do it.
+          - id: two
+            prompt: Do it too.
+            owns: [two/]
+            after: [nine]
+        """);
+    Run run = lanes("run", plan.toString(), "--repo", repo.toString(), "--bootstrap-servers",
+        broker.bootstrapServers());
+
+    assertThat(run.exit).isEqualTo(2);
+    assertThat(run.err).contains("tasks[0].owns: missing").contains("tasks[1].after[0]: \"nine\"");
+    assertThat(git(repo, "branch", "--list", "lanes/bad")).isEmpty();
+  }
+
+  @Test
+  void checkedOutBranchAsTargetExitsTwo() throws IOException {
+    Path repo = repo();
+    Path plan = write("main.yaml", """
+        name: main-target
+        target: main
+        agent:
+          command: [sh, -c, 'true']
+        tasks:
+          - id: one
+            prompt: Do it.
+            owns: [one/]
+        """);
+    Run run = lanes("run", plan.toString(), "--repo", repo.toString(), "--bootstrap-servers",
+        broker.bootstrapServers());
+
+    assertThat(run.exit).isEqualTo(2);
+    assertThat(run.err).contains("target: \"main\" is the branch checked out");
+  }
+
+  private Path repo() throws IOException {
+    Path repo = dir.resolve("repo");
+    Files.createDirectories(repo);
+    Files.writeString(repo.resolve("README.md"), "a repository\n");
+    Demo.git(repo, "init", "-q", "-b", "main");
+    Demo.git(repo, "add", "-A");
+    Demo.git(repo, "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-q", "-m", "start");
+    return repo;
+  }
+
+  private Path write(String name, String text) throws IOException {
+    return Files.writeString(dir.resolve(name), text);
+  }
+
+  private static String git(Path repo, String... args) {
+    return Demo.git(repo, args);
+  }
+
+  private record Run(int exit, String out, String err) {
+    String output() {
+      return out + err;
+    }
+  }
+
+  static Run lanes(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    int exit = Main.execute(new PrintWriter(out, true), new PrintWriter(err, true), args);
+    return new Run(exit, out.toString(), err.toString());
+  }
+}
