@@ -17,11 +17,9 @@ import java.time.Duration;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -45,7 +43,7 @@ public final class Lead implements AutoCloseable {
   private final Clock clock;
   private final ScheduledExecutorService loop;
   private final Map<String, Run> runs = new HashMap<>();
-  private final Set<String> workers = new HashSet<>();
+  private final Workers workers = new Workers();
   private final Bus.Subscription reports;
 
   private Lead(Bus bus, TargetBranch repo, Clock clock, Duration reofferEvery) {
@@ -85,7 +83,7 @@ public final class Lead implements AutoCloseable {
   public RunHandle submit(Plan plan, String id) {
     String base = repo.resolveBase(plan.base());
     repo.prepare(plan.target(), base);
-    Run run = new Run(id, plan, base, bus, repo, clock);
+    Run run = new Run(id, plan, base, bus, repo, workers, clock);
     CompletableFuture<Void> started = CompletableFuture.runAsync(() -> {
       runs.put(id, run);
       run.start();
@@ -123,7 +121,7 @@ public final class Lead implements AutoCloseable {
     } else if (message instanceof Finding f) {
       run(f.run()).ifPresent(r -> r.onFinding(f));
     } else if (message instanceof WorkerStatus w) {
-      if (workers.add(w.worker())) {
+      if (workers.update(w)) {
         LOG.info("worker {} joined ({} slots, capabilities {})", w.worker(), w.slots(), w.capabilities());
         runs.values().forEach(Run::reoffer);
       }

@@ -19,10 +19,14 @@ import dev.lanes.protocol.TaskUpdate;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,13 +47,19 @@ final class Run {
   private final String baseCommit;
   private final Bus bus;
   private final TargetBranch repo;
+  private final Workers workers;
   private final Clock clock;
   private final Instant started;
   private final Map<String, Slot> tasks = new LinkedHashMap<>();
+  private final Map<String, List<Slot>> dependents = new HashMap<>();
+  /** Tasks that became final and whose dependents have not been looked at yet. */
+  private final Queue<Slot> changed = new ArrayDeque<>();
+  private int finals;
   private final CompletableFuture<RunReport> done = new CompletableFuture<>();
 
-  Run(String id, Plan plan, String baseCommit, Bus bus, TargetBranch repo, Clock clock) {
+  Run(String id, Plan plan, String baseCommit, Bus bus, TargetBranch repo, Workers workers, Clock clock) {
     this.id = id;
+    this.workers = workers;
     this.plan = plan;
     this.baseCommit = baseCommit;
     this.bus = bus;
@@ -57,6 +67,10 @@ final class Run {
     this.clock = clock;
     this.started = clock.instant();
     plan.tasks().forEach(t -> tasks.put(t.id(), new Slot(t)));
+    for (Slot slot : tasks.values()) {
+      slot.waitingFor = slot.task.after().size();
+      slot.task.after().forEach(d -> dependents.computeIfAbsent(d, k -> new ArrayList<>()).add(slot));
+    }
   }
 
   String id() {
@@ -69,7 +83,7 @@ final class Run {
 
   void start() {
     publish(new RunStarted(id, plan.name(), plan.target(), baseCommit, List.copyOf(tasks.keySet())));
-    advance();
+    tasks.values().stream().filter(s -> s.waitingFor == 0).forEach(this::offer);
   }
 
   void onClaim(ClaimRequested claim) {
@@ -80,6 +94,9 @@ final class Run {
     }
     slot.worker = claim.worker();
     slot.attemptStarted = clock.instant();
+    slot.preferred.ifPresent(workers::unload);
+    slot.preferred = Optional.empty();
+    workers.load(claim.worker());
     publish(new ClaimGranted(id, slot.task.id(), slot.epoch, claim.worker()));
     update(slot, TaskState.RUNNING, "granted to " + claim.worker());
   }
@@ -108,6 +125,7 @@ final class Run {
       return;
     }
     slot.finished = clock.instant();
+    workers.unload(slot.worker);
     if (result.outcome() != TaskResult.Outcome.PASSED) {
       update(slot, TaskState.FAILED, failure(result));
     } else {
@@ -142,27 +160,28 @@ final class Run {
     }
   }
 
-  /** Skips what can no longer run, offers what now can, and finishes the run when nothing is left. */
+  /**
+   * Offers what can run now, skips what never can, and finishes the run when every task is final. Only tasks whose
+   * dependencies changed since the last call are looked at: each task counts its dependencies that have not landed,
+   * and the tasks that depend on it are found through {@link #dependents}.
+   */
   private void advance() {
-    boolean changed = true;
-    while (changed) {
-      changed = false;
-      for (Slot slot : tasks.values()) {
-        if (slot.state != TaskState.WAITING) {
+    while (!changed.isEmpty()) {
+      Slot slot = changed.poll();
+      for (Slot next : dependents.getOrDefault(slot.task.id(), List.of())) {
+        if (next.state != TaskState.WAITING) {
           continue;
         }
-        List<String> blocked = slot.task.after().stream()
-            .filter(d -> tasks.get(d).state == TaskState.FAILED || tasks.get(d).state == TaskState.SKIPPED)
-            .toList();
-        if (!blocked.isEmpty()) {
-          update(slot, TaskState.SKIPPED, "depends on " + String.join(", ", blocked) + ", which did not land");
-          changed = true;
-        } else if (slot.task.after().stream().allMatch(d -> tasks.get(d).state == TaskState.LANDED)) {
-          offer(slot);
+        if (slot.state == TaskState.LANDED) {
+          if (--next.waitingFor == 0) {
+            offer(next);
+          }
+        } else {
+          update(next, TaskState.SKIPPED, "depends on " + slot.task.id() + ", which did not land");
         }
       }
     }
-    if (tasks.values().stream().allMatch(s -> s.state.isFinal())) {
+    if (finals == tasks.size()) {
       finish();
     }
   }
@@ -176,11 +195,15 @@ final class Run {
     update(slot, TaskState.OFFERED, "from " + shortId(slot.base));
   }
 
+  /** Publishes the offer, naming an idle capable worker as preferred; a repeated offer names a new one. */
   private void publishOffer(Slot slot) {
     Plan.Task t = slot.task;
+    slot.preferred.ifPresent(workers::unload);
+    slot.preferred = workers.pick(t.requires());
+    slot.preferred.ifPresent(workers::load);
     publish(new TaskOffered(id, plan.name(), t.id(), slot.epoch, t.title(), t.prompt(),
         t.owns().stream().map(Claim::text).toList(), t.requires(), t.agent(), t.verify(), slot.base,
-        TaskRef.branch(id, t.id(), slot.epoch)));
+        TaskRef.branch(id, t.id(), slot.epoch), slot.preferred));
   }
 
   private void finish() {
@@ -212,6 +235,10 @@ final class Run {
   }
 
   private void update(Slot slot, TaskState state, String detail) {
+    if (state.isFinal() && !slot.state.isFinal()) {
+      finals++;
+      changed.add(slot);
+    }
     slot.state = state;
     slot.detail = detail;
     publish(new TaskUpdate(id, slot.task.id(), state, slot.epoch, slot.worker, detail));
@@ -248,11 +275,13 @@ final class Run {
     final List<Finding> findings = new ArrayList<>();
     TaskState state = TaskState.WAITING;
     int epoch;
+    int waitingFor;
     String base = "";
     String worker = "";
     String phase = "";
     String detail = "";
     String landed;
+    Optional<String> preferred = Optional.empty();
     Instant attemptStarted;
     Instant finished;
 

@@ -34,6 +34,9 @@ final class BenchCommand implements Runnable {
     @Option(names = "--tasks", defaultValue = "1000", description = "No-op tasks (default: ${DEFAULT-VALUE}).")
     int tasks;
 
+    @Option(names = "--in-flight", description = "Tasks open at once (default: half the workers).")
+    Integer inFlight;
+
     @Spec CommandSpec spec;
 
     @Override
@@ -41,7 +44,11 @@ final class BenchCommand implements Runnable {
       if (workers < 1 || tasks < 1) {
         throw new IllegalArgumentException("--workers and --tasks must be at least 1");
       }
-      DispatchBench.run(workers, tasks, spec.commandLine().getOut());
+      int open = inFlight == null ? Math.max(1, workers / 2) : inFlight;
+      if (open < 1) {
+        throw new IllegalArgumentException("--in-flight: " + open + " must be at least 1");
+      }
+      DispatchBench.run(workers, tasks, open, spec.commandLine().getOut());
       return Main.OK;
     }
   }

@@ -42,6 +42,11 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * worker's claiming logic (random choice among open offers, one slot each) and share one subscription to the work
  * topic, so the figures measure Lanes' protocol rather than a hundred consumer threads fighting over two cores.
  *
+ * <p>The plan is {@code inFlight} independent dependency chains, so at most that many offers are open at once and,
+ * with fewer chains than workers, every offer meets idle workers: the latency is that of dispatch, not of a queue
+ * of tasks waiting for a free worker. Each landing releases the next task of its chain, so tasks/s is the lead's
+ * whole cycle (offer, claim, grant, result, landing).
+ *
  * <p>Latency is measured where the workers stand: from the moment an offer reaches them to the moment its grant does,
  * which covers the claim's trip to the lead, the lead's decision and the grant's trip back. The Kafka baseline is a
  * produce-to-consume round trip of one record at a time with the same client settings, in the same process.
@@ -49,13 +54,13 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 final class DispatchBench {
   private DispatchBench() {}
 
-  static void run(int workers, int tasks, PrintWriter out) {
+  static void run(int workers, int tasks, int inFlight, PrintWriter out) {
     Path dir = LocalCluster.tempDir("lanes-bench-");
     try (EmbeddedBroker broker = EmbeddedBroker.start(dir.resolve("broker"))) {
-      out.printf(Locale.ROOT, "embedded broker at %s; %d simulated workers, %d no-op tasks%n",
-          broker.bootstrapServers(), workers, tasks);
+      out.printf(Locale.ROOT, "embedded broker at %s; %d simulated workers, %d no-op tasks in %d chains%n",
+          broker.bootstrapServers(), workers, tasks, inFlight);
       double[] rtt = kafkaRoundTrips(broker.bootstrapServers(), 500);
-      Result r = dispatch(broker.bootstrapServers(), dir.resolve("repo"), workers, tasks);
+      Result r = dispatch(broker.bootstrapServers(), dir.resolve("repo"), workers, tasks, inFlight);
       double[] lat = r.latenciesMs;
       Arrays.sort(lat);
       out.printf(Locale.ROOT, "offered->granted: n=%d p50=%.2f ms p90=%.2f ms p99=%.2f ms max=%.2f ms%n",
@@ -75,14 +80,16 @@ final class DispatchBench {
 
   private record Result(double[] latenciesMs, double seconds, boolean allLanded) {}
 
-  private static Result dispatch(String bootstrap, Path repo, int workers, int tasks) {
+  private static Result dispatch(String bootstrap, Path repo, int workers, int tasks, int inFlight) {
     Demo.git(createDirs(repo), "init", "-q", "-b", "main");
     Demo.git(repo, "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q", "--allow-empty",
         "-m", "empty");
     List<Plan.Task> list = new ArrayList<>();
     AgentSpec noop = new AgentSpec(List.of("true"), 60_000);
     for (int i = 0; i < tasks; i++) {
-      list.add(new Plan.Task("t" + i, "task " + i, "nothing", List.of(Claim.parse("m" + i + "/")), List.of(),
+      // inFlight independent chains: never more offers open than that, each landing releases the next one.
+      List<String> after = i < inFlight ? List.of() : List.of("t" + (i - inFlight));
+      list.add(new Plan.Task("t" + i, "task " + i, "nothing", List.of(Claim.parse("m" + i + "/")), after,
           List.of(), noop, Optional.empty()));
     }
     Plan plan = new Plan("bench", Optional.of("main"), "lanes/bench", list);

@@ -8,6 +8,8 @@ import java.util.Optional;
  * the task without reading the plan: the exact commit to start from and the branch to push the result to.
  *
  * @param verify the shell command that decides whether the task passed; empty when the plan has none
+ * @param preferred the idle worker the lead expects to claim this offer; other workers hold back their claims for a
+ *     moment, so that one offer does not draw a claim from every idle worker. Any claim still wins if it comes first.
  */
 public record TaskOffered(
     String run,
@@ -21,11 +23,13 @@ public record TaskOffered(
     AgentSpec agent,
     Optional<String> verify,
     String baseCommit,
-    String branch)
+    String branch,
+    Optional<String> preferred)
     implements Message {
   public TaskOffered {
     owns = List.copyOf(owns);
     requires = List.copyOf(requires);
+    preferred = preferred == null ? Optional.empty() : preferred; // absent in messages from older leads
   }
 
   @Override

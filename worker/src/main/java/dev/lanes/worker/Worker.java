@@ -39,6 +39,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Worker implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Worker.class);
+  /** How long a worker leaves an offer to the worker the lead preferred before claiming it itself. */
+  static final Duration HOLD_BACK = Duration.ofMillis(200);
 
   /**
    * How a worker presents itself and where it works.
@@ -61,7 +63,7 @@ public final class Worker implements AutoCloseable {
   private final Function<TaskOffered, Attempt> runs;
   private final Executor slots;
   private final ScheduledExecutorService beats;
-  private final Map<String, TaskOffered> open = new LinkedHashMap<>();
+  private final Map<String, Open> open = new LinkedHashMap<>();
   private final Map<String, TaskOffered> claimed = new LinkedHashMap<>();
   private final Map<String, Attempt> running = new ConcurrentHashMap<>();
   private Bus.Subscription work;
@@ -119,20 +121,25 @@ public final class Worker implements AutoCloseable {
       return;
     }
     String key = offer.key();
-    TaskOffered known = open.get(key);
+    Open known = open.get(key);
     TaskOffered mine = claimed.get(key);
-    if ((known != null && known.epoch() >= offer.epoch()) || (mine != null && mine.epoch() >= offer.epoch())
+    if ((known != null && known.offer().epoch() > offer.epoch()) || (mine != null && mine.epoch() >= offer.epoch())
         || running.containsKey(key)) {
       return;
     }
-    open.put(key, offer);
+    boolean forOther = offer.preferred().filter(w -> !w.equals(config.id())).isPresent();
+    long notBefore = forOther ? System.nanoTime() + HOLD_BACK.toNanos() : 0;
+    open.put(key, new Open(offer, notBefore));
     claimNext();
+    if (forOther) {
+      beats.schedule(this::claimDeferred, HOLD_BACK.toMillis() + 1, TimeUnit.MILLISECONDS);
+    }
   }
 
   private synchronized void onGrant(ClaimGranted grant) {
     String key = dev.lanes.protocol.TaskRef.key(grant.run(), grant.task());
-    TaskOffered offer = open.get(key);
-    if (offer != null && offer.epoch() <= grant.epoch()) {
+    Open offer = open.get(key);
+    if (offer != null && offer.offer().epoch() <= grant.epoch()) {
       open.remove(key);
     }
     TaskOffered mine = claimed.get(key);
@@ -151,17 +158,30 @@ public final class Worker implements AutoCloseable {
   }
 
   /**
-   * Claims open offers while slots are free. Each worker picks among them at random: were all to pick the oldest,
-   * every free worker would claim the same task and all but one would lose.
+   * Claims open offers while slots are free: first those the lead meant for this worker, then, among offers whose
+   * hold-back has passed, one at random (were all workers to pick the oldest, they would all claim the same task and
+   * all but one would lose).
    */
   private void claimNext() {
-    while (busy < config.slots() && !open.isEmpty()) {
-      List<String> keys = List.copyOf(open.keySet());
-      TaskOffered offer = open.remove(keys.get(ThreadLocalRandom.current().nextInt(keys.size())));
+    long now = System.nanoTime();
+    while (busy < config.slots()) {
+      List<Open> ready = open.values().stream().filter(o -> o.notBefore() <= now).toList();
+      if (ready.isEmpty()) {
+        return;
+      }
+      TaskOffered offer = ready.stream().map(Open::offer)
+          .filter(o -> o.preferred().filter(config.id()::equals).isPresent())
+          .findFirst()
+          .orElseGet(() -> ready.get(ThreadLocalRandom.current().nextInt(ready.size())).offer());
+      open.remove(offer.key());
       claimed.put(offer.key(), offer);
       busy++;
       bus.publish(new ClaimRequested(offer.run(), offer.task(), offer.epoch(), config.id()));
     }
+  }
+
+  private synchronized void claimDeferred() {
+    claimNext();
   }
 
   private void runTask(String key, Attempt run) {
@@ -197,6 +217,9 @@ public final class Worker implements AutoCloseable {
     }
     bus.publish(new WorkerStatus(config.id(), config.host(), config.capabilities(), config.slots(), now));
   }
+
+  /** An offer this worker could run, and when it may claim it (later, when the lead preferred another worker). */
+  private record Open(TaskOffered offer, long notBefore) {}
 
   /** One granted attempt at a task, as the worker's slots see it. */
   interface Attempt {

@@ -1,0 +1,73 @@
+package dev.lanes.coordinator;
+
+import dev.lanes.protocol.WorkerStatus;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The workers the lead knows of, with their capacity and the load the lead itself has put on them (grants and open
+ * suggestions). It lets an offer name a preferred worker that is idle and able to run it, so that a single offer
+ * does not draw a claim from every idle worker at once. Confined to the lead's loop.
+ */
+final class Workers {
+  private final Map<String, Known> known = new HashMap<>();
+  private long turn;
+
+  /** Records a worker's announcement; returns true when the worker is new to the lead. */
+  boolean update(WorkerStatus status) {
+    Known k = known.get(status.worker());
+    if (k == null) {
+      known.put(status.worker(), new Known(status));
+      return true;
+    }
+    k.status = status;
+    return false;
+  }
+
+  /** The capable worker with the most free capacity (ties taken in turn), if any has capacity left. */
+  Optional<String> pick(List<String> requires) {
+    Known best = null;
+    long bestFree = 0;
+    for (Known k : known.values()) {
+      long free = k.status.slots() - k.load;
+      if (free > 0 && k.status.capabilities().containsAll(requires)
+          && (best == null || free > bestFree || (free == bestFree && k.lastPicked < best.lastPicked))) {
+        best = k;
+        bestFree = free;
+      }
+    }
+    if (best == null) {
+      return Optional.empty();
+    }
+    best.lastPicked = ++turn;
+    return Optional.of(best.status.worker());
+  }
+
+  /** The lead put one more task (a suggestion or a grant) on the worker. */
+  void load(String worker) {
+    Known k = known.get(worker);
+    if (k != null) {
+      k.load++;
+    }
+  }
+
+  /** A task the lead put on the worker is off it again. */
+  void unload(String worker) {
+    Known k = known.get(worker);
+    if (k != null && k.load > 0) {
+      k.load--;
+    }
+  }
+
+  private static final class Known {
+    WorkerStatus status;
+    int load;
+    long lastPicked;
+
+    Known(WorkerStatus status) {
+      this.status = status;
+    }
+  }
+}
