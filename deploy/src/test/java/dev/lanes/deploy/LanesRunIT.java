@@ -131,6 +131,40 @@ class LanesRunIT {
   }
 
   @Test
+  void agentEditingOutsideItsClaimIsAViolationAndDoesNotLand() throws IOException {
+    Path repo = repo();
+    Path plan = write("guard.yaml", """
+        name: guard
+        agent:
+          command: [sh, -c, 'mkdir -p "$LANES_TASK" && echo ok > "$LANES_TASK/file.txt"']
+        tasks:
+          - id: polite
+            prompt: Stay inside polite/.
+            owns: [polite/]
+          - id: rogue
+            prompt: Stay inside rogue/.
+            owns: [rogue/]
+            agent:
+              command: [sh, -c, 'mkdir -p rogue && echo ok > rogue/file.txt && echo pwned >> README.md']
+          - id: sneaky
+            prompt: Own every text file, and leave CI alone.
+            owns: ['**/*.txt']
+            agent:
+              command: [sh, -c, 'mkdir -p .github && echo on > .github/ci.txt']
+        """);
+    Run run = lanes("run", plan.toString(), "--repo", repo.toString(), "--bootstrap-servers",
+        broker.bootstrapServers());
+
+    assertThat(run.exit).as(run.output()).isEqualTo(1);
+    assertThat(run.out).containsPattern("rogue +failed .*changed 1 path\\(s\\) it does not own: README.md");
+    assertThat(run.out).containsPattern("sneaky +failed .*\\.github/ci\\.txt \\(protected path");
+    assertThat(run.out).containsPattern("polite +landed");
+    assertThat(git(repo, "show", "lanes/guard:README.md")).isEqualTo("a repository\n");
+    assertThat(git(repo, "ls-tree", "-r", "--name-only", "lanes/guard")).contains("polite/file.txt")
+        .doesNotContain("rogue/file.txt").doesNotContain(".github");
+  }
+
+  @Test
   void badPlanExitsTwoNamingTheField() throws IOException {
     Path repo = repo();
     Path plan = write("bad.yaml", """

@@ -8,6 +8,9 @@ import java.util.List;
  */
 public record Finding(String run, String task, int epoch, String worker, String kind, String text, List<String> paths)
     implements Message {
+  /** The kind of finding that names paths an attempt changed outside its claims. */
+  public static final String OWNERSHIP_VIOLATION = "ownership-violation";
+
   public Finding {
     paths = List.copyOf(paths);
   }

@@ -43,6 +43,8 @@ public record TaskResult(
   public enum Outcome {
     PASSED,
     AGENT_FAILED,
+    /** The agent changed paths outside the task's claims; a finding names them. */
+    OWNERSHIP_VIOLATION,
     VERIFY_FAILED,
     ERROR
   }

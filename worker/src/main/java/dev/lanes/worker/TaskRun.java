@@ -1,6 +1,8 @@
 package dev.lanes.worker;
 
 import dev.lanes.bus.Bus;
+import dev.lanes.protocol.Claim;
+import dev.lanes.protocol.Finding;
 import dev.lanes.protocol.Heartbeat;
 import dev.lanes.protocol.TaskOffered;
 import dev.lanes.protocol.TaskResult;
@@ -89,6 +91,7 @@ final class TaskRun implements Worker.Attempt {
     }
     createDirectories();
     mirror.addWorktree(worktree, offer.branch(), offer.baseCommit());
+    String gitLink = readGitLink();
     Map<String, String> env = environment();
 
     enter("agent", String.join(" ", offer.agent().command()).length() > 60 ? "" : String.join(" ", offer.agent().command()));
@@ -104,10 +107,25 @@ final class TaskRun implements Worker.Attempt {
       return;
     }
 
+    if (!gitLink.equals(readGitLink())) {
+      // The worktree's .git file says which repository git works on; an agent that rewrote it could make the
+      // commit below land somewhere else. Nothing of this attempt is committed.
+      report.fail(Outcome.OWNERSHIP_VIOLATION, "the agent changed the worktree's .git link");
+      publishViolation(List.of(new OwnershipGuard.Violation(".git", "the worktree's link to its repository")));
+      return;
+    }
+
     enter("commit", "");
     String commit = mirror.commitAll(worktree, commitMessage()).orElse(offer.baseCommit());
     report.commit = Optional.of(commit);
     report.changed = commit.equals(offer.baseCommit()) ? List.of() : mirror.changedFiles(worktree, offer.baseCommit(), commit);
+    List<OwnershipGuard.Violation> violations = guard().check(worktree, report.changed);
+    if (!violations.isEmpty()) {
+      report.fail(Outcome.OWNERSHIP_VIOLATION, "changed " + violations.size() + " path(s) it does not own: "
+          + violations.stream().limit(5).map(Object::toString).collect(java.util.stream.Collectors.joining(", ")));
+      publishViolation(violations);
+      return;
+    }
 
     if (offer.verify().isPresent()) {
       enter("verify", offer.verify().get());
@@ -125,6 +143,26 @@ final class TaskRun implements Worker.Attempt {
       mirror.push(offer.branch());
     }
     report.outcome = Outcome.PASSED;
+  }
+
+  private OwnershipGuard guard() {
+    return new OwnershipGuard(offer.owns().stream().map(Claim::parse).toList());
+  }
+
+  private void publishViolation(List<OwnershipGuard.Violation> violations) {
+    bus.publish(new Finding(offer.run(), offer.task(), offer.epoch(), config.id(), Finding.OWNERSHIP_VIOLATION,
+        "changed paths outside its claims " + offer.owns() + ": "
+            + violations.stream().map(Object::toString).collect(java.util.stream.Collectors.joining(", ")),
+        violations.stream().map(OwnershipGuard.Violation::path).toList()));
+  }
+
+  private String readGitLink() {
+    try {
+      Path link = worktree.resolve(".git");
+      return Files.isRegularFile(link, java.nio.file.LinkOption.NOFOLLOW_LINKS) ? Files.readString(link) : "<not a file>";
+    } catch (IOException e) {
+      return "<unreadable: " + e.getMessage() + ">";
+    }
   }
 
   /** The agent's argv: placeholders are replaced inside each element, in one pass, and never seen by a shell. */

@@ -123,8 +123,11 @@ public final class Mirror {
   }
 
   private static ChildProcess.Result run(Path where, String... args) {
-    List<String> argv = new ArrayList<>(args.length + 1);
+    List<String> argv = new ArrayList<>(args.length + 3);
     argv.add("git");
+    // No hook runs on a worker: an agent could have written one into the mirror through its worktree.
+    argv.add("-c");
+    argv.add("core.hooksPath=/dev/null");
     argv.addAll(Arrays.asList(args));
     return ChildProcess.run(argv, where, GIT_ENV, GIT_TIMEOUT, Optional.empty(), line -> {});
   }
