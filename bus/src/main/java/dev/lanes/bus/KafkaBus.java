@@ -118,8 +118,14 @@ public final class KafkaBus implements Bus {
   @Override
   public CompletableFuture<Void> publish(Message message) {
     CompletableFuture<Void> done = new CompletableFuture<>();
-    ProducerRecord<String, byte[]> record =
-        new ProducerRecord<>(Topics.of(message), message.key(), Json.encode(message));
+    byte[] bytes = Json.encode(message);
+    if (bytes.length > Json.MAX_MESSAGE_BYTES) {
+      // Every reader would refuse it; better the publisher hears of it.
+      done.completeExceptionally(new BusException(message.getClass().getSimpleName() + " of " + bytes.length
+          + " bytes is larger than the limit of " + Json.MAX_MESSAGE_BYTES, null));
+      return done;
+    }
+    ProducerRecord<String, byte[]> record = new ProducerRecord<>(Topics.of(message), message.key(), bytes);
     producer.send(
         record,
         (metadata, error) -> {
@@ -234,17 +240,18 @@ public final class KafkaBus implements Bus {
     }
 
     private void deliver(ConsumerRecord<String, byte[]> record) {
-      Message message;
+      // Neither a bad record nor a failing listener may stop the subscription: the next record is delivered.
       try {
-        message = Json.decode(record.value());
-      } catch (ProtocolException e) {
-        listener.onInvalid(record.topic() + "-" + record.partition() + "@" + record.offset(), e);
-        return;
-      }
-      try {
+        Message message;
+        try {
+          message = Json.decode(record.value());
+        } catch (ProtocolException e) {
+          listener.onInvalid(record.topic() + "-" + record.partition() + "@" + record.offset(), e);
+          return;
+        }
         listener.onMessage(message);
-      } catch (RuntimeException e) {
-        LOG.error("listener on {} failed on {}: {}", topic, message.getClass().getSimpleName(), e.toString(), e);
+      } catch (RuntimeException | AssertionError | LinkageError e) {
+        LOG.error("listener on {} failed at offset {}: {}", topic, record.offset(), e.toString(), e);
       }
     }
 

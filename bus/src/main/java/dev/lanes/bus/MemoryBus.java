@@ -80,7 +80,9 @@ public final class MemoryBus implements Bus {
 
     @Override
     public void close() {
-      subs.remove(this);
+      synchronized (MemoryBus.this) {
+        subs.remove(this);
+      }
       thread.shutdown();
       try {
         thread.awaitTermination(5, TimeUnit.SECONDS);

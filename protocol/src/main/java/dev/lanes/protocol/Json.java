@@ -1,7 +1,10 @@
 package dev.lanes.protocol;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
@@ -15,6 +18,12 @@ public final class Json {
           .addModule(new Jdk8Module())
           .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
           .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+          // A field that is not Optional is required: a message without it is invalid, never half-built with null.
+          .enable(DeserializationFeature.FAIL_ON_NULL_CREATOR_PROPERTIES)
+          .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+          .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
+          .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+          .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
           .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS)
           .build();
 
@@ -44,12 +53,14 @@ public final class Json {
       throw new ProtocolException(
           "message: " + bytes.length + " bytes is larger than the limit of " + MAX_MESSAGE_BYTES);
     }
-    try {
-      Message message = MAPPER.readValue(bytes, Message.class);
-      if (message == null) {
+    try (JsonParser parser = MAPPER.createParser(bytes)) {
+      JsonToken first = parser.nextToken();
+      if (first == JsonToken.VALUE_NULL) {
         throw new ProtocolException("message: JSON null is not a message");
+      } else if (first != JsonToken.START_OBJECT) {
+        throw new ProtocolException("message: expected a JSON object, got " + first);
       }
-      return message;
+      return MAPPER.readValue(parser, Message.class);
     } catch (JsonProcessingException e) {
       throw new ProtocolException("message: not a valid Lanes message: " + e.getOriginalMessage(), e);
     } catch (IOException e) {

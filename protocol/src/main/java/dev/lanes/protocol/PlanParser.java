@@ -98,6 +98,12 @@ public final class PlanParser {
       return tasks;
     }
     Map<String, Integer> index = new HashMap<>();
+    Set<String> ids = new HashSet<>();
+    node.forEach(t -> {
+      if (t.isObject() && t.path("id").isValueNode()) {
+        ids.add(t.path("id").asText());
+      }
+    });
     for (int i = 0; i < node.size(); i++) {
       Plan.Task task = task("tasks[" + i + "]", node.get(i), agent, verify);
       if (task == null) {
@@ -109,7 +115,7 @@ public final class PlanParser {
       }
       tasks.add(task);
     }
-    dependencies(tasks, index);
+    dependencies(tasks, index, ids);
     return tasks;
   }
 
@@ -139,13 +145,14 @@ public final class PlanParser {
     return new Plan.Task(id, title, prompt == null ? "" : prompt, owns, after, requires, agent.get(), verify);
   }
 
-  private void dependencies(List<Plan.Task> tasks, Map<String, Integer> index) {
+  /** Checks {@code after} lists against every id written in the plan, even of tasks that have errors of their own. */
+  private void dependencies(List<Plan.Task> tasks, Map<String, Integer> index, Set<String> ids) {
     Map<String, Plan.Task> byId = new LinkedHashMap<>();
     tasks.forEach(t -> byId.putIfAbsent(t.id(), t));
     for (Plan.Task task : byId.values()) {
       for (int j = 0; j < task.after().size(); j++) {
         String dep = task.after().get(j);
-        if (!byId.containsKey(dep)) {
+        if (!ids.contains(dep)) {
           problem(
               "tasks[" + index.get(task.id()) + "].after[" + j + "]",
               quote(dep) + " is not the id of any task in the plan");
@@ -228,6 +235,9 @@ public final class PlanParser {
     if (text.isPresent()) {
       try {
         timeout = Durations.parse(at + ".timeout", text.get());
+        if (timeout.isZero()) {
+          problem(at + ".timeout", "\"" + text.get() + "\" must be longer than zero");
+        }
       } catch (ProtocolException e) {
         problems.add(e.getMessage());
       }

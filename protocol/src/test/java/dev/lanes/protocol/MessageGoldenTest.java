@@ -1,0 +1,165 @@
+package dev.lanes.protocol;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The wire format of every message, pinned by a hand-written JSON file per type under {@code golden/}. A renamed or
+ * retyped field changes the encoding and fails here; so does a message type added without a golden file.
+ */
+class MessageGoldenTest {
+  private static final String RUN = "r-7f3a91";
+  private static final String BASE = "3f2c9ab4e1d07c5b8a6f90e2d4c1b7a853e6f012";
+  private static final String WORKER = "w-build-02";
+
+  /** One realistic instance of every message type, keyed by its type name on the wire. */
+  static Map<String, Message> samples() {
+    return Map.of(
+        "worker-status", new WorkerStatus(WORKER, "build-02.lan", List.of("java", "node", "git"), 2, 1),
+        "task-offered",
+        new TaskOffered(
+            RUN,
+            "rename-account-id",
+            "core",
+            1,
+            "Rename userId to accountId in core",
+            "Rename the field userId to accountId in the core module.\nKeep the JSON name stable.\n",
+            List.of("core/", "docs/core.md"),
+            List.of("java"),
+            new AgentSpec(
+                List.of("claude", "-p", "{prompt}", "--output-format", "stream-json", "--verbose"), 1_800_000),
+            Optional.of("./mvnw -q -pl core test"),
+            BASE,
+            TaskRef.branch(RUN, "core", 1),
+            Optional.of(WORKER)),
+        "claim-requested", new ClaimRequested(RUN, "core", 1, WORKER),
+        "claim-granted", new ClaimGranted(RUN, "core", 1, WORKER),
+        "heartbeat", new Heartbeat(RUN, "core", 1, WORKER, "verify", "./mvnw -q -pl core test running for 42s"),
+        "task-result",
+        new TaskResult(
+            RUN,
+            "core",
+            1,
+            WORKER,
+            TaskResult.Outcome.PASSED,
+            "lanes-work/r-7f3a91/core/e1",
+            Optional.of("9b1e0c47d2a3f5e6b8c9d0a1f2e3d4c5b6a79801"),
+            List.of("core/src/main/java/Account.java", "core/src/test/java/AccountTest.java"),
+            0,
+            0,
+            "Renamed 14 occurrences in 2 files.",
+            "Tests run: 31, Failures: 0, Errors: 0, Skipped: 0",
+            187_342,
+            Optional.empty()),
+        "finding",
+        new Finding(
+            RUN,
+            "core",
+            1,
+            WORKER,
+            "ownership-violation",
+            "the agent changed files outside core/: api/src/main/java/UserDto.java",
+            List.of("api/src/main/java/UserDto.java")),
+        "run-started",
+        new RunStarted(RUN, "rename-account-id", "lanes/rename-account-id", BASE, List.of("core", "api", "docs")),
+        "task-update",
+        new TaskUpdate(RUN, "core", TaskState.RUNNING, 1, WORKER, "granted to w-build-02, lease until 10:42:17"),
+        "run-finished", new RunFinished(RUN, "lanes/rename-account-id", List.of("core", "api"), List.of("docs")));
+  }
+
+  /** The wire name of each message class, as declared by Jackson's subtype list on {@link Message}. */
+  static Map<Class<?>, String> typeNames() {
+    return Arrays.stream(Message.class.getAnnotation(JsonSubTypes.class).value())
+        .collect(Collectors.toMap(JsonSubTypes.Type::value, JsonSubTypes.Type::name));
+  }
+
+  static byte[] golden(String typeName) {
+    String resource = "/golden/" + typeName + ".json";
+    try (InputStream in = MessageGoldenTest.class.getResourceAsStream(resource)) {
+      assertThat(in).as("golden file %s", resource).isNotNull();
+      return in.readAllBytes();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  static Stream<Arguments> messages() {
+    return samples().entrySet().stream()
+        .sorted(Map.Entry.comparingByKey())
+        .map(e -> Arguments.of(e.getKey(), e.getValue()));
+  }
+
+  private static JsonNode tree(byte[] json) throws IOException {
+    return Json.mapper().readTree(json);
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("messages")
+  void encode_matchesTheGoldenFile(String typeName, Message message) throws IOException {
+    assertThat(tree(Json.encode(message))).isEqualTo(tree(golden(typeName)));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("messages")
+  void decode_ofTheGoldenFileGivesTheRecord(String typeName, Message message) {
+    assertThat(Json.decode(golden(typeName))).isEqualTo(message);
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("messages")
+  void goldenFile_namesTheTypeOfItsRecord(String typeName, Message message) throws IOException {
+    assertThat(tree(golden(typeName)).path("type").asText()).isEqualTo(typeName);
+    assertThat(typeNames()).containsEntry(message.getClass(), typeName);
+  }
+
+  @Test
+  void everyPermittedMessageHasASampleAndAGoldenFile() throws IOException, URISyntaxException {
+    Set<String> permitted =
+        Arrays.stream(Message.class.getPermittedSubclasses()).map(typeNames()::get).collect(Collectors.toSet());
+    assertThat(permitted).as("every permitted subclass has a type name").doesNotContainNull();
+
+    Set<Class<?>> sampled = samples().values().stream().map(Object::getClass).collect(Collectors.toSet());
+    assertThat(sampled).containsExactlyInAnyOrder(Message.class.getPermittedSubclasses());
+
+    assertThat(goldenFileNames()).containsExactlyInAnyOrderElementsOf(permitted);
+  }
+
+  private static Set<String> goldenFileNames() throws IOException, URISyntaxException {
+    URL dir = MessageGoldenTest.class.getResource("/golden");
+    assertThat(dir).as("golden directory on the test classpath").isNotNull();
+    try (Stream<Path> files = Files.list(Path.of(dir.toURI()))) {
+      return files
+          .map(Path::getFileName)
+          .map(Path::toString)
+          .filter(name -> name.endsWith(".json"))
+          .map(name -> name.substring(0, name.length() - ".json".length()))
+          .collect(Collectors.toSet());
+    }
+  }
+
+  @Test
+  void samples_coverEveryTypeNameOnce() {
+    assertThat(samples().keySet()).containsExactlyInAnyOrderElementsOf(typeNames().values());
+    assertThat(samples().values()).extracting(Object::getClass).doesNotHaveDuplicates();
+  }
+}

@@ -1,0 +1,512 @@
+package dev.lanes.protocol;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class PlanParserTest {
+  private static final String SOURCE = "plan.yaml";
+
+  private static final String FULL_PLAN =
+      """
+      name: rename-account-id
+      base: main
+      agent:
+        command: [claude, -p, "{prompt}", --output-format, stream-json, --verbose]
+        timeout: 30m
+      verify: ./mvnw -q test
+      tasks:
+        - id: core
+          title: Rename userId to accountId in core
+          prompt: |
+            Rename userId to accountId in the core module.
+          owns: [core/]
+          after: []
+          requires: [java]
+          verify: ./mvnw -q -pl core test
+        - id: api
+          prompt: Follow the rename in the API.
+          owns: [api/, "docs/**/*.md"]
+          after: [core]
+          requires: [java, node]
+        - id: demo
+          prompt: Write a demo script.
+          owns: scripts/demo.sh
+          after: [core, api]
+          agent:
+            command: [sh, -c, "echo {prompt} > scripts/demo.sh"]
+            timeout: 90s
+      """;
+
+  /** A valid plan with two tasks, for the error cases to break one thing in. */
+  private static final String AGENT =
+      """
+      agent:
+        command: [sh, -c, "true"]
+      """;
+
+  private static List<String> problems(String yaml) {
+    PlanException e = catchThrowableOfType(PlanException.class, () -> PlanParser.parse(yaml, SOURCE));
+    assertThat(e).as("the plan is rejected").isNotNull();
+    assertThat(e.getMessage()).startsWith(SOURCE + ": ");
+    assertThat(e.problems()).allSatisfy(p -> assertThat(e.getMessage()).contains(p));
+    return e.problems();
+  }
+
+  /** Exactly one problem, at {@code path}, naming the value and the rule. */
+  private static void assertOnlyProblem(String yaml, String path, String... mentions) {
+    List<String> problems = problems(yaml);
+    assertThat(problems).hasSize(1);
+    assertThat(problems.get(0)).startsWith(path + ": ").contains(mentions);
+  }
+
+  private static void assertHasProblem(String yaml, String path, String... mentions) {
+    assertThat(problems(yaml))
+        .anySatisfy(p -> assertThat(p).startsWith(path + ": ").contains(mentions));
+  }
+
+  @Test
+  void parse_fullPlan() {
+    Plan plan = PlanParser.parse(FULL_PLAN, SOURCE);
+
+    AgentSpec claude = new AgentSpec(
+        List.of("claude", "-p", "{prompt}", "--output-format", "stream-json", "--verbose"),
+        Duration.ofMinutes(30).toMillis());
+    AgentSpec script = new AgentSpec(List.of("sh", "-c", "echo {prompt} > scripts/demo.sh"), 90_000);
+    assertThat(plan).isEqualTo(new Plan(
+        "rename-account-id",
+        Optional.of("main"),
+        "lanes/rename-account-id",
+        List.of(
+            new Plan.Task(
+                "core",
+                "Rename userId to accountId in core",
+                "Rename userId to accountId in the core module.\n",
+                List.of(Claim.parse("core/")),
+                List.of(),
+                List.of("java"),
+                claude,
+                Optional.of("./mvnw -q -pl core test")),
+            new Plan.Task(
+                "api",
+                "api",
+                "Follow the rename in the API.",
+                List.of(Claim.parse("api/"), Claim.parse("docs/**/*.md")),
+                List.of("core"),
+                List.of("java", "node"),
+                claude,
+                Optional.of("./mvnw -q test")),
+            new Plan.Task(
+                "demo",
+                "demo",
+                "Write a demo script.",
+                List.of(Claim.parse("scripts/demo.sh")),
+                List.of("core", "api"),
+                List.of(),
+                script,
+                Optional.of("./mvnw -q test")))));
+  }
+
+  @Test
+  void parse_fullPlanDetails() {
+    Plan plan = PlanParser.parse(FULL_PLAN, SOURCE);
+    assertThat(plan.task("core").orElseThrow().agent().timeout()).isEqualTo(Duration.ofMinutes(30));
+    assertThat(plan.task("demo").orElseThrow().agent().timeout()).isEqualTo(Duration.ofSeconds(90));
+    assertThat(plan.task("missing")).isEmpty();
+  }
+
+  @Test
+  void parse_minimalPlanUsesDefaults() {
+    Plan plan = PlanParser.parse(
+        """
+        name: tiny
+        tasks:
+          - id: only
+            prompt: Do it.
+            owns: ["**"]
+            agent:
+              command: [sh, -c, "true"]
+        """,
+        SOURCE);
+
+    assertThat(plan.base()).isEmpty();
+    assertThat(plan.target()).isEqualTo(Plan.defaultTarget("tiny")).isEqualTo("lanes/tiny");
+    Plan.Task task = plan.tasks().get(0);
+    assertThat(task.title()).isEqualTo("only");
+    assertThat(task.verify()).isEmpty();
+    assertThat(task.after()).isEmpty();
+    assertThat(task.requires()).isEmpty();
+    assertThat(task.agent().timeout()).isEqualTo(AgentSpec.DEFAULT_TIMEOUT);
+  }
+
+  @Test
+  void parse_explicitTarget() {
+    Plan plan = PlanParser.parse(plan("target: release/next\n", task("a", "owns: [a/]")), SOURCE);
+    assertThat(plan.target()).isEqualTo("release/next");
+  }
+
+  @Test
+  void parse_unknownAfterId() {
+    assertOnlyProblem(
+        plan("", task("a", "owns: [a/]"), task("b", "owns: [b/]\n  after: [nope]")),
+        "tasks[1].after[0]",
+        "\"nope\"",
+        "is not the id of any task");
+  }
+
+  @Test
+  void parse_duplicateId() {
+    assertOnlyProblem(
+        plan("", task("a", "owns: [a/]"), task("b", "owns: [b/]"), task("a", "owns: [c/]")),
+        "tasks[2].id",
+        "\"a\"",
+        "already the id of tasks[0]",
+        "unique");
+  }
+
+  @Test
+  void parse_dependencyCycle() {
+    assertOnlyProblem(
+        plan("", task("a", "owns: [a/]\n  after: [b]"), task("b", "owns: [b/]\n  after: [a]")),
+        "tasks",
+        "dependency cycle",
+        "a -> b -> a");
+  }
+
+  @Test
+  void parse_longDependencyCycleNamesOnlyTheCycle() {
+    assertOnlyProblem(
+        plan(
+            "",
+            task("start", "owns: [s/]\n  after: [x]"),
+            task("x", "owns: [x/]\n  after: [y]"),
+            task("y", "owns: [y/]\n  after: [z]"),
+            task("z", "owns: [z/]\n  after: [x]")),
+        "tasks",
+        "dependency cycle: x -> y -> z -> x");
+  }
+
+  @Test
+  void parse_selfDependency() {
+    assertOnlyProblem(
+        plan("", task("a", "owns: [a/]\n  after: [a]")), "tasks[0].after", "\"a\"", "depends on itself");
+  }
+
+  @Test
+  void parse_badIdCharacters() {
+    assertOnlyProblem(plan("", task("Core_1", "owns: [a/]")), "tasks[0].id", "\"Core_1\"", "not a valid id",
+        "lower-case letters, digits and '-'");
+  }
+
+  @Test
+  void parse_badPlanName() {
+    assertHasProblem(
+        """
+        name: Rename Account
+        agent:
+          command: [sh]
+        tasks:
+          - id: a
+            prompt: p
+            owns: [a/]
+        """,
+        "name",
+        "\"Rename Account\"",
+        "not a valid id");
+  }
+
+  @Test
+  void parse_missingOwns() {
+    assertOnlyProblem(plan("", task("a", "")), "tasks[0].owns", "missing", "at least one path");
+  }
+
+  @Test
+  void parse_emptyOwnsList() {
+    assertOnlyProblem(plan("", task("a", "owns: []")), "tasks[0].owns", "at least one path");
+  }
+
+  @Test
+  void parse_unknownTopLevelKey() {
+    assertOnlyProblem(
+        plan("owner: alice\n", task("a", "owns: [a/]")),
+        "owner",
+        "unknown key",
+        "known keys here are agent, base, name, target, tasks, verify");
+  }
+
+  @Test
+  void parse_unknownTaskKey() {
+    assertOnlyProblem(
+        plan("", task("a", "owns: [a/]\n  depends: [b]")), "tasks[0].depends", "unknown key", "after");
+  }
+
+  @Test
+  void parse_unknownAgentKey() {
+    assertOnlyProblem(
+        """
+        name: p
+        agent:
+          command: [sh]
+          timeout: 5m
+          retries: 3
+        tasks:
+          - id: a
+            prompt: p
+            owns: [a/]
+        """,
+        "agent.retries",
+        "unknown key",
+        "command, timeout");
+  }
+
+  @Test
+  void parse_missingPrompt() {
+    assertOnlyProblem(
+        """
+        name: p
+        agent:
+          command: [sh]
+        tasks:
+          - id: a
+            owns: [a/]
+        """,
+        "tasks[0].prompt",
+        "missing");
+  }
+
+  @Test
+  void parse_blankPrompt() {
+    assertOnlyProblem(
+        """
+        name: p
+        agent:
+          command: [sh]
+        tasks:
+          - id: a
+            prompt: "  "
+            owns: [a/]
+        """,
+        "tasks[0].prompt",
+        "non-empty string");
+  }
+
+  @Test
+  void parse_taskWithoutAgentWhenThePlanHasNone() {
+    assertOnlyProblem(
+        """
+        name: p
+        tasks:
+          - id: a
+            prompt: p
+            owns: [a/]
+          - id: b
+            prompt: p
+            owns: [b/]
+            agent:
+              command: [sh]
+        """,
+        "tasks[0].agent",
+        "missing",
+        "no default agent");
+  }
+
+  @Test
+  void parse_agentWithEmptyCommand() {
+    assertHasProblem(
+        """
+        name: p
+        agent:
+          command: []
+        tasks:
+          - id: a
+            prompt: p
+            owns: [a/]
+        """,
+        "agent.command",
+        "missing",
+        "needs a command");
+  }
+
+  @Test
+  void parse_taskAgentWithoutCommand() {
+    assertHasProblem(plan("", task("a", "owns: [a/]\n  agent:\n    timeout: 5m")), "tasks[0].agent.command",
+        "needs a command");
+  }
+
+  @Test
+  void parse_badTimeout() {
+    assertOnlyProblem(
+        """
+        name: p
+        agent:
+          command: [sh]
+          timeout: 30 minutes
+        tasks:
+          - id: a
+            prompt: p
+            owns: [a/]
+        """,
+        "agent.timeout",
+        "\"30 minutes\"",
+        "not a duration",
+        "30m");
+  }
+
+  @Test
+  void parse_badTargetBranch() {
+    assertOnlyProblem(plan("target: a..b\n", task("a", "owns: [a/]")), "target", "\"a..b\"", "not a valid branch");
+  }
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {"lanes/", "-lanes", "a//b", "topic.lock", "'with space'", "ends."})
+  void parse_otherBadTargetBranches(String target) {
+    assertHasProblem(plan("target: " + target + "\n", task("a", "owns: [a/]")), "target", "not a valid branch");
+  }
+
+  @Test
+  void parse_targetInsideLanesWork() {
+    assertOnlyProblem(
+        plan("target: lanes-work/mine\n", task("a", "owns: [a/]")),
+        "target",
+        "\"lanes-work/mine\"",
+        "inside lanes-work/");
+  }
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "../x   | leaves the repository",
+        "/etc   | absolute",
+        "a/./b  | segment \".\"",
+        "[      | never closed",
+        "{a,    | unbalanced braces",
+      })
+  void parse_invalidClaimNamesItsIndex(String claim, String rule) {
+    String owns = "owns: [\"core/\", \"" + claim + "\"]";
+    assertOnlyProblem(plan("", task("a", owns)), "tasks[0].owns[1]", "\"" + claim + "\"", rule);
+  }
+
+  @Test
+  void parse_invalidClaimsAreAllReportedWithTheirIndexes() {
+    List<String> problems = problems(plan("", task("a", "owns: [\"../x\", ok/, \"/etc\"]")));
+    assertThat(problems).hasSize(2);
+    assertThat(problems.get(0)).startsWith("tasks[0].owns[0]: ").contains("../x");
+    assertThat(problems.get(1)).startsWith("tasks[0].owns[2]: ").contains("/etc");
+  }
+
+  @Test
+  void parse_notYamlNamesTheLine() {
+    String yaml =
+        """
+        name: p
+        tasks:
+          - id: a
+            prompt: p
+           owns: [a/]
+        """;
+    assertThatThrownBy(() -> PlanParser.parse(yaml, SOURCE))
+        .isInstanceOf(PlanException.class)
+        .hasMessageStartingWith(SOURCE + ": line 5: not valid YAML");
+  }
+
+  @Test
+  void parse_duplicateYamlKeyIsRejected() {
+    assertThatThrownBy(() -> PlanParser.parse(plan("name: other\n", task("a", "owns: [a/]")), SOURCE))
+        .isInstanceOf(PlanException.class)
+        .hasMessageContaining("not valid YAML")
+        .hasMessageContaining("Duplicate field 'name'");
+  }
+
+  @Test
+  void parse_topLevelListInsteadOfMapping() {
+    assertThat(problems("- id: a\n- id: b\n"))
+        .containsExactly("plan: expected a mapping with name and tasks, got a list");
+  }
+
+  @Test
+  void parse_emptyFile() {
+    assertThat(problems("")).containsExactly("plan: expected a mapping with name and tasks, got nothing");
+  }
+
+  @Test
+  void parse_noTasks() {
+    assertHasProblem("name: p\nagent:\n  command: [sh]\ntasks: []\n", "tasks", "non-empty list");
+  }
+
+  @Test
+  void parse_reportsEveryProblemAtOnce() {
+    PlanException e = catchThrowableOfType(PlanException.class, () -> PlanParser.parse(
+        """
+        name: Bad_Name
+        colour: blue
+        agent:
+          command: [sh]
+          timeout: soon
+        tasks:
+          - id: a
+            prompt: p
+            owns: ["../x"]
+            after: [ghost]
+          - id: a
+            owns: [b/]
+        """,
+        SOURCE));
+
+    assertThat(e.problems().size()).isGreaterThan(1);
+    assertThat(e.problems())
+        .anySatisfy(p -> assertThat(p).startsWith("name: "))
+        .anySatisfy(p -> assertThat(p).startsWith("colour: "))
+        .anySatisfy(p -> assertThat(p).startsWith("agent.timeout: "))
+        .anySatisfy(p -> assertThat(p).startsWith("tasks[0].owns[0]: "))
+        .anySatisfy(p -> assertThat(p).startsWith("tasks[0].after[0]: "))
+        .anySatisfy(p -> assertThat(p).startsWith("tasks[1].id: "))
+        .anySatisfy(p -> assertThat(p).startsWith("tasks[1].prompt: "));
+    // Each problem is on a line of its own under the source name.
+    assertThat(e.getMessage().lines()).first().isEqualTo(SOURCE + ": ");
+    assertThat(e.getMessage().lines().count()).isEqualTo(e.problems().size() + 1);
+  }
+
+  @Test
+  void parse_missingFile(@TempDir Path dir) {
+    Path missing = dir.resolve("nowhere.yaml");
+    PlanException e = catchThrowableOfType(PlanException.class, () -> PlanParser.parse(missing));
+    assertThat(e).isNotNull();
+    assertThat(e.getMessage()).contains(missing.toString()).contains("no such file");
+  }
+
+  @Test
+  void parse_fileNamesItselfInErrors(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("plan.yaml");
+    Files.writeString(file, FULL_PLAN);
+    assertThat(PlanParser.parse(file)).isEqualTo(PlanParser.parse(FULL_PLAN, SOURCE));
+
+    Files.writeString(file, plan("", task("a", "owns: []")));
+    assertThatThrownBy(() -> PlanParser.parse(file))
+        .isInstanceOf(PlanException.class)
+        .hasMessageStartingWith(file + ": tasks[0].owns: ");
+  }
+
+  /** A plan named {@code p} with a shell agent, {@code extra} top-level lines and the given tasks. */
+  private static String plan(String extra, String... tasks) {
+    return "name: p\n" + extra + AGENT + "tasks:\n" + String.join("", tasks);
+  }
+
+  /** One task with a prompt; {@code rest} is further keys at task indentation (two spaces, no dash). */
+  private static String task(String id, String rest) {
+    String body = "- id: " + id + "\n  prompt: Do the " + id + " part.\n" + (rest.isEmpty() ? "" : "  " + rest + "\n");
+    return body.indent(2);
+  }
+}
