@@ -11,7 +11,7 @@ import picocli.CommandLine.Spec;
     name = "bench",
     mixinStandardHelpOptions = true,
     description = "Benchmarks. Each prints its figures and, as its last line, a machine-readable summary.",
-    subcommands = {BenchCommand.Dispatch.class})
+    subcommands = {BenchCommand.Dispatch.class, BenchCommand.Claims.class})
 final class BenchCommand implements Runnable {
   @Spec CommandSpec spec;
 
@@ -49,6 +49,38 @@ final class BenchCommand implements Runnable {
         throw new IllegalArgumentException("--in-flight: " + open + " must be at least 1");
       }
       DispatchBench.run(workers, tasks, open, spec.commandLine().getOut());
+      return Main.OK;
+    }
+  }
+
+  @Command(
+      name = "claims",
+      mixinStandardHelpOptions = true,
+      description = "The exact ownership check of a generated plan (N tasks x M claims, all tasks concurrent) over a"
+          + " generated tree of files, as lanes check runs it: time, pairs of claims actually compared and conflicts"
+          + " found, next to the number of pairs a naive all-pairs check compares. The first run is cold, the rest"
+          + " warm.")
+  static final class Claims implements Callable<Integer> {
+    @Option(names = "--tasks", defaultValue = "1000", description = "Tasks, one module each (default: ${DEFAULT-VALUE}).")
+    int tasks;
+
+    @Option(names = "--claims", defaultValue = "5", description = "Claims per task (default: ${DEFAULT-VALUE}).")
+    int claims;
+
+    @Option(names = "--paths", defaultValue = "100000", description = "Files in the tree (default: ${DEFAULT-VALUE}).")
+    int paths;
+
+    @Option(names = "--runs", defaultValue = "5", description = "Checks in this process (default: ${DEFAULT-VALUE}).")
+    int runs;
+
+    @Spec CommandSpec spec;
+
+    @Override
+    public Integer call() {
+      if (tasks < 1 || claims < 1 || paths < 1 || runs < 1) {
+        throw new IllegalArgumentException("--tasks, --claims, --paths and --runs must be at least 1");
+      }
+      ClaimsBench.run(tasks, claims, paths, runs, spec.commandLine().getOut());
       return Main.OK;
     }
   }

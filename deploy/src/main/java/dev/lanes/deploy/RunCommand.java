@@ -2,6 +2,9 @@ package dev.lanes.deploy;
 
 import dev.lanes.coordinator.Lead;
 import dev.lanes.coordinator.RunReport;
+import dev.lanes.coordinator.git.TargetBranch;
+import dev.lanes.protocol.OwnershipCheck;
+import dev.lanes.protocol.OwnershipReport;
 import dev.lanes.protocol.Plan;
 import dev.lanes.protocol.PlanParser;
 import dev.lanes.protocol.Topics;
@@ -45,6 +48,10 @@ final class RunCommand implements Callable<Integer> {
       description = "Use this Kafka cluster instead of an embedded broker.")
   Optional<String> bootstrapServers;
 
+  @Option(names = "--strict",
+      description = "Refuse to start when tasks that may run at once own the same paths (default: run them in order).")
+  boolean strict;
+
   @Option(names = "--capability", split = ",", paramLabel = "CAP",
       description = "Capabilities of the local workers (default: every capability the plan requires).")
   List<String> capabilities;
@@ -57,7 +64,38 @@ final class RunCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--workers: " + workers + " must be at least 1");
     }
     Plan parsed = PlanParser.parse(plan);
-    return execute(parsed, repo, workers, capabilities, bootstrapServers, spec.commandLine().getOut());
+    PrintWriter out = spec.commandLine().getOut();
+    Optional<Plan> checked = checkOwnership(parsed, repo, strict, out);
+    if (checked.isEmpty()) {
+      return Main.FAILED;
+    }
+    return execute(checked.get(), repo, workers, capabilities, bootstrapServers, out);
+  }
+
+  /**
+   * The ownership check that comes before any agent runs. Tasks that may run at the same time and own a common path
+   * are put in order (the later in the plan waits for the earlier), each added edge printed; with {@code strict},
+   * the conflicts are printed and nothing runs (empty).
+   */
+  static Optional<Plan> checkOwnership(Plan plan, Path repo, boolean strict, PrintWriter out) {
+    List<String> files;
+    try (TargetBranch target = TargetBranch.open(repo.toAbsolutePath())) {
+      files = target.files(target.resolveBase(plan.base()));
+    }
+    OwnershipReport report = OwnershipCheck.check(plan, files);
+    report.warnings().forEach(w -> out.println("warning: " + w));
+    if (!report.hasConflicts()) {
+      return Optional.of(plan);
+    }
+    if (strict) {
+      report.conflicts().forEach(c -> out.println("conflict: " + c.describe(3)));
+      out.println(report.conflicts().size() + " ownership conflict(s); --strict: nothing was run");
+      return Optional.empty();
+    }
+    OwnershipCheck.Serialized serialized = OwnershipCheck.serialize(plan, report.conflicts());
+    serialized.added().forEach(e -> out.println("ordered: " + e.task() + " now runs after " + e.after() + " ("
+        + e.reason().describe(3) + ")"));
+    return Optional.of(serialized.plan());
   }
 
   /** Runs a validated plan and prints its progress and summary; returns the exit code. */

@@ -165,6 +165,36 @@ class LanesRunIT {
   }
 
   @Test
+  void conflictingTasksAreOrderedBeforeAnyAgentRunsOrRefusedWithStrict() throws IOException {
+    Path repo = repo();
+    Path plan = write("conflict.yaml", """
+        name: conflict
+        agent:
+          command: [sh, -c, 'printf "%s\\n" "$LANES_TASK" >> README.md']
+        tasks:
+          - id: docs
+            prompt: Add a line to the README.
+            owns: ['*.md']
+          - id: readme
+            prompt: Add another line to the README.
+            owns: [README.md]
+        """);
+    Run strict = lanes("run", plan.toString(), "--repo", repo.toString(), "--strict", "--bootstrap-servers",
+        broker.bootstrapServers());
+
+    assertThat(strict.exit).as(strict.output()).isEqualTo(1);
+    assertThat(strict.out).contains("conflict: ").contains("README.md").contains("--strict: nothing was run");
+    assertThat(git(repo, "branch", "--list", "lanes/conflict")).isEmpty();
+
+    Run ordered = lanes("run", plan.toString(), "--repo", repo.toString(), "--bootstrap-servers",
+        broker.bootstrapServers());
+
+    assertThat(ordered.exit).as(ordered.output()).isEqualTo(0);
+    assertThat(ordered.out).contains("ordered: readme now runs after docs");
+    assertThat(git(repo, "show", "lanes/conflict:README.md")).isEqualTo("a repository\ndocs\nreadme\n");
+  }
+
+  @Test
   void badPlanExitsTwoNamingTheField() throws IOException {
     Path repo = repo();
     Path plan = write("bad.yaml", """
@@ -183,7 +213,7 @@ class LanesRunIT {
         broker.bootstrapServers());
 
     assertThat(run.exit).isEqualTo(2);
-    assertThat(run.err).contains("tasks[0].owns: missing").contains("tasks[1].after[0]: \"nine\"");
+    assertThat(run.err).contains("tasks[0].owns (task one): missing").contains("tasks[1].after[0]: \"nine\"");
     assertThat(git(repo, "branch", "--list", "lanes/bad")).isEmpty();
   }
 

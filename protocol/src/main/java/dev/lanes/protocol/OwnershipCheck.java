@@ -19,9 +19,11 @@ import java.util.Optional;
  * {@link ClaimIndex}, which compares exactly only the claims whose literal prefixes could meet, and only for tasks
  * that may run together.
  *
- * <p>With the files of the base commit, each conflict also lists the existing files both claims cover, and each claim
- * that covers no file is reported as a warning, since a typo in a claim silently owns nothing. Conflicts are few, so
- * the files are filtered per conflict, trying only the files under the narrower claim's literal prefix.
+ * <p>Each pair of tasks is reported once, with the first pair of their claims found to overlap. With the files of the
+ * base commit, a conflict also lists the existing files both of those claims cover, and each claim that covers no file
+ * is reported as a warning, since a typo in a claim silently owns nothing. Conflicts are few, so the files are filtered
+ * per conflict; a claim is tried only on the files under its literal prefix, and a claim that starts with a wildcard
+ * only on the files whose name its last segment matches.
  *
  * <p>{@link #serialize} resolves conflicts instead of reporting them: it orders each conflicting pair, the later task
  * in the plan running after the earlier one.

@@ -124,6 +124,7 @@ public final class PlanParser {
       problem(at, "expected a mapping with id, prompt and owns, got " + kind(node));
       return null;
     }
+    int firstProblem = problems.size();
     unknownKeys(at + ".", node, TASK_KEYS);
     String id = id(at + ".id", node.get("id"));
     String title = optionalText(at + ".title", node.get("title")).orElse(id);
@@ -136,16 +137,30 @@ public final class PlanParser {
     if (agent.isEmpty() && !node.has("agent")) {
       problem(at + ".agent", "missing: the task has no agent and the plan sets no default agent");
     }
+    if (id != null && after.contains(id)) {
+      problem(at + ".after", "task " + quote(id) + " depends on itself");
+    }
+    if (id != null) {
+      nameTask(firstProblem, at, id);
+    }
     if (id == null || agent.isEmpty()) {
       return null;
-    }
-    if (after.contains(id)) {
-      problem(at + ".after", "task " + quote(id) + " depends on itself");
     }
     return new Plan.Task(id, title, prompt == null ? "" : prompt, owns, after, requires, agent.get(), verify);
   }
 
   /** Checks {@code after} lists against every id written in the plan, even of tasks that have errors of their own. */
+  /** Adds the task's id after the field of each of its problems: {@code tasks[3].owns[0] (task core): …}. */
+  private void nameTask(int from, String at, String id) {
+    for (int i = from; i < problems.size(); i++) {
+      String p = problems.get(i);
+      int colon = p.indexOf(": ");
+      if (p.startsWith(at + ".") && colon > 0 && !p.startsWith(at + ".id:")) {
+        problems.set(i, p.substring(0, colon) + " (task " + id + ")" + p.substring(colon));
+      }
+    }
+  }
+
   private void dependencies(List<Plan.Task> tasks, Map<String, Integer> index, Set<String> ids) {
     Map<String, Plan.Task> byId = new LinkedHashMap<>();
     tasks.forEach(t -> byId.putIfAbsent(t.id(), t));
@@ -154,7 +169,7 @@ public final class PlanParser {
         String dep = task.after().get(j);
         if (!ids.contains(dep)) {
           problem(
-              "tasks[" + index.get(task.id()) + "].after[" + j + "]",
+              "tasks[" + index.get(task.id()) + "].after[" + j + "] (task " + task.id() + ")",
               quote(dep) + " is not the id of any task in the plan");
         }
       }

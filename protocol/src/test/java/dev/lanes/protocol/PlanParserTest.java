@@ -67,12 +67,17 @@ class PlanParserTest {
   private static void assertOnlyProblem(String yaml, String path, String... mentions) {
     List<String> problems = problems(yaml);
     assertThat(problems).hasSize(1);
-    assertThat(problems.get(0)).startsWith(path + ": ").contains(mentions);
+    assertThat(problems.get(0)).matches(at(path)).contains(mentions);
   }
 
   private static void assertHasProblem(String yaml, String path, String... mentions) {
-    assertThat(problems(yaml))
-        .anySatisfy(p -> assertThat(p).startsWith(path + ": ").contains(mentions));
+    assertThat(problems(yaml)).anySatisfy(p -> assertThat(p).matches(at(path)).contains(mentions));
+  }
+
+  /** A problem starts with its field, then the id of its task when the field is inside a task with a valid id. */
+  private static String at(String path) {
+    String task = path.startsWith("tasks[") && !path.endsWith(".id") ? "( \\(task [a-z0-9-]+\\))?" : "";
+    return "(?s)" + java.util.regex.Pattern.quote(path) + task + ": .*";
   }
 
   @Test
@@ -403,8 +408,8 @@ class PlanParserTest {
   void parse_invalidClaimsAreAllReportedWithTheirIndexes() {
     List<String> problems = problems(plan("", task("a", "owns: [\"../x\", ok/, \"/etc\"]")));
     assertThat(problems).hasSize(2);
-    assertThat(problems.get(0)).startsWith("tasks[0].owns[0]: ").contains("../x");
-    assertThat(problems.get(1)).startsWith("tasks[0].owns[2]: ").contains("/etc");
+    assertThat(problems.get(0)).startsWith("tasks[0].owns[0] (task a): ").contains("../x");
+    assertThat(problems.get(1)).startsWith("tasks[0].owns[2] (task a): ").contains("/etc");
   }
 
   @Test
@@ -470,10 +475,10 @@ class PlanParserTest {
         .anySatisfy(p -> assertThat(p).startsWith("name: "))
         .anySatisfy(p -> assertThat(p).startsWith("colour: "))
         .anySatisfy(p -> assertThat(p).startsWith("agent.timeout: "))
-        .anySatisfy(p -> assertThat(p).startsWith("tasks[0].owns[0]: "))
-        .anySatisfy(p -> assertThat(p).startsWith("tasks[0].after[0]: "))
+        .anySatisfy(p -> assertThat(p).startsWith("tasks[0].owns[0] (task a): "))
+        .anySatisfy(p -> assertThat(p).startsWith("tasks[0].after[0] (task a): "))
         .anySatisfy(p -> assertThat(p).startsWith("tasks[1].id: "))
-        .anySatisfy(p -> assertThat(p).startsWith("tasks[1].prompt: "));
+        .anySatisfy(p -> assertThat(p).startsWith("tasks[1].prompt (task a): "));
     // Each problem is on a line of its own under the source name.
     assertThat(e.getMessage().lines()).first().isEqualTo(SOURCE + ": ");
     assertThat(e.getMessage().lines().count()).isEqualTo(e.problems().size() + 1);
@@ -496,7 +501,7 @@ class PlanParserTest {
     Files.writeString(file, plan("", task("a", "owns: []")));
     assertThatThrownBy(() -> PlanParser.parse(file))
         .isInstanceOf(PlanException.class)
-        .hasMessageStartingWith(file + ": tasks[0].owns: ");
+        .hasMessageStartingWith(file + ": tasks[0].owns (task a): ");
   }
 
   /** A plan named {@code p} with a shell agent, {@code extra} top-level lines and the given tasks. */

@@ -3,6 +3,7 @@ package dev.lanes.coordinator.git;
 import dev.lanes.coordinator.LeadException;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import org.eclipse.jgit.lib.CommitBuilder;
@@ -18,6 +19,7 @@ import org.eclipse.jgit.merge.ResolveMerger;
 import org.eclipse.jgit.revwalk.RevCommit;
 import org.eclipse.jgit.revwalk.RevWalk;
 import org.eclipse.jgit.storage.file.FileRepositoryBuilder;
+import org.eclipse.jgit.treewalk.TreeWalk;
 
 /**
  * The lead's only write access to the user's repository: it moves the target branch, and nothing else.
@@ -117,6 +119,30 @@ public final class TargetBranch implements AutoCloseable {
   /** Whether the commit exists in the repository (a worker has pushed it). */
   public boolean hasCommit(String commit) {
     return ObjectId.isId(commit) && resolveCommit(commit) != null;
+  }
+
+  /**
+   * Every file path in the commit's tree (blobs, symlinks and submodules; never directories), in git's tree order,
+   * which for ASCII paths is their sorted order. Read with a recursive JGit {@link TreeWalk}; no working tree is used.
+   *
+   * @param commit a commit id, or anything that resolves to a commit (branch, tag)
+   */
+  public List<String> files(String commit) {
+    ObjectId id = resolveCommit(commit);
+    if (id == null) {
+      throw new LeadException("commit \"" + commit + "\" is not in " + dir);
+    }
+    try (RevWalk walk = new RevWalk(repo); TreeWalk tree = new TreeWalk(repo)) {
+      tree.addTree(walk.parseCommit(id).getTree());
+      tree.setRecursive(true);
+      List<String> paths = new ArrayList<>();
+      while (tree.next()) {
+        paths.add(tree.getPathString());
+      }
+      return paths;
+    } catch (IOException e) {
+      throw failure("list the files of " + commit, e);
+    }
   }
 
   /**
