@@ -21,6 +21,11 @@ import java.util.function.Consumer;
  * Runs a program as a child process: argv only (a shell runs only when the argv names one), standard input closed,
  * standard output and error merged into a log file and a tail of the last lines, and a time limit after which the
  * child and all its descendants are ended, politely first.
+ *
+ * <p>An agent may start processes that outlive their parent and leave its process tree (a daemonized build server,
+ * say). So when asked to, the child starts in a session of its own ({@code setsid}, where the system has it), and ending
+ * it signals the whole process group as well as every descendant still in the tree. A {@link Stop} lets another thread
+ * (a budget check, a cancel from the lead) end a run early, with a reason.
  */
 public final class ChildProcess {
   private static final int TAIL_LINES = 20;
@@ -36,20 +41,73 @@ public final class ChildProcess {
    * @param exit the exit code, or -1 when the process was ended at its time limit
    * @param output the whole output when no log file was given, else its last lines
    */
-  public record Result(int exit, boolean timedOut, String output, Duration took) {
+  public record Result(int exit, boolean timedOut, Optional<String> stopped, String output, Duration took) {
     public boolean ok() {
-      return exit == 0 && !timedOut;
+      return exit == 0 && !timedOut && stopped.isEmpty();
+    }
+  }
+
+  /** Ends a running child from another thread; the first reason given is the one recorded. */
+  public static final class Stop {
+    private Process process;
+    private String reason;
+
+    public synchronized void stop(String why) {
+      if (reason == null) {
+        reason = why;
+        if (process != null) {
+          Process p = process;
+          Thread t = new Thread(() -> end(p), "child-stop-" + p.pid());
+          t.setDaemon(true);
+          t.start();
+        }
+      }
+    }
+
+    synchronized Optional<String> reason() {
+      return Optional.ofNullable(reason);
+    }
+
+    /** Attaches the started process; returns false when a stop came before it started (it is then ended at once). */
+    synchronized boolean attach(Process p) {
+      process = p;
+      return reason == null;
     }
   }
 
   /** Runs and waits. {@code log} receives the whole output when present; {@code onLine} sees each line. */
   public static Result run(List<String> argv, Path dir, Map<String, String> env, Duration timeout,
       Optional<Path> log, Consumer<String> onLine) {
+    return run(argv, dir, env, timeout, log, onLine, new Stop(), false);
+  }
+
+  /**
+   * Runs in a session of its own, so that ending it ends everything it started; {@code stop} may end it early. For
+   * agents and verify commands.
+   */
+  public static Result runIsolated(List<String> argv, Path dir, Map<String, String> env, Duration timeout,
+      Optional<Path> log, Consumer<String> onLine, Stop stop) {
+    return run(argv, dir, env, timeout, log, onLine, stop, SETSID.isPresent());
+  }
+
+  private static Result run(List<String> argv, Path dir, Map<String, String> env, Duration timeout,
+      Optional<Path> log, Consumer<String> onLine, Stop stop, boolean ownSession) {
     long start = System.nanoTime();
-    ProcessBuilder builder = new ProcessBuilder(argv).directory(dir.toFile()).redirectErrorStream(true);
+    Map<String, String> environment = new java.util.HashMap<>(System.getenv());
+    GIT_LOCATION.forEach(environment::remove);
+    environment.putAll(env);
+    String program = executable(argv.get(0), environment.get("PATH"), dir);
+    List<String> command = new java.util.ArrayList<>();
+    if (ownSession) {
+      command.add(SETSID.get());
+      command.add("-w");
+    }
+    command.add(program);
+    command.addAll(argv.subList(1, argv.size()));
+    ProcessBuilder builder = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true);
     // The working directory, not whatever repository the caller's environment points at, decides what git sees.
-    GIT_LOCATION.forEach(builder.environment()::remove);
-    builder.environment().putAll(env);
+    builder.environment().clear();
+    builder.environment().putAll(environment);
     Process process;
     try {
       process = builder.start();
@@ -65,13 +123,42 @@ public final class ChildProcess {
     Thread reader = new Thread(() -> output.drain(process), "child-output-" + process.pid());
     reader.setDaemon(true);
     reader.start();
+    if (!stop.attach(process)) {
+      end(process);
+    }
     boolean finished = waitFor(process, timeout);
     if (!finished) {
       end(process);
     }
     join(reader);
-    int exit = finished ? process.exitValue() : -1;
-    return new Result(exit, !finished, output.text(), Duration.ofNanos(System.nanoTime() - start));
+    Optional<String> stopped = stop.reason();
+    int exit = finished && stopped.isEmpty() ? process.exitValue() : -1;
+    return new Result(exit, !finished && stopped.isEmpty(), stopped, output.text(),
+        Duration.ofNanos(System.nanoTime() - start));
+  }
+
+  private static final Optional<String> SETSID = java.util.stream.Stream.of("/usr/bin/setsid", "/bin/setsid")
+      .filter(p -> Files.isExecutable(Path.of(p))).findFirst();
+
+  /**
+   * Finds the program the way a shell would (a name with a slash is a path, relative to {@code dir}; a bare name is
+   * looked up on PATH), so that a missing program is reported as such before anything starts.
+   */
+  static String executable(String name, String path, Path dir) {
+    if (name.contains("/")) {
+      Path p = dir.resolve(name);
+      if (Files.isExecutable(p) && !Files.isDirectory(p)) {
+        return name;
+      }
+      throw new WorkerException("cannot start " + name + " in " + dir + ": no executable file at " + p);
+    }
+    for (String entry : (path == null ? "" : path).split(java.io.File.pathSeparator)) {
+      Path p = Path.of(entry.isEmpty() ? "." : entry).resolve(name);
+      if (Files.isExecutable(p) && !Files.isDirectory(p)) {
+        return p.toString();
+      }
+    }
+    throw new WorkerException("cannot start " + name + " in " + dir + ": not found on PATH (" + path + ")");
   }
 
   private static boolean waitFor(Process process, Duration timeout) {
@@ -84,10 +171,14 @@ public final class ChildProcess {
     }
   }
 
-  /** Ends the process and every descendant: TERM to all, then KILL to whatever is left after a grace period. */
+  /**
+   * Ends the process, its process group and every descendant: TERM to all, then KILL to whatever is left after a
+   * grace period. The group reaches processes that left the tree; the tree reaches those that left the group.
+   */
   static void end(Process process) {
     List<ProcessHandle> all = new java.util.ArrayList<>(process.descendants().toList());
     all.add(process.toHandle());
+    signalGroup(process.pid(), "TERM");
     all.forEach(ProcessHandle::destroy);
     long deadline = System.nanoTime() + GRACE.toNanos();
     for (ProcessHandle p : all) {
@@ -97,6 +188,22 @@ public final class ChildProcess {
       } catch (Exception e) {
         p.destroyForcibly();
       }
+    }
+    signalGroup(process.pid(), "KILL");
+  }
+
+  /** Signals the process group led by {@code pid}, if there is one (there is when the child ran under setsid). */
+  private static void signalGroup(long pid, String signal) {
+    if (SETSID.isEmpty()) {
+      return;
+    }
+    try {
+      new ProcessBuilder("kill", "-s", signal, "--", "-" + pid).redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor(2, TimeUnit.SECONDS);
+    } catch (IOException e) {
+      // no kill(1) here: the tree walk still ends the descendants it can see
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 

@@ -39,6 +39,7 @@ final class TaskRun implements Worker.Attempt {
   private final Clock clock;
   private final Path worktree;
   private final Path logs;
+  private final ChildProcess.Stop stop = new ChildProcess.Stop();
   private volatile String phase = "setup";
 
   TaskRun(TaskOffered offer, Worker.Config config, Mirror mirror, Bus bus, Clock clock) {
@@ -55,6 +56,12 @@ final class TaskRun implements Worker.Attempt {
   @Override
   public TaskOffered offer() {
     return offer;
+  }
+
+  /** Ends the attempt's running agent or verify command, if any, and lets the attempt report why. */
+  @Override
+  public void stop(String why) {
+    stop.stop(why);
   }
 
   @Override
@@ -95,11 +102,14 @@ final class TaskRun implements Worker.Attempt {
     Map<String, String> env = environment();
 
     enter("agent", String.join(" ", offer.agent().command()).length() > 60 ? "" : String.join(" ", offer.agent().command()));
-    ChildProcess.Result agent = ChildProcess.run(argv(), worktree, env, offer.agent().timeout(),
-        Optional.of(logs.resolve("agent.log")), line -> {});
+    ChildProcess.Result agent = ChildProcess.runIsolated(argv(), worktree, env, offer.agent().timeout(),
+        Optional.of(logs.resolve("agent.log")), line -> {}, stop);
     report.agentExit = agent.exit();
     report.agentTail = agent.output();
-    if (agent.timedOut()) {
+    if (agent.stopped().isPresent()) {
+      report.fail(Outcome.AGENT_FAILED, "agent stopped: " + agent.stopped().get());
+      return;
+    } else if (agent.timedOut()) {
       report.fail(Outcome.AGENT_FAILED, "agent timed out after " + offer.agent().timeout().toSeconds() + "s");
       return;
     } else if (agent.exit() != 0) {
@@ -129,12 +139,13 @@ final class TaskRun implements Worker.Attempt {
 
     if (offer.verify().isPresent()) {
       enter("verify", offer.verify().get());
-      ChildProcess.Result verify = ChildProcess.run(List.of("sh", "-c", offer.verify().get()), worktree, env,
-          offer.agent().timeout(), Optional.of(logs.resolve("verify.log")), line -> {});
+      ChildProcess.Result verify = ChildProcess.runIsolated(List.of("sh", "-c", offer.verify().get()), worktree, env,
+          offer.agent().timeout(), Optional.of(logs.resolve("verify.log")), line -> {}, stop);
       report.verifyExit = verify.exit();
       report.verifyTail = verify.output();
       if (!verify.ok()) {
-        report.fail(Outcome.VERIFY_FAILED, verify.timedOut() ? "verify timed out" : "verify exited with " + verify.exit());
+        report.fail(Outcome.VERIFY_FAILED, verify.stopped().map(why -> "verify stopped: " + why)
+            .orElse(verify.timedOut() ? "verify timed out" : "verify exited with " + verify.exit()));
         return;
       }
     }
@@ -235,9 +246,11 @@ final class TaskRun implements Worker.Attempt {
     String verifyTail = "";
     String error;
 
+    /** The attempt failed: nothing of it is pushed, so the result names no commit. */
     void fail(Outcome why, String text) {
       outcome = why;
       error = text;
+      commit = Optional.empty();
     }
   }
 }

@@ -230,6 +230,9 @@ public final class Worker implements AutoCloseable {
 
     /** Runs the attempt to its end and publishes its result. */
     void run();
+
+    /** Ends the attempt early; it still publishes a result that says why. */
+    default void stop(String why) {}
   }
 
   /** An attempt that does nothing and passes at once without a change. */

@@ -1,0 +1,462 @@
+package dev.lanes.coordinator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.lanes.bus.Bus;
+import dev.lanes.bus.MemoryBus;
+import dev.lanes.protocol.ClaimGranted;
+import dev.lanes.protocol.ClaimRequested;
+import dev.lanes.protocol.Heartbeat;
+import dev.lanes.protocol.Message;
+import dev.lanes.protocol.Plan;
+import dev.lanes.protocol.PlanParser;
+import dev.lanes.protocol.RunFinished;
+import dev.lanes.protocol.RunStarted;
+import dev.lanes.protocol.TaskOffered;
+import dev.lanes.protocol.TaskRef;
+import dev.lanes.protocol.TaskResult;
+import dev.lanes.protocol.TaskResult.Outcome;
+import dev.lanes.protocol.TaskState;
+import dev.lanes.protocol.TaskUpdate;
+import dev.lanes.protocol.Topics;
+import dev.lanes.protocol.WorkerStatus;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A lead on an in-memory bus and a real repository. The test plays the workers: it reads offers and grants from the
+ * work topic, and publishes claims, heartbeats and results, pushing real commits into the repository for the lead
+ * to land.
+ *
+ * <p>Absence ("no second grant", "the result was ignored") is proven without sleeping: the lead handles reports one
+ * at a time in arrival order, so once it has answered a later report (a heartbeat with a new phase, or a claim) it has
+ * handled every earlier one; and a sentinel published after that on a topic arrives after everything before it.
+ */
+class LeadTest {
+  private static final Duration PATIENCE = Duration.ofSeconds(10);
+  private static final String TARGET = "lanes/sample";
+
+  @TempDir Path dir;
+  private TestRepo repo;
+  private String base;
+  private MemoryBus bus;
+  private Recorder work;
+  private Recorder events;
+  private Lead lead;
+  private final AtomicInteger barriers = new AtomicInteger();
+
+  @BeforeEach
+  void setUp() {
+    repo = TestRepo.sample(dir.resolve("repo"));
+    base = repo.rev("main");
+    bus = new MemoryBus();
+    work = new Recorder(bus, Topics.WORK);
+    events = new Recorder(bus, Topics.EVENTS);
+    lead = Lead.start(bus, repo.dir(), Clock.systemUTC());
+  }
+
+  @AfterEach
+  void tearDown() {
+    lead.close();
+    bus.close();
+    assertThat(repo.headRef()).isEqualTo("refs/heads/main");
+    assertThat(repo.rev("main")).as("the user's branch never moves").isEqualTo(base);
+    assertThat(repo.status()).as("the user's working tree is never touched").isEmpty();
+  }
+
+  @Test
+  void onlyTasksWithoutDependenciesAreOfferedFirst() {
+    Lead.RunHandle run = lead.submit(plan("""
+        - {id: core, prompt: p, owns: [core/]}
+        - {id: docs, prompt: p, owns: [docs/], after: [core]}
+        - {id: api, prompt: p, owns: [api/]}
+        """));
+    work.sync();
+
+    List<TaskOffered> offers = work.all(TaskOffered.class);
+    assertThat(offers).extracting(TaskOffered::task).containsOnly("core", "api");
+    assertThat(offers).allSatisfy(o -> {
+      assertThat(o.run()).isEqualTo(run.id());
+      assertThat(o.epoch()).isEqualTo(1);
+      assertThat(o.baseCommit()).isEqualTo(base);
+      assertThat(o.branch()).isEqualTo(TaskRef.branch(run.id(), o.task(), 1));
+    });
+    assertThat(run.baseCommit()).isEqualTo(base);
+    assertThat(repo.rev(TARGET)).as("the target is created at the base").isEqualTo(base);
+    assertThat(row(run, "docs").state()).isEqualTo(TaskState.WAITING);
+  }
+
+  @Test
+  void firstClaimWinsAndLaterClaimsAreNotGranted() {
+    Lead.RunHandle run = lead.submit(plan("- {id: core, prompt: p, owns: [core/]}"));
+    TaskOffered offer = work.awaitFirst(TaskOffered.class, o -> o.task().equals("core"));
+
+    bus.publish(new ClaimRequested(run.id(), "core", offer.epoch() + 1, "w-future"));
+    bus.publish(new ClaimRequested(run.id(), "core", offer.epoch(), "w1"));
+    bus.publish(new ClaimRequested(run.id(), "core", offer.epoch(), "w2"));
+    barrier(offer, "w1");
+    work.sync();
+
+    assertThat(work.all(ClaimGranted.class))
+        .containsExactly(new ClaimGranted(run.id(), "core", offer.epoch(), "w1"));
+    assertThat(row(run, "core").state()).isEqualTo(TaskState.RUNNING);
+    assertThat(row(run, "core").worker()).isEqualTo("w1");
+  }
+
+  @Test
+  void resultFromAnotherWorkerOrAnotherEpochIsIgnored() {
+    Lead.RunHandle run = lead.submit(plan("- {id: core, prompt: p, owns: [core/]}"));
+    TaskOffered offer = grant(run, "core", "w1");
+    String commit = repo.commitOnto(offer.baseCommit(), offer.branch(), Map.of("core/file.txt", "changed\n"));
+
+    bus.publish(passed(offer, "w2", commit));
+    bus.publish(new TaskResult(run.id(), "core", offer.epoch() + 1, "w1", Outcome.PASSED, offer.branch(),
+        Optional.of(commit), List.of("core/file.txt"), 0, -1, "", "", 1, Optional.empty()));
+    bus.publish(new TaskResult(run.id(), "nope", offer.epoch(), "w1", Outcome.PASSED, offer.branch(),
+        Optional.of(commit), List.of("core/file.txt"), 0, -1, "", "", 1, Optional.empty()));
+    barrier(offer, "w1");
+
+    assertThat(row(run, "core").state()).isEqualTo(TaskState.RUNNING);
+    assertThat(repo.rev(TARGET)).isEqualTo(base);
+    assertThat(run.done()).isNotDone();
+
+    bus.publish(passed(offer, "w1", commit));
+    awaitUpdate("core", TaskState.LANDED);
+    assertThat(repo.rev(TARGET)).isEqualTo(commit);
+  }
+
+  @Test
+  void passedResultLandsOnTheTarget() throws Exception {
+    Lead.RunHandle run = lead.submit(plan("- {id: core, title: Change core, prompt: p, owns: [core/]}"));
+    TaskOffered offer = grant(run, "core", "w1");
+    String commit = repo.commitOnto(offer.baseCommit(), offer.branch(), Map.of("core/file.txt", "changed\n"));
+
+    bus.publish(passed(offer, "w1", commit));
+    RunReport report = run.done().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+
+    assertThat(repo.rev(TARGET)).as("a fast-forward: the target had not moved").isEqualTo(commit);
+    assertThat(repo.show(TARGET, "core/file.txt")).isEqualTo("changed\n");
+    assertThat(report.allLanded()).isTrue();
+    assertThat(report.target()).isEqualTo(TARGET);
+    assertThat(report.targetCommit()).isEqualTo(commit);
+    RunReport.Row row = report.tasks().get(0);
+    assertThat(row.task()).isEqualTo("core");
+    assertThat(row.state()).isEqualTo(TaskState.LANDED);
+    assertThat(row.worker()).isEqualTo("w1");
+    assertThat(row.attempts()).isEqualTo(1);
+    assertThat(commit).startsWith(row.commit());
+    assertThat(row.commit()).isNotEmpty();
+  }
+
+  @Test
+  void eventsTellTheRunFromStartToFinish() throws Exception {
+    Lead.RunHandle run = lead.submit(plan("- {id: core, prompt: p, owns: [core/]}"));
+    TaskOffered offer = grant(run, "core", "w1");
+    String commit = repo.commitOnto(offer.baseCommit(), offer.branch(), Map.of("core/file.txt", "changed\n"));
+    bus.publish(new Heartbeat(run.id(), "core", offer.epoch(), "w1", "agent", "sh -c true"));
+    bus.publish(passed(offer, "w1", commit));
+    run.done().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+    events.sync();
+
+    List<Message> mine = events.all(Message.class);
+    assertThat(mine.get(0)).isEqualTo(new RunStarted(run.id(), "sample", TARGET, base, List.of("core")));
+    assertThat(mine.get(mine.size() - 1)).isEqualTo(new RunFinished(run.id(), TARGET, List.of("core"), List.of()));
+    assertThat(events.all(TaskUpdate.class)).extracting(TaskUpdate::state).containsExactly(TaskState.OFFERED,
+        TaskState.RUNNING, TaskState.RUNNING, TaskState.LANDING, TaskState.LANDED);
+    assertThat(events.all(TaskUpdate.class)).allSatisfy(u -> {
+      assertThat(u.run()).isEqualTo(run.id());
+      assertThat(u.task()).isEqualTo("core");
+      assertThat(u.epoch()).isEqualTo(1);
+    });
+    assertThat(events.all(TaskUpdate.class).get(2).detail()).isEqualTo("agent: sh -c true");
+  }
+
+  @Test
+  void dependentTaskStartsFromTheTargetTipOnceItsDependencyLanded() throws Exception {
+    Lead.RunHandle run = lead.submit(plan("""
+        - {id: core, prompt: p, owns: [core/]}
+        - {id: api, prompt: p, owns: [api/]}
+        - {id: docs, prompt: p, owns: [docs/], after: [core]}
+        """));
+    TaskOffered api = grant(run, "api", "w1");
+    TaskOffered core = grant(run, "core", "w2");
+    String apiCommit = repo.commitOnto(api.baseCommit(), api.branch(), Map.of("api/Api.java", "class Api {}\n"));
+    String coreCommit = repo.commitOnto(core.baseCommit(), core.branch(), Map.of("core/file.txt", "core done\n"));
+
+    bus.publish(passed(api, "w1", apiCommit));
+    awaitUpdate("api", TaskState.LANDED);
+    work.sync();
+    assertThat(work.all(TaskOffered.class)).extracting(TaskOffered::task).doesNotContain("docs");
+
+    bus.publish(passed(core, "w2", coreCommit));
+    TaskOffered docs = work.awaitFirst(TaskOffered.class, o -> o.task().equals("docs"));
+
+    String tip = repo.rev(TARGET);
+    assertThat(repo.parents(tip)).as("core was merged onto api's landing").containsExactly(apiCommit, coreCommit);
+    assertThat(docs.baseCommit()).isEqualTo(tip);
+    assertThat(repo.show(docs.baseCommit(), "core/file.txt")).isEqualTo("core done\n");
+    assertThat(repo.show(docs.baseCommit(), "api/Api.java")).isEqualTo("class Api {}\n");
+
+    bus.publish(new ClaimRequested(run.id(), "docs", docs.epoch(), "w1"));
+    work.awaitFirst(ClaimGranted.class, g -> g.task().equals("docs"));
+    String docsCommit = repo.commitOnto(docs.baseCommit(), docs.branch(), Map.of("docs/README.md", "# Documented\n"));
+    bus.publish(passed(docs, "w1", docsCommit));
+
+    RunReport report = run.done().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+    assertThat(report.allLanded()).isTrue();
+    assertThat(repo.rev(TARGET)).isEqualTo(docsCommit);
+    assertThat(repo.show(TARGET, "docs/README.md")).isEqualTo("# Documented\n");
+    assertThat(repo.show(TARGET, "core/file.txt")).isEqualTo("core done\n");
+  }
+
+  @Test
+  void failedTaskChangesNothingAndItsDependentsAreSkipped() throws Exception {
+    Lead.RunHandle run = lead.submit(plan("""
+        - {id: core, prompt: p, owns: [core/]}
+        - {id: docs, prompt: p, owns: [docs/], after: [core]}
+        - {id: more, prompt: p, owns: [more/], after: [docs]}
+        """));
+    TaskOffered offer = grant(run, "core", "w1");
+    String commit = repo.commitOnto(offer.baseCommit(), offer.branch(), Map.of("core/file.txt", "broken\n"));
+
+    bus.publish(new TaskResult(run.id(), "core", offer.epoch(), "w1", Outcome.VERIFY_FAILED, offer.branch(),
+        Optional.of(commit), List.of("core/file.txt"), 0, 1, "", "Tests run: 3\nFAILED: CoreTest", 5,
+        Optional.of("verify exited with 1")));
+    RunReport report = run.done().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+
+    assertThat(report.allLanded()).isFalse();
+    assertThat(repo.rev(TARGET)).isEqualTo(base);
+    assertThat(report.targetCommit()).isEqualTo(base);
+    assertThat(report.tasks()).extracting(RunReport.Row::task, RunReport.Row::state).containsExactly(
+        org.assertj.core.groups.Tuple.tuple("core", TaskState.FAILED),
+        org.assertj.core.groups.Tuple.tuple("docs", TaskState.SKIPPED),
+        org.assertj.core.groups.Tuple.tuple("more", TaskState.SKIPPED));
+    assertThat(report.tasks().get(0).detail()).contains("verify exited with 1").contains("FAILED: CoreTest");
+    assertThat(report.tasks().get(0).commit()).isEmpty();
+    assertThat(report.tasks().get(1).detail()).contains("core");
+    events.sync();
+    assertThat(events.all(RunFinished.class))
+        .containsExactly(new RunFinished(run.id(), TARGET, List.of(), List.of("core", "docs", "more")));
+    work.sync();
+    assertThat(work.all(TaskOffered.class)).extracting(TaskOffered::task).containsOnly("core");
+  }
+
+  @Test
+  void conflictingCommitFailsWithThePathAndLeavesTheTarget() throws Exception {
+    Lead.RunHandle run = lead.submit(plan("""
+        - {id: first, prompt: p, owns: [core/]}
+        - {id: second, prompt: p, owns: [docs/]}
+        """));
+    TaskOffered first = grant(run, "first", "w1");
+    TaskOffered second = grant(run, "second", "w2");
+    String a = repo.commitOnto(first.baseCommit(), first.branch(), Map.of("core/file.txt", "one\nA\nthree\n"));
+    String b = repo.commitOnto(second.baseCommit(), second.branch(), Map.of("core/file.txt", "one\nB\nthree\n"));
+
+    bus.publish(passed(first, "w1", a));
+    awaitUpdate("first", TaskState.LANDED);
+    bus.publish(passed(second, "w2", b));
+    RunReport report = run.done().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+
+    assertThat(report.allLanded()).isFalse();
+    assertThat(row(report, "second").state()).isEqualTo(TaskState.FAILED);
+    assertThat(row(report, "second").detail()).contains("core/file.txt");
+    assertThat(repo.rev(TARGET)).isEqualTo(a);
+  }
+
+  @Test
+  void passedResultWithoutChangesLandsNothing() throws Exception {
+    Lead.RunHandle run = lead.submit(plan("- {id: core, prompt: p, owns: [core/]}"));
+    TaskOffered offer = grant(run, "core", "w1");
+
+    bus.publish(new TaskResult(run.id(), "core", offer.epoch(), "w1", Outcome.PASSED, offer.branch(),
+        Optional.of(offer.baseCommit()), List.of(), 0, -1, "", "", 1, Optional.empty()));
+    RunReport report = run.done().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+
+    assertThat(report.allLanded()).isTrue();
+    assertThat(row(report, "core").commit()).isEmpty();
+    assertThat(repo.rev(TARGET)).isEqualTo(base);
+  }
+
+  @Test
+  void passedResultWhoseCommitIsMissingFails() throws Exception {
+    Lead.RunHandle run = lead.submit(plan("- {id: core, prompt: p, owns: [core/]}"));
+    TaskOffered offer = grant(run, "core", "w1");
+    String neverPushed = "0123456789abcdef0123456789abcdef01234567";
+
+    bus.publish(passed(offer, "w1", neverPushed));
+    RunReport report = run.done().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+
+    assertThat(row(report, "core").state()).isEqualTo(TaskState.FAILED);
+    assertThat(row(report, "core").detail()).contains(neverPushed);
+    assertThat(repo.rev(TARGET)).isEqualTo(base);
+  }
+
+  /**
+   * Proven by order: the lead handles a worker's announcement before the claim published after it, so a repeated
+   * offer it causes is on the work topic before the grant that answers the claim.
+   */
+  @Test
+  void newWorkerMakesTheLeadRepeatOpenOffers() {
+    Lead.RunHandle run = lead.submit(plan("""
+        - {id: core, prompt: p, owns: [core/]}
+        - {id: docs, prompt: p, owns: [docs/]}
+        """));
+    work.sync();
+    assertThat(work.all(TaskOffered.class)).hasSize(2);
+
+    bus.publish(new WorkerStatus("w-new", "host", List.of(), 2, 0));
+    bus.publish(new ClaimRequested(run.id(), "core", 1, "w1"));
+    work.awaitFirst(ClaimGranted.class, g -> g.task().equals("core"));
+    bus.publish(new WorkerStatus("w-new", "host", List.of(), 2, 0));
+    bus.publish(new ClaimRequested(run.id(), "docs", 1, "w1"));
+    work.awaitFirst(ClaimGranted.class, g -> g.task().equals("docs"));
+    work.sync();
+
+    List<String> sequence = work.all(Message.class).stream()
+        .map(m -> m.getClass().getSimpleName() + " " + ((m instanceof TaskOffered o) ? o.task()
+            : ((ClaimGranted) m).task()))
+        .toList();
+    assertThat(sequence).as("offers again for the new worker, not for a known one").containsExactly(
+        "TaskOffered core", "TaskOffered docs",
+        "TaskOffered core", "TaskOffered docs",
+        "ClaimGranted core",
+        "ClaimGranted docs");
+  }
+
+  @Test
+  void submit_checkedOutTargetIsRefusedBeforeAnythingIsPublished() {
+    Plan bad = PlanParser.parse("""
+        name: sample
+        target: main
+        agent: {command: [sh, -c, "true"]}
+        tasks:
+          - {id: core, prompt: p, owns: [core/]}
+        """, "bad.yaml");
+
+    assertThatThrownBy(() -> lead.submit(bad))
+        .isInstanceOf(LeadException.class)
+        .hasMessageStartingWith("target:")
+        .hasMessageContaining("main");
+
+    Lead.RunHandle good = lead.submit(plan("- {id: core, prompt: p, owns: [core/]}"));
+    work.sync();
+    events.sync();
+    assertThat(events.all(RunStarted.class)).extracting(RunStarted::run).containsExactly(good.id());
+    assertThat(work.all(TaskOffered.class)).extracting(TaskOffered::run).containsOnly(good.id());
+  }
+
+  @Test
+  void submit_unknownBaseIsRefused() {
+    Plan bad = PlanParser.parse("""
+        name: sample
+        base: no-such-branch
+        agent: {command: [sh, -c, "true"]}
+        tasks:
+          - {id: core, prompt: p, owns: [core/]}
+        """, "bad.yaml");
+
+    assertThatThrownBy(() -> lead.submit(bad))
+        .isInstanceOf(LeadException.class)
+        .hasMessageStartingWith("base:")
+        .hasMessageContaining("no-such-branch");
+    assertThat(repo.hasBranch(TARGET)).isFalse();
+  }
+
+  // ---- playing the worker ----
+
+  private static Plan plan(String tasks) {
+    String yaml = "name: sample\nagent: {command: [sh, -c, \"true\"]}\ntasks:\n" + tasks.indent(2);
+    return PlanParser.parse(yaml, "plan.yaml");
+  }
+
+  /** Waits for the task's offer, claims it as {@code worker} and waits for the grant. */
+  private TaskOffered grant(Lead.RunHandle run, String task, String worker) {
+    TaskOffered offer = work.awaitFirst(TaskOffered.class, o -> o.run().equals(run.id()) && o.task().equals(task));
+    bus.publish(new ClaimRequested(run.id(), task, offer.epoch(), worker));
+    ClaimGranted grant = work.awaitFirst(ClaimGranted.class, g -> g.task().equals(task) && g.epoch() == offer.epoch());
+    assertThat(grant.worker()).isEqualTo(worker);
+    return offer;
+  }
+
+  /** A passed result as a worker reports it; the changed files are what git says changed since the base. */
+  private TaskResult passed(TaskOffered offer, String worker, String commit) {
+    List<String> changed = repo.run(Map.of(), List.of("diff", "--name-only", offer.baseCommit(), commit)).exit() == 0
+        ? repo.git("diff", "--name-only", offer.baseCommit(), commit).lines().toList()
+        : List.of("core/file.txt");
+    return new TaskResult(offer.run(), offer.task(), offer.epoch(), worker, Outcome.PASSED, offer.branch(),
+        Optional.of(commit), changed, 0, 0, "", "", 1, Optional.empty());
+  }
+
+  /**
+   * Returns once the lead has handled every report published before: a heartbeat in a new phase from the granted
+   * worker makes the lead publish an update, and the lead handles reports in order.
+   */
+  private void barrier(TaskOffered offer, String worker) {
+    String phase = "barrier-" + barriers.incrementAndGet();
+    bus.publish(new Heartbeat(offer.run(), offer.task(), offer.epoch(), worker, phase, ""));
+    events.awaitFirst(TaskUpdate.class, u -> u.detail().equals(phase));
+  }
+
+  private TaskUpdate awaitUpdate(String task, TaskState state) {
+    return events.awaitFirst(TaskUpdate.class, u -> u.task().equals(task) && u.state() == state);
+  }
+
+  private static RunReport.Row row(Lead.RunHandle run, String task) {
+    return row(run.snapshot().get(), task);
+  }
+
+  private static RunReport.Row row(RunReport report, String task) {
+    return report.tasks().stream().filter(r -> r.task().equals(task)).findFirst().orElseThrow();
+  }
+
+  /** Everything published on one topic, in order; sentinels from {@link #sync} are left out. */
+  private static final class Recorder {
+    private static final String SENTINEL = "sentinel";
+    private final Bus bus;
+    private final String topic;
+    private final List<Message> seen = new CopyOnWriteArrayList<>();
+    private int syncs;
+
+    Recorder(Bus bus, String topic) {
+      this.bus = bus;
+      this.topic = topic;
+      bus.subscribe(topic, Bus.Start.NOW, seen::add);
+    }
+
+    <T extends Message> List<T> all(Class<T> type) {
+      return seen.stream().filter(type::isInstance).map(type::cast).filter(m -> !isSentinel(m)).toList();
+    }
+
+    <T extends Message> T awaitFirst(Class<T> type, Predicate<T> which) {
+      await().atMost(PATIENCE).until(() -> all(type).stream().anyMatch(which));
+      return all(type).stream().filter(which).findFirst().orElseThrow();
+    }
+
+    /** Returns once everything published on the topic before the call has been recorded. */
+    void sync() {
+      String id = SENTINEL + "-" + ++syncs;
+      Message sentinel = topic.equals(Topics.WORK) ? new ClaimGranted(id, SENTINEL, 0, SENTINEL)
+          : new RunFinished(id, SENTINEL, List.of(), List.of());
+      bus.publish(sentinel);
+      await().atMost(PATIENCE).until(() -> seen.contains(sentinel));
+    }
+
+    private static boolean isSentinel(Message m) {
+      return m.key().startsWith(SENTINEL + "-");
+    }
+  }
+}

@@ -1,0 +1,210 @@
+package dev.lanes.coordinator;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real git repository in a test's temporary directory, driven by the git CLI: the kind of repository a user points
+ * Lanes at. Every commit names its author on the command line, because CI machines have no git identity.
+ */
+public final class TestRepo {
+  private static final List<String> IDENTITY =
+      List.of("-c", "user.name=Lanes Test", "-c", "user.email=test@lanes.invalid", "-c", "commit.gpgsign=false");
+
+  private final Path dir;
+
+  private TestRepo(Path dir) {
+    this.dir = dir;
+  }
+
+  /** A new repository on branch {@code main} with one commit holding {@code files}. */
+  public static TestRepo withFiles(Path dir, Map<String, String> files) {
+    try {
+      Files.createDirectories(dir);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    TestRepo repo = new TestRepo(dir);
+    repo.git("init", "-q", "-b", "main");
+    files.forEach(repo::write);
+    repo.commitAll("initial");
+    return repo;
+  }
+
+  /** A repository with a typical small layout: {@code core/file.txt}, {@code docs/README.md}. */
+  public static TestRepo sample(Path dir) {
+    Map<String, String> files = new LinkedHashMap<>();
+    files.put("core/file.txt", "one\ntwo\nthree\n");
+    files.put("docs/README.md", "# Sample\n");
+    return withFiles(dir, files);
+  }
+
+  public Path dir() {
+    return dir;
+  }
+
+  /** Writes a file of the working tree. */
+  public TestRepo write(String path, String content) {
+    try {
+      Path file = dir.resolve(path);
+      Files.createDirectories(file.getParent());
+      Files.writeString(file, content);
+      return this;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  public String read(String path) {
+    try {
+      return Files.readString(dir.resolve(path));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Stages everything and commits on the checked-out branch; returns the new commit. */
+  public String commitAll(String message) {
+    git("add", "-A");
+    gitAsUser("commit", "-q", "-m", message);
+    return rev("HEAD");
+  }
+
+  /**
+   * Writes a commit with parent {@code parent} whose tree is the parent's with {@code files} replaced, and points
+   * {@code branch} at it. Uses a private index file, so the working tree, the index and HEAD are not touched, as
+   * when a worker pushes a task branch.
+   */
+  public String commitOnto(String parent, String branch, Map<String, String> files) {
+    try {
+      Path scratch = Files.createTempDirectory("lanes-index");
+      Map<String, String> env = Map.of("GIT_INDEX_FILE", scratch.resolve("index").toString());
+      run(env, List.of("read-tree", parent)).orThrow();
+      int n = 0;
+      for (Map.Entry<String, String> file : files.entrySet()) {
+        Path blob = scratch.resolve("blob" + n++);
+        Files.writeString(blob, file.getValue());
+        String id = git("hash-object", "-w", blob.toString());
+        run(env, List.of("update-index", "--add", "--cacheinfo", "100644," + id + "," + file.getKey())).orThrow();
+      }
+      String tree = run(env, List.of("write-tree")).orThrow();
+      List<String> commit = new ArrayList<>(IDENTITY);
+      commit.addAll(List.of("commit-tree", tree, "-p", parent, "-m", "change " + files.keySet()));
+      String id = run(env, commit).orThrow();
+      git("update-ref", "refs/heads/" + branch, id);
+      deleteTree(scratch);
+      return id;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static void deleteTree(Path root) throws IOException {
+    try (var paths = Files.walk(root)) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+  }
+
+  /** The commit a revision names. */
+  public String rev(String revision) {
+    return git("rev-parse", "--verify", revision + "^{commit}");
+  }
+
+  /** A file's content at a revision ({@code git show REV:PATH}). */
+  public String show(String revision, String path) {
+    return run(Map.of(), List.of("show", revision + ":" + path)).orThrow(false);
+  }
+
+  /** The parents of a commit, in order. */
+  public List<String> parents(String commit) {
+    String line = git("rev-list", "--parents", "-n", "1", commit);
+    List<String> ids = new ArrayList<>(Arrays.asList(line.split(" ")));
+    ids.remove(0);
+    return ids;
+  }
+
+  public boolean hasBranch(String branch) {
+    return run(Map.of(), List.of("show-ref", "--verify", "--quiet", "refs/heads/" + branch)).exit() == 0;
+  }
+
+  /** The ref HEAD points to ({@code refs/heads/main}). */
+  public String headRef() {
+    return git("symbolic-ref", "HEAD");
+  }
+
+  /** {@code git status --porcelain}, including untracked files: empty when the working tree and index are clean. */
+  public String status() {
+    return run(Map.of(), List.of("status", "--porcelain", "--untracked-files=all")).orThrow(false).stripTrailing();
+  }
+
+  /** Runs git in the repository, fails unless it exits 0, and returns its standard output, stripped. */
+  public String git(String... args) {
+    return run(Map.of(), List.of(args)).orThrow();
+  }
+
+  /** Runs git as the test user, for commands that need an identity. */
+  public String gitAsUser(String... args) {
+    List<String> argv = new ArrayList<>(IDENTITY);
+    argv.addAll(List.of(args));
+    return run(Map.of(), argv).orThrow();
+  }
+
+  public Result run(Map<String, String> env, List<String> args) {
+    return exec(dir, env, args);
+  }
+
+  /** Runs git in {@code dir}, the caller's environment cleared of anything that points git elsewhere. */
+  public static Result exec(Path dir, Map<String, String> env, List<String> args) {
+    List<String> argv = new ArrayList<>();
+    argv.add("git");
+    argv.addAll(args);
+    ProcessBuilder builder = new ProcessBuilder(argv).directory(dir.toFile());
+    List.of("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR")
+        .forEach(builder.environment()::remove);
+    builder.environment().putAll(env);
+    builder.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+    try {
+      Path err = Files.createTempFile("lanes-git", ".err");
+      builder.redirectError(err.toFile());
+      Process p = builder.start();
+      byte[] out = p.getInputStream().readAllBytes();
+      if (!p.waitFor(60, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        throw new AssertionError("git " + args + " did not finish");
+      }
+      String error = Files.readString(err);
+      Files.delete(err);
+      return new Result(argv, p.exitValue(), new String(out, StandardCharsets.UTF_8), error);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError(e);
+    }
+  }
+
+  /** One git run. */
+  public record Result(List<String> argv, int exit, String out, String err) {
+    public String orThrow() {
+      return orThrow(true);
+    }
+
+    String orThrow(boolean strip) {
+      if (exit != 0) {
+        throw new AssertionError(String.join(" ", argv) + " exited " + exit + ": " + err.strip());
+      }
+      return strip ? out.strip() : out;
+    }
+  }
+}

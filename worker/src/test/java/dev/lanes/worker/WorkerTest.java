@@ -1,0 +1,198 @@
+package dev.lanes.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.lanes.bus.MemoryBus;
+import dev.lanes.protocol.ClaimGranted;
+import dev.lanes.protocol.ClaimRequested;
+import dev.lanes.protocol.Heartbeat;
+import dev.lanes.protocol.TaskOffered;
+import dev.lanes.protocol.TaskResult;
+import dev.lanes.protocol.TaskResult.Outcome;
+import dev.lanes.protocol.Topics;
+import dev.lanes.protocol.WorkerStatus;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A worker daemon on an in-memory bus with a real user repository as its remote. The test plays the lead: it
+ * publishes offers and grants on the work topic and reads claims, heartbeats and results from the reports topic.
+ *
+ * <p>That something was not claimed is proven by order, not by waiting: the worker handles the work topic one message
+ * at a time and claims while it handles an offer, so a claim it would have made for an earlier offer is on the reports
+ * topic before anything it does for a later message.
+ */
+class WorkerTest {
+  private static final String RUN = "r1";
+
+  @TempDir Path dir;
+  private TestRepo remote;
+  private String base;
+  private MemoryBus bus;
+  private TestRepo.Recorder reports;
+  private final List<Worker> workers = new ArrayList<>();
+
+  @BeforeEach
+  void setUp() {
+    remote = TestRepo.sample(dir.resolve("remote"));
+    base = remote.rev("main");
+    bus = new MemoryBus();
+    reports = new TestRepo.Recorder(bus, Topics.REPORTS);
+  }
+
+  @AfterEach
+  void tearDown() {
+    workers.forEach(Worker::close);
+    bus.close();
+    assertThat(remote.headRef()).isEqualTo("refs/heads/main");
+    assertThat(remote.rev("main")).as("the user's branch never moves").isEqualTo(base);
+    assertThat(remote.status()).as("the user's working tree is never touched").isEmpty();
+    assertThat(remote.read("core/file.txt")).isEqualTo("one\ntwo\nthree\n");
+  }
+
+  @Test
+  void grantedTaskRunsAndItsResultIsReported() {
+    Worker worker = start("w1", 1, List.of("java"));
+    TaskOffered offer = offer("core", "echo changed > core/file.txt", Optional.of("grep -q changed core/file.txt"),
+        List.of("java"));
+
+    bus.publish(offer);
+    ClaimRequested claim = reports.awaitFirst(ClaimRequested.class, c -> c.task().equals("core"));
+    assertThat(claim).isEqualTo(new ClaimRequested(RUN, "core", 1, worker.id()));
+    bus.publish(new ClaimGranted(RUN, "core", 1, worker.id()));
+    TaskResult result = reports.awaitFirst(TaskResult.class, r -> r.task().equals("core"));
+
+    assertThat(result.outcome()).as(result.toString()).isEqualTo(Outcome.PASSED);
+    assertThat(result.worker()).isEqualTo("w1");
+    assertThat(result.changedFiles()).containsExactly("core/file.txt");
+    String commit = result.commit().orElseThrow();
+    assertThat(remote.rev(offer.branch())).isEqualTo(commit);
+    assertThat(remote.parents(commit)).containsExactly(base);
+    assertThat(remote.show(commit, "core/file.txt")).isEqualTo("changed\n");
+    await().atMost(Duration.ofSeconds(20)).until(() -> !Files.exists(worktree("w1", offer)));
+    assertThat(reports.all(Heartbeat.class, h -> h.task().equals("core"))).extracting(Heartbeat::phase)
+        .containsExactly("setup", "agent", "commit", "verify", "push");
+    await().atMost(Duration.ofSeconds(20))
+        .until(() -> reports.all(WorkerStatus.class, s -> s.worker().equals("w1")).size() >= 2);
+    assertThat(reports.all(WorkerStatus.class).get(0))
+        .isEqualTo(new WorkerStatus("w1", "host", List.of("java"), 1, 0));
+  }
+
+  @Test
+  void taskNeedingACapabilityTheWorkerLacksIsNeverClaimed() {
+    start("w1", 2, List.of("java"));
+
+    bus.publish(offer("gpu-task", "true", Optional.empty(), List.of("gpu")));
+    bus.publish(offer("both-task", "true", Optional.empty(), List.of("java", "gpu")));
+    bus.publish(offer("java-task", "true", Optional.empty(), List.of("java")));
+    reports.awaitFirst(ClaimRequested.class, c -> c.task().equals("java-task"));
+
+    assertThat(reports.all(ClaimRequested.class)).extracting(ClaimRequested::task).containsExactly("java-task");
+  }
+
+  @Test
+  void grantToAnotherWorkerReleasesTheSlot() {
+    Worker worker = start("w1", 1, List.of());
+
+    bus.publish(offer("a", "true", Optional.empty(), List.of()));
+    reports.awaitFirst(ClaimRequested.class, c -> c.task().equals("a"));
+    bus.publish(new ClaimGranted(RUN, "a", 1, "other"));
+    bus.publish(offer("b", "true", Optional.empty(), List.of()));
+
+    assertThat(reports.awaitFirst(ClaimRequested.class, c -> c.task().equals("b")).worker()).isEqualTo(worker.id());
+    assertThat(reports.all(Heartbeat.class, h -> h.task().equals("a"))).as("a is not run").isEmpty();
+    assertThat(dir.resolve("work-w1/worktrees/r1/a-e1")).doesNotExist();
+  }
+
+  @Test
+  void busyWorkerClaimsNoMoreThanItsSlotsAndTheRememberedOfferWhenOneFrees() throws Exception {
+    start("w1", 1, List.of());
+    Path gate = dir.resolve("gate");
+    TaskOffered slow = offer("slow", "while [ ! -f '" + gate + "' ]; do sleep 0.05; done", Optional.empty(),
+        List.of());
+
+    bus.publish(slow);
+    reports.awaitFirst(ClaimRequested.class, c -> c.task().equals("slow"));
+    bus.publish(offer("next", "true", Optional.empty(), List.of()));
+    bus.publish(new ClaimGranted(RUN, "slow", 1, "w1"));
+    reports.awaitFirst(Heartbeat.class, h -> h.task().equals("slow") && h.phase().equals("agent"));
+
+    assertThat(reports.all(ClaimRequested.class)).extracting(ClaimRequested::task).containsExactly("slow");
+
+    Files.writeString(gate, "go");
+    assertThat(reports.awaitFirst(TaskResult.class, r -> r.task().equals("slow")).outcome())
+        .isEqualTo(Outcome.PASSED);
+    reports.awaitFirst(ClaimRequested.class, c -> c.task().equals("next"));
+  }
+
+  @Test
+  void simulatedWorkerPassesAtOnceWithoutAChange() {
+    Worker.Config config = new Worker.Config("sim", "host", List.of(), 1, remote.url(), dir.resolve("work-sim"),
+        Duration.ofMinutes(5));
+    Worker worker = Worker.simulated(bus, config, Clock.systemUTC());
+    workers.add(worker);
+    TaskOffered offer = offer("core", "exit 1", Optional.of("exit 1"), List.of());
+
+    worker.accept(offer);
+    reports.awaitFirst(ClaimRequested.class, c -> c.equals(new ClaimRequested(RUN, "core", 1, "sim")));
+    worker.accept(new ClaimGranted(RUN, "core", 1, "sim"));
+    TaskResult result = reports.awaitFirst(TaskResult.class, r -> r.task().equals("core"));
+
+    assertThat(result.outcome()).isEqualTo(Outcome.PASSED);
+    assertThat(result.worker()).isEqualTo("sim");
+    assertThat(result.commit()).contains(base);
+    assertThat(result.changedFiles()).isEmpty();
+    assertThat(result.branch()).isEqualTo(offer.branch());
+    assertThat(remote.hasBranch(offer.branch())).isFalse();
+    assertThat(reports.all(WorkerStatus.class)).extracting(WorkerStatus::worker).contains("sim");
+    assertThat(dir.resolve("work-sim")).as("a simulated worker touches no repository").doesNotExist();
+  }
+
+  @Test
+  void accept_reportMessageIsRefused() {
+    Worker worker = Worker.simulated(bus, new Worker.Config("sim", "host", List.of(), 1, remote.url(),
+        dir.resolve("work-sim"), Duration.ofMinutes(5)), Clock.systemUTC());
+    workers.add(worker);
+
+    assertThatThrownBy(() -> worker.accept(new WorkerStatus("x", "host", List.of(), 1, 0)))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("WorkerStatus");
+  }
+
+  @Test
+  void config_slotsMustBePositive() {
+    assertThatThrownBy(() -> new Worker.Config("w", "host", List.of(), 0, remote.url(), dir, Duration.ofSeconds(1)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("--slots")
+        .hasMessageContaining("0");
+  }
+
+  private Worker start(String id, int slots, List<String> capabilities) {
+    Worker.Config config = new Worker.Config(id, "host", capabilities, slots, remote.url(), dir.resolve("work-" + id),
+        Duration.ofMinutes(5));
+    Worker worker = Worker.start(bus, config, Clock.systemUTC());
+    workers.add(worker);
+    return worker;
+  }
+
+  private TaskOffered offer(String task, String script, Optional<String> verify, List<String> requires) {
+    return TestRepo.offer(RUN, task, "Do " + task, "Please do " + task, List.of("sh", "-c", script),
+        Duration.ofSeconds(30), verify, requires, base);
+  }
+
+  private Path worktree(String worker, TaskOffered offer) {
+    return dir.resolve("work-" + worker).resolve("worktrees").resolve(offer.run())
+        .resolve(offer.task() + "-e" + offer.epoch());
+  }
+}
