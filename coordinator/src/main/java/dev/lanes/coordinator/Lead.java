@@ -63,7 +63,7 @@ public final class Lead implements AutoCloseable {
 
   /** Starts a lead on the bus that lands results in the repository at {@code repoDir}. */
   public static Lead start(Bus bus, Path repoDir, Clock clock) {
-    return new Lead(bus, TargetBranch.open(repoDir), clock, Duration.ofSeconds(10));
+    return new Lead(bus, TargetBranch.open(repoDir, clock), clock, Duration.ofSeconds(10));
   }
 
   /**

@@ -149,6 +149,11 @@ final class Run {
       update(slot, TaskState.FAILED, "commit " + commit + " was not pushed to the repository");
       return;
     }
+    if (!repo.descendsFrom(commit, slot.base)) {
+      update(slot, TaskState.FAILED, "commit " + shortId(commit) + " does not descend from the offered base "
+          + shortId(slot.base));
+      return;
+    }
     update(slot, TaskState.LANDING, "landing " + shortId(commit) + " on " + plan.target());
     try {
       slot.landed = repo.land(plan.target(), commit, "Land " + slot.task.id() + ": " + slot.task.title() + " (run " + id + ")");

@@ -130,6 +130,10 @@ public final class ChildProcess {
     if (!finished) {
       end(process);
     }
+    if (ownSession) {
+      // What the child left running in its session (a daemon, a forgotten background job) ends with it.
+      endGroup(process.pid());
+    }
     join(reader);
     Optional<String> stopped = stop.reason();
     int exit = finished && stopped.isEmpty() ? process.exitValue() : -1;
@@ -192,18 +196,41 @@ public final class ChildProcess {
     signalGroup(process.pid(), "KILL");
   }
 
-  /** Signals the process group led by {@code pid}, if there is one (there is when the child ran under setsid). */
-  private static void signalGroup(long pid, String signal) {
-    if (SETSID.isEmpty()) {
+  /** TERM to the process group, then KILL once the grace period is over if any member is left. */
+  private static void endGroup(long pid) {
+    if (!signalGroup(pid, "0")) {
       return;
     }
+    signalGroup(pid, "TERM");
+    long deadline = System.nanoTime() + GRACE.toNanos();
+    while (System.nanoTime() < deadline && signalGroup(pid, "0")) {
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    signalGroup(pid, "KILL");
+  }
+
+  /**
+   * Signals the process group led by {@code pid}, if there is one (there is when the child ran under setsid); signal
+   * {@code 0} only asks whether any member is left. Returns whether the group exists.
+   */
+  private static boolean signalGroup(long pid, String signal) {
+    if (SETSID.isEmpty()) {
+      return false;
+    }
     try {
-      new ProcessBuilder("kill", "-s", signal, "--", "-" + pid).redirectErrorStream(true)
-          .redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor(2, TimeUnit.SECONDS);
+      Process kill = new ProcessBuilder("kill", "-s", signal, "--", "-" + pid).redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      return kill.waitFor(2, TimeUnit.SECONDS) && kill.exitValue() == 0;
     } catch (IOException e) {
-      // no kill(1) here: the tree walk still ends the descendants it can see
+      return false; // no kill(1) here: the tree walk still ends the descendants it can see
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      return false;
     }
   }
 

@@ -114,6 +114,40 @@ class ChildProcessTest {
   }
 
   @Test
+  void isolatedRunEndsWhatTheChildLeftRunningWhenItExits() throws IOException {
+    // The grandchild leaves the process tree (its parent exits at once) but stays in the session's process group.
+    ChildProcess.Result r = ChildProcess.runIsolated(
+        List.of("sh", "-c", "(sleep 300 & echo $! > orphan.pid) ; echo done"), dir, Map.of(), GENEROUS,
+        Optional.empty(), line -> {}, new ChildProcess.Stop());
+
+    assertThat(r.ok()).as(r.output()).isTrue();
+    long orphan = Long.parseLong(Files.readString(dir.resolve("orphan.pid")).strip());
+    await().atMost(Duration.ofSeconds(20))
+        .until(() -> ProcessHandle.of(orphan).map(ProcessHandle::isAlive).orElse(false), alive -> !alive);
+  }
+
+  @Test
+  void stopFromAnotherThreadEndsTheRunWithItsReason() {
+    ChildProcess.Stop stop = new ChildProcess.Stop();
+    Thread stopper = new Thread(() -> {
+      try {
+        Thread.sleep(300);
+      } catch (InterruptedException e) {
+        return;
+      }
+      stop.stop("over budget");
+    });
+    stopper.start();
+    ChildProcess.Result r = ChildProcess.runIsolated(List.of("sleep", "300"), dir, Map.of(), GENEROUS,
+        Optional.empty(), line -> {}, stop);
+
+    assertThat(r.stopped()).contains("over budget");
+    assertThat(r.timedOut()).isFalse();
+    assertThat(r.ok()).isFalse();
+    assertThat(r.took()).isLessThan(Duration.ofSeconds(60));
+  }
+
+  @Test
   void missingProgramIsAWorkerException() {
     assertThatThrownBy(() -> run(List.of("no-such-program-lanes"), Map.of()))
         .isInstanceOf(WorkerException.class)

@@ -36,20 +36,28 @@ public final class TargetBranch implements AutoCloseable {
 
   private final Repository repo;
   private final Path dir;
+  private final java.time.Clock clock;
 
-  private TargetBranch(Repository repo, Path dir) {
+  private TargetBranch(Repository repo, Path dir, java.time.Clock clock) {
     this.repo = repo;
     this.dir = dir;
+    this.clock = clock;
   }
 
   /** Opens the repository at or above {@code dir}. */
   public static TargetBranch open(Path dir) {
+    return open(dir, java.time.Clock.systemUTC());
+  }
+
+  /** Opens the repository at or above {@code dir}; merge commits carry the clock's time. */
+  public static TargetBranch open(Path dir, java.time.Clock clock) {
     try {
-      FileRepositoryBuilder builder = new FileRepositoryBuilder().readEnvironment().findGitDir(dir.toFile());
+      // Not readEnvironment(): an inherited GIT_DIR (lanes started from a git hook, say) must not win over --repo.
+      FileRepositoryBuilder builder = new FileRepositoryBuilder().findGitDir(dir.toFile());
       if (builder.getGitDir() == null) {
         throw new LeadException("--repo: " + dir + " is not inside a git repository");
       }
-      return new TargetBranch(builder.setMustExist(true).build(), dir);
+      return new TargetBranch(builder.setMustExist(true).build(), dir, clock);
     } catch (IOException e) {
       throw new LeadException("--repo: cannot open the git repository at " + dir + ": " + e.getMessage(), e);
     }
@@ -90,9 +98,10 @@ public final class TargetBranch implements AutoCloseable {
    * that already contains the base (a resumed or repeated run). Refuses to move a checked-out branch.
    */
   public void prepare(String target, String baseCommit) {
-    if (currentBranch().filter(target::equals).isPresent()) {
+    Optional<String> checkedOut = checkedOutAt(target);
+    if (checkedOut.isPresent()) {
       throw new LeadException(
-          "target: \"" + target + "\" is the branch checked out in " + dir
+          "target: \"" + target + "\" is the branch checked out in " + checkedOut.get()
               + "; Lanes never moves a checked-out branch (choose another target)");
     }
     ObjectId tip = tip(target).map(ObjectId::fromString).orElse(null);
@@ -104,6 +113,53 @@ public final class TargetBranch implements AutoCloseable {
           "target: branch \"" + target + "\" already exists and does not contain the base commit "
               + baseCommit.substring(0, 12) + "; delete it or choose another target");
     }
+  }
+
+  /**
+   * Where the branch is checked out, if anywhere: the repository's own working tree or one of its linked worktrees
+   * (whose HEAD files sit under the common git directory, {@code worktrees/<name>/HEAD}).
+   */
+  private Optional<String> checkedOutAt(String branch) {
+    if (currentBranch().filter(branch::equals).isPresent()) {
+      return Optional.of(dir.toString());
+    }
+    Path linked = commonDir().resolve("worktrees");
+    if (!java.nio.file.Files.isDirectory(linked)) {
+      return Optional.empty();
+    }
+    String wanted = "ref: " + Constants.R_HEADS + branch;
+    try (var entries = java.nio.file.Files.list(linked)) {
+      for (Path entry : entries.toList()) {
+        Path head = entry.resolve("HEAD");
+        if (java.nio.file.Files.isRegularFile(head) && java.nio.file.Files.readString(head).strip().equals(wanted)) {
+          Path gitdir = entry.resolve("gitdir");
+          return Optional.of(java.nio.file.Files.isRegularFile(gitdir)
+              ? Path.of(java.nio.file.Files.readString(gitdir).strip()).getParent().toString()
+              : "the linked worktree " + entry.getFileName());
+        }
+      }
+    } catch (IOException e) {
+      throw failure("read the linked worktrees", e);
+    }
+    return Optional.empty();
+  }
+
+  /** The git directory shared by all worktrees: for a linked worktree, the main repository's. */
+  private Path commonDir() {
+    Path gitDir = repo.getDirectory().toPath();
+    Path commondir = gitDir.resolve("commondir");
+    try {
+      return java.nio.file.Files.isRegularFile(commondir)
+          ? gitDir.resolve(java.nio.file.Files.readString(commondir).strip()).normalize()
+          : gitDir;
+    } catch (IOException e) {
+      throw failure("read " + commondir, e);
+    }
+  }
+
+  /** Whether {@code commit} has {@code ancestor} in its history (or is it). */
+  public boolean descendsFrom(String commit, String ancestor) {
+    return isAncestor(ObjectId.fromString(ancestor), ObjectId.fromString(commit));
   }
 
   /** The commit the branch points to, if it exists. */
@@ -180,7 +236,7 @@ public final class TargetBranch implements AutoCloseable {
       CommitBuilder c = new CommitBuilder();
       c.setTreeId(merger.getResultTreeId());
       c.setParentIds(tip, head);
-      PersonIdent now = new PersonIdent(LANES, java.time.Instant.now());
+      PersonIdent now = new PersonIdent(LANES, clock.instant());
       c.setAuthor(now);
       c.setCommitter(now);
       c.setMessage(message + "\n");

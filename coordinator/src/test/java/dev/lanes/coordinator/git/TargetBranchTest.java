@@ -12,7 +12,6 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -278,8 +277,6 @@ class TargetBranchTest {
   }
 
   @Test
-  @Disabled("bug: prepare checks only the main worktree's HEAD, so land moves a branch checked out in a linked"
-      + " worktree and leaves that worktree's files and index stale")
   void prepare_refusesABranchCheckedOutInALinkedWorktree() {
     repo.git("worktree", "add", "-q", "-b", TARGET, dir.resolve("linked").toString(), base);
 
@@ -293,7 +290,6 @@ class TargetBranchTest {
    * test JVM's environment cannot be changed, so a second JVM opens the repository with GIT_DIR pointing elsewhere.
    */
   @Test
-  @Disabled("bug: open() calls FileRepositoryBuilder.readEnvironment(), so an inherited GIT_DIR wins over --repo")
   void open_ignoresGitDirInTheEnvironment() throws Exception {
     TestRepo other = TestRepo.sample(dir.resolve("other"));
     Path java = Path.of(System.getProperty("java.home"), "bin", "java");
