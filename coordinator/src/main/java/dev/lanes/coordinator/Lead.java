@@ -5,6 +5,7 @@ import dev.lanes.coordinator.git.TargetBranch;
 import dev.lanes.protocol.ClaimRequested;
 import dev.lanes.protocol.Finding;
 import dev.lanes.protocol.Heartbeat;
+import dev.lanes.protocol.LeadOnline;
 import dev.lanes.protocol.Message;
 import dev.lanes.protocol.Plan;
 import dev.lanes.protocol.TaskResult;
@@ -18,6 +19,7 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.HashMap;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -46,7 +48,29 @@ public final class Lead implements AutoCloseable {
   private final Workers workers = new Workers();
   private final Bus.Subscription reports;
 
-  private Lead(Bus bus, TargetBranch repo, Clock clock, Duration reofferEvery) {
+  /**
+   * How the lead paces itself.
+   *
+   * @param reofferEvery how often offers nobody claimed are published again
+   * @param failUnschedulableAfter when present, a task no known worker can run fails after this long; absent, it is
+   *     reported and waits for a capable worker to join
+   */
+  public record Settings(Duration reofferEvery, Optional<Duration> failUnschedulableAfter) {
+    /** For a long-running lead whose workers come and go. */
+    public static Settings daemon() {
+      return new Settings(Duration.ofSeconds(10), Optional.empty());
+    }
+
+    /** For a lead whose workers are all started with it, as in {@code lanes run}. */
+    public static Settings fixedWorkers() {
+      return new Settings(Duration.ofSeconds(10), Optional.of(Duration.ofSeconds(5)));
+    }
+  }
+
+  private final Settings settings;
+
+  private Lead(Bus bus, TargetBranch repo, Clock clock, Settings settings) {
+    this.settings = settings;
     this.bus = bus;
     this.repo = repo;
     this.clock = clock;
@@ -57,13 +81,29 @@ public final class Lead implements AutoCloseable {
     });
     bus.createTopics();
     this.reports = bus.subscribe(Topics.REPORTS, Bus.Start.NOW, message -> loop.execute(() -> guarded(() -> dispatch(message))));
-    long every = reofferEvery.toMillis();
+    long every = settings.reofferEvery().toMillis();
     loop.scheduleWithFixedDelay(() -> guarded(() -> runs.values().forEach(Run::reoffer)), every, every, TimeUnit.MILLISECONDS);
+    loop.scheduleWithFixedDelay(() -> guarded(() -> List.copyOf(runs.values())
+        .forEach(r -> r.checkSchedulable(clock.instant(), settings.failUnschedulableAfter()))), 1, 1, TimeUnit.SECONDS);
+    // Workers that started before this lead answer the roll call with their status.
+    bus.publish(new LeadOnline("lead-" + ProcessHandle.current().pid()));
   }
 
   /** Starts a lead on the bus that lands results in the repository at {@code repoDir}. */
   public static Lead start(Bus bus, Path repoDir, Clock clock) {
-    return new Lead(bus, TargetBranch.open(repoDir, clock), clock, Duration.ofSeconds(10));
+    return start(bus, repoDir, clock, Settings.daemon());
+  }
+
+  public static Lead start(Bus bus, Path repoDir, Clock clock, Settings settings) {
+    return new Lead(bus, TargetBranch.open(repoDir, clock), clock, settings);
+  }
+
+  /** Cancels a run: running attempts are withdrawn from their workers, waiting tasks skipped. */
+  public void cancel(String runId, String reason) {
+    onLoop(() -> {
+      run(runId).ifPresent(r -> r.cancel(reason));
+      return null;
+    });
   }
 
   /**

@@ -11,6 +11,7 @@ import dev.lanes.protocol.Message;
 import dev.lanes.protocol.Plan;
 import dev.lanes.protocol.RunFinished;
 import dev.lanes.protocol.RunStarted;
+import dev.lanes.protocol.TaskCancelled;
 import dev.lanes.protocol.TaskOffered;
 import dev.lanes.protocol.TaskRef;
 import dev.lanes.protocol.TaskResult;
@@ -130,6 +131,47 @@ final class Run {
       update(slot, TaskState.FAILED, failure(result));
     } else {
       land(slot, result);
+    }
+    advance();
+  }
+
+  /**
+   * Reports offered tasks that no known worker can run, once each, with the missing capability; when
+   * {@code failAfter} is given (the set of workers is fixed, as in {@code lanes run}), such a task fails after that
+   * long instead of waiting for a worker that will never come.
+   */
+  void checkSchedulable(Instant now, Optional<Duration> failAfter) {
+    for (Slot slot : List.copyOf(tasks.values())) {
+      if (slot.state != TaskState.OFFERED) {
+        continue;
+      }
+      Optional<String> why = workers.whyNone(slot.task.requires());
+      if (why.isEmpty()) {
+        slot.unschedulableSince = null;
+      } else if (slot.unschedulableSince == null) {
+        slot.unschedulableSince = now;
+        update(slot, TaskState.OFFERED, "unschedulable: " + why.get());
+      } else if (failAfter.isPresent() && !now.isBefore(slot.unschedulableSince.plus(failAfter.get()))) {
+        update(slot, TaskState.FAILED, "unschedulable: " + why.get());
+      }
+    }
+    advance();
+  }
+
+  /** Withdraws every attempt in flight and ends the run: what waits is skipped, what runs is cancelled. */
+  void cancel(String reason) {
+    for (Slot slot : tasks.values()) {
+      if (slot.state == TaskState.OFFERED || slot.state == TaskState.RUNNING) {
+        publish(new TaskCancelled(id, slot.task.id(), slot.epoch, reason));
+        if (slot.state == TaskState.RUNNING) {
+          workers.unload(slot.worker);
+        }
+        slot.preferred.ifPresent(workers::unload);
+        slot.preferred = Optional.empty();
+        update(slot, TaskState.FAILED, "cancelled: " + reason);
+      } else if (slot.state == TaskState.WAITING) {
+        update(slot, TaskState.SKIPPED, "cancelled: " + reason);
+      }
     }
     advance();
   }
@@ -287,6 +329,7 @@ final class Run {
     String detail = "";
     String landed;
     Optional<String> preferred = Optional.empty();
+    Instant unschedulableSince;
     Instant attemptStarted;
     Instant finished;
 

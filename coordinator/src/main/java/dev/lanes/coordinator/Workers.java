@@ -45,6 +45,26 @@ final class Workers {
     return Optional.of(best.status.worker());
   }
 
+  /**
+   * Why no known worker can run a task with these requirements, or empty when one can: the capabilities no worker
+   * has, or that no single worker has them all.
+   */
+  Optional<String> whyNone(List<String> requires) {
+    if (known.values().stream().anyMatch(k -> k.status.capabilities().containsAll(requires))) {
+      return Optional.empty();
+    }
+    if (known.isEmpty()) {
+      return Optional.of("no worker has announced itself");
+    }
+    java.util.Set<String> all = new java.util.TreeSet<>();
+    known.values().forEach(k -> all.addAll(k.status.capabilities()));
+    List<String> missing = requires.stream().filter(r -> !all.contains(r)).toList();
+    return Optional.of(missing.isEmpty()
+        ? "no single worker has all of " + requires
+        : "no worker has the capabilit" + (missing.size() == 1 ? "y " : "ies ") + String.join(", ", missing)
+            + " (known workers offer " + all + ")");
+  }
+
   /** The lead put one more task (a suggestion or a grant) on the worker. */
   void load(String worker) {
     Known k = known.get(worker);

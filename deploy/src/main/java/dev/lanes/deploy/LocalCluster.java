@@ -58,7 +58,7 @@ final class LocalCluster implements AutoCloseable {
             Duration.ofSeconds(5));
         cluster.workers.add(Worker.start(cluster.bus("worker-" + id), config, Clock.systemUTC()));
       }
-      cluster.lead = Lead.start(cluster.bus("lead"), repo, Clock.systemUTC());
+      cluster.lead = Lead.start(cluster.bus("lead"), repo, Clock.systemUTC(), Lead.Settings.fixedWorkers());
       return cluster;
     } catch (RuntimeException e) {
       cluster.close();

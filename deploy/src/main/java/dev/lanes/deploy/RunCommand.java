@@ -107,10 +107,17 @@ final class RunCommand implements Callable<Integer> {
     }
     LocalCluster cluster = LocalCluster.start(repo.toAbsolutePath().normalize(), workers, caps, bootstrap);
     boolean keep = true;
-    Thread hook = new Thread(() -> cluster.close(true), "lanes-shutdown");
+    String runId = Lead.newRunId(plan, Clock.systemUTC());
+    Thread hook = new Thread(() -> {
+      // Ctrl-C: the workers end their agents, whose worktrees are kept, then everything stops.
+      try {
+        cluster.lead().cancel(runId, "lanes run was interrupted");
+      } finally {
+        cluster.close(true);
+      }
+    }, "lanes-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
     try {
-      String runId = Lead.newRunId(plan, Clock.systemUTC());
       Progress progress = new Progress(out, runId);
       CountDownLatch finished = new CountDownLatch(1);
       cluster.bus("progress").subscribe(Topics.EVENTS, Bus.Start.NOW, message -> {

@@ -147,8 +147,8 @@ class LanesRunIT {
             agent:
               command: [sh, -c, 'mkdir -p rogue && echo ok > rogue/file.txt && echo pwned >> README.md']
           - id: sneaky
-            prompt: Own every text file, and leave CI alone.
-            owns: ['**/*.txt']
+            prompt: Own every hidden directory, yet leave CI alone.
+            owns: ['.*/']
             agent:
               command: [sh, -c, 'mkdir -p .github && echo on > .github/ci.txt']
         """);
@@ -195,6 +195,32 @@ class LanesRunIT {
   }
 
   @Test
+  void taskNoWorkerCanRunIsReportedUnschedulableAndFails() throws IOException {
+    Path repo = repo();
+    Path plan = write("gpu.yaml", """
+        name: gpu
+        agent:
+          command: [sh, -c, 'echo "$LANES_TASK" > "$LANES_TASK.txt"']
+        tasks:
+          - id: cpu
+            prompt: Runs anywhere.
+            owns: [cpu.txt]
+            requires: [java]
+          - id: train
+            prompt: Needs a GPU.
+            owns: [train.txt]
+            requires: [java, gpu]
+        """);
+    Run run = lanes("run", plan.toString(), "--repo", repo.toString(), "--capability", "java",
+        "--bootstrap-servers", broker.bootstrapServers());
+
+    assertThat(run.exit).as(run.output()).isEqualTo(1);
+    assertThat(run.out).containsPattern("train +offered +unschedulable: no worker has the capability gpu");
+    assertThat(run.out).containsPattern("train +failed .*unschedulable");
+    assertThat(run.out).containsPattern("cpu +landed");
+  }
+
+  @Test
   void badPlanExitsTwoNamingTheField() throws IOException {
     Path repo = repo();
     Path plan = write("bad.yaml", """
@@ -213,7 +239,7 @@ class LanesRunIT {
         broker.bootstrapServers());
 
     assertThat(run.exit).isEqualTo(2);
-    assertThat(run.err).contains("tasks[0].owns (task one): missing").contains("tasks[1].after[0]: \"nine\"");
+    assertThat(run.err).contains("tasks[0].owns (task one): missing").contains("tasks[1].after[0] (task two): \"nine\"");
     assertThat(git(repo, "branch", "--list", "lanes/bad")).isEmpty();
   }
 

@@ -21,10 +21,12 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
   @JsonSubTypes.Type(value = RunStarted.class, name = "run-started"),
   @JsonSubTypes.Type(value = TaskUpdate.class, name = "task-update"),
   @JsonSubTypes.Type(value = RunFinished.class, name = "run-finished"),
+  @JsonSubTypes.Type(value = TaskCancelled.class, name = "task-cancelled"),
+  @JsonSubTypes.Type(value = LeadOnline.class, name = "lead-online"),
 })
 public sealed interface Message
     permits WorkerStatus, TaskOffered, ClaimRequested, ClaimGranted, Heartbeat, TaskResult, Finding, RunStarted,
-        TaskUpdate, RunFinished {
+        TaskUpdate, RunFinished, TaskCancelled, LeadOnline {
 
   /**
    * The record key on the bus. Messages about one task share a key so that they stay in order; worker messages

@@ -7,7 +7,7 @@ import java.util.List;
  * the lead's own record of its decisions are kept apart so that each side reads only what concerns it.
  */
 public final class Topics {
-  /** Offers and grants, from the lead to every worker. */
+  /** Offers, grants, cancels and roll calls, from the lead to every worker. */
   public static final String WORK = "lanes.work";
   /** Claims, heartbeats, results and findings, from the workers to the lead. */
   public static final String REPORTS = "lanes.reports";
@@ -22,7 +22,10 @@ public final class Topics {
 
   /** The topic a message belongs on; the one place that routes by message type. */
   public static String of(Message message) {
-    if (message instanceof TaskOffered || message instanceof ClaimGranted) {
+    if (message instanceof TaskOffered
+        || message instanceof ClaimGranted
+        || message instanceof TaskCancelled
+        || message instanceof LeadOnline) {
       return WORK;
     } else if (message instanceof WorkerStatus
         || message instanceof ClaimRequested

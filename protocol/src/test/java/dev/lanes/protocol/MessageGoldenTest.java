@@ -34,7 +34,7 @@ class MessageGoldenTest {
 
   /** One realistic instance of every message type, keyed by its type name on the wire. */
   static Map<String, Message> samples() {
-    return Map.of(
+    Map<String, Message> samples = new java.util.HashMap<>(Map.of(
         "worker-status", new WorkerStatus(WORKER, "build-02.lan", List.of("java", "node", "git"), 2, 1),
         "task-offered",
         new TaskOffered(
@@ -84,7 +84,10 @@ class MessageGoldenTest {
         new RunStarted(RUN, "rename-account-id", "lanes/rename-account-id", BASE, List.of("core", "api", "docs")),
         "task-update",
         new TaskUpdate(RUN, "core", TaskState.RUNNING, 1, WORKER, "granted to w-build-02, lease until 10:42:17"),
-        "run-finished", new RunFinished(RUN, "lanes/rename-account-id", List.of("core", "api"), List.of("docs")));
+        "run-finished", new RunFinished(RUN, "lanes/rename-account-id", List.of("core", "api"), List.of("docs"))));
+    samples.put("task-cancelled", new TaskCancelled(RUN, "core", 2, "cancelled by the user"));
+    samples.put("lead-online", new LeadOnline("lead-build-01"));
+    return samples;
   }
 
   /** The wire name of each message class, as declared by Jackson's subtype list on {@link Message}. */

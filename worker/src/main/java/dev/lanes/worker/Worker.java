@@ -4,6 +4,8 @@ import dev.lanes.bus.Bus;
 import dev.lanes.protocol.ClaimGranted;
 import dev.lanes.protocol.ClaimRequested;
 import dev.lanes.protocol.Heartbeat;
+import dev.lanes.protocol.LeadOnline;
+import dev.lanes.protocol.TaskCancelled;
 import dev.lanes.protocol.Message;
 import dev.lanes.protocol.TaskOffered;
 import dev.lanes.protocol.TaskResult;
@@ -111,6 +113,10 @@ public final class Worker implements AutoCloseable {
       onOffer(offer);
     } else if (message instanceof ClaimGranted grant) {
       onGrant(grant);
+    } else if (message instanceof TaskCancelled cancel) {
+      onCancel(cancel);
+    } else if (message instanceof LeadOnline) {
+      announce();
     } else {
       throw new IllegalStateException("a worker does not handle " + message.getClass().getSimpleName());
     }
@@ -154,6 +160,20 @@ public final class Worker implements AutoCloseable {
     } else {
       busy--;
       claimNext();
+    }
+  }
+
+  /** Drops the offer if it is still open, or ends the attempt if this worker runs it. */
+  private synchronized void onCancel(TaskCancelled cancel) {
+    String key = dev.lanes.protocol.TaskRef.key(cancel.run(), cancel.task());
+    Open offer = open.get(key);
+    if (offer != null && offer.offer().epoch() <= cancel.epoch()) {
+      open.remove(key);
+    }
+    Attempt attempt = running.get(key);
+    if (attempt != null && attempt.offer().epoch() == cancel.epoch()) {
+      LOG.info("task {} cancelled by the lead: {}", cancel.task(), cancel.reason());
+      attempt.stop("cancelled by the lead: " + cancel.reason());
     }
   }
 

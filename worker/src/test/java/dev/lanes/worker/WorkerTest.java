@@ -8,6 +8,8 @@ import dev.lanes.bus.MemoryBus;
 import dev.lanes.protocol.ClaimGranted;
 import dev.lanes.protocol.ClaimRequested;
 import dev.lanes.protocol.Heartbeat;
+import dev.lanes.protocol.LeadOnline;
+import dev.lanes.protocol.TaskCancelled;
 import dev.lanes.protocol.TaskOffered;
 import dev.lanes.protocol.TaskResult;
 import dev.lanes.protocol.TaskResult.Outcome;
@@ -87,6 +89,35 @@ class WorkerTest {
         .until(() -> reports.all(WorkerStatus.class, s -> s.worker().equals("w1")).size() >= 2);
     assertThat(reports.all(WorkerStatus.class).get(0))
         .isEqualTo(new WorkerStatus("w1", "host", List.of("java"), 1, 0));
+  }
+
+  @Test
+  void cancelFromTheLeadEndsTheRunningAgentAndReportsWhy() {
+    Worker worker = start("w1", 1, List.of("java"));
+    TaskOffered offer = offer("core", "echo started > core/file.txt; sleep 300", Optional.empty(), List.of("java"));
+
+    bus.publish(offer);
+    reports.awaitFirst(ClaimRequested.class, c -> c.task().equals("core"));
+    bus.publish(new ClaimGranted(RUN, "core", 1, worker.id()));
+    reports.awaitFirst(Heartbeat.class, h -> h.task().equals("core") && h.phase().equals("agent"));
+    bus.publish(new TaskCancelled(RUN, "core", 1, "the user gave up"));
+    TaskResult result = reports.awaitFirst(TaskResult.class, r -> r.task().equals("core"));
+
+    assertThat(result.outcome()).isEqualTo(Outcome.AGENT_FAILED);
+    assertThat(result.error()).contains("agent stopped: cancelled by the lead: the user gave up");
+    assertThat(result.durationMs()).isLessThan(Duration.ofSeconds(60).toMillis());
+    assertThat(remote.hasBranch(offer.branch())).isFalse();
+  }
+
+  @Test
+  void leadOnlineMakesTheWorkerAnnounceItself() {
+    start("w1", 1, List.of("java"));
+    reports.awaitFirst(WorkerStatus.class, s -> s.worker().equals("w1"));
+    int before = reports.all(WorkerStatus.class).size();
+
+    bus.publish(new LeadOnline("lead-1"));
+
+    await().atMost(Duration.ofSeconds(20)).until(() -> reports.all(WorkerStatus.class).size() > before);
   }
 
   @Test
