@@ -21,6 +21,18 @@ public interface Bus extends AutoCloseable {
    */
   Subscription subscribe(String topic, Start start, Listener listener);
 
+  /**
+   * Joins the consumer group {@code group} on a one-partition topic: one member at a time receives its messages,
+   * starting where the group's previous member stopped (a new group: at the topic's beginning), so nothing sent while
+   * no member was there is lost. Messages
+   * count as handled once {@code listener} returns. {@code onActive} hears, on the subscription's thread and before
+   * any message, when this member gains the topic ({@code true}) and when it loses it ({@code false}).
+   */
+  Subscription subscribeExclusive(String topic, String group, Listener listener, java.util.function.Consumer<Boolean> onActive);
+
+  /** Delivers every message on the topic from its beginning to its end as of the call, in order, then returns. */
+  void replay(String topic, Listener listener);
+
   /** Makes sure the topics exist. Idempotent. */
   void createTopics();
 

@@ -162,10 +162,76 @@ public final class KafkaBus implements Bus {
       consumer.close();
       throw e;
     }
-    Poller poller = new Poller(topic, consumer, listener);
+    Poller poller = new Poller(topic, consumer, listener, false);
     pollers.add(poller);
     poller.start();
     return poller;
+  }
+
+  @Override
+  public Subscription subscribeExclusive(String topic, String group, Listener listener,
+      java.util.function.Consumer<Boolean> onActive) {
+    Properties p = common();
+    p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
+    p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+    // A new group reads what was sent before its first member joined (a plan submitted before the first lead started);
+    // afterwards the committed position decides.
+    p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    p.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Json.MAX_MESSAGE_BYTES * 2);
+    p.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 100);
+    // A member that dies is replaced within seconds, not the default 45.
+    p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 6000);
+    p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 1000);
+    KafkaConsumer<String, byte[]> consumer =
+        new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
+    partitions(consumer, topic);
+    Poller poller = new Poller(topic, consumer, listener, true);
+    consumer.subscribe(List.of(topic), new org.apache.kafka.clients.consumer.ConsumerRebalanceListener() {
+      @Override
+      public void onPartitionsAssigned(java.util.Collection<TopicPartition> partitions) {
+        if (!partitions.isEmpty()) {
+          onActive.accept(true);
+        }
+      }
+
+      @Override
+      public void onPartitionsRevoked(java.util.Collection<TopicPartition> partitions) {
+        if (!partitions.isEmpty()) {
+          onActive.accept(false);
+        }
+      }
+
+      @Override
+      public void onPartitionsLost(java.util.Collection<TopicPartition> partitions) {
+        onPartitionsRevoked(partitions);
+      }
+    });
+    pollers.add(poller);
+    poller.start();
+    return poller;
+  }
+
+  @Override
+  public void replay(String topic, Listener listener) {
+    Properties p = common();
+    p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+    p.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Json.MAX_MESSAGE_BYTES * 2);
+    p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5000);
+    try (KafkaConsumer<String, byte[]> consumer =
+        new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+      List<TopicPartition> partitions = partitions(consumer, topic);
+      consumer.assign(partitions);
+      consumer.seekToBeginning(partitions);
+      Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+      Poller reader = new Poller(topic, consumer, listener, false);
+      while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
+        for (ConsumerRecord<String, byte[]> record : consumer.poll(POLL)) {
+          if (record.offset() < end.get(new TopicPartition(record.topic(), record.partition()))) {
+            reader.deliver(record);
+          }
+        }
+      }
+    }
   }
 
   private List<TopicPartition> partitions(KafkaConsumer<String, byte[]> consumer, String topic) {
@@ -206,14 +272,17 @@ public final class KafkaBus implements Bus {
     private final String topic;
     private final KafkaConsumer<String, byte[]> consumer;
     private final Listener listener;
+    private final boolean commits;
     private final Thread thread;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private volatile boolean closing;
 
-    Poller(String topic, KafkaConsumer<String, byte[]> consumer, Listener listener) {
+    /** {@code commits}: the consumer is a group member whose position is committed after each handled batch. */
+    Poller(String topic, KafkaConsumer<String, byte[]> consumer, Listener listener, boolean commits) {
       this.topic = topic;
       this.consumer = consumer;
       this.listener = listener;
+      this.commits = commits;
       this.thread = new Thread(this::run, "lanes-bus-" + clientId + "-" + topic);
       this.thread.setDaemon(true);
     }
@@ -225,8 +294,12 @@ public final class KafkaBus implements Bus {
     private void run() {
       try {
         while (!closing) {
-          for (ConsumerRecord<String, byte[]> record : consumer.poll(POLL)) {
+          var records = consumer.poll(POLL);
+          for (ConsumerRecord<String, byte[]> record : records) {
             deliver(record);
+          }
+          if (commits && !records.isEmpty()) {
+            commit();
           }
         }
       } catch (WakeupException e) {
@@ -236,6 +309,16 @@ public final class KafkaBus implements Bus {
       } finally {
         consumer.close(Duration.ofSeconds(2));
         stopped.countDown();
+      }
+    }
+
+    /** A commit refused because the group moved on is no failure: the rebalance listener already said so. */
+    private void commit() {
+      try {
+        consumer.commitSync();
+      } catch (org.apache.kafka.clients.consumer.CommitFailedException
+          | org.apache.kafka.common.errors.RebalanceInProgressException e) {
+        LOG.warn("could not commit the position on {}: {}", topic, e.getMessage());
       }
     }
 

@@ -23,6 +23,8 @@ public final class MemoryBus implements Bus {
   private final Map<String, List<byte[]>> logs = new ConcurrentHashMap<>();
   private final List<Sub> subs = new CopyOnWriteArrayList<>();
 
+  private final Map<String, Group> groups = new ConcurrentHashMap<>();
+
   @Override
   public synchronized CompletableFuture<Void> publish(Message message) {
     String topic = Topics.of(message);
@@ -33,7 +35,87 @@ public final class MemoryBus implements Bus {
         sub.deliver(bytes);
       }
     }
+    groups.values().stream().filter(g -> g.topic.equals(topic)).forEach(Group::catchUp);
     return CompletableFuture.completedFuture(null);
+  }
+
+  @Override
+  public synchronized Subscription subscribeExclusive(String topic, String group, Listener listener,
+      java.util.function.Consumer<Boolean> onActive) {
+    Group g = groups.computeIfAbsent(group, name -> new Group(topic, 0));
+    Member member = new Member(g, listener, onActive);
+    g.members.add(member);
+    g.promote();
+    return member;
+  }
+
+  @Override
+  public void replay(String topic, Listener listener) {
+    List<byte[]> copy;
+    synchronized (this) {
+      copy = List.copyOf(logs.getOrDefault(topic, List.of()));
+    }
+    for (byte[] bytes : copy) {
+      try {
+        listener.onMessage(Json.decode(bytes));
+      } catch (ProtocolException e) {
+        listener.onInvalid(topic, e);
+      }
+    }
+  }
+
+  /** A consumer group: the first member is active and reads from the group's position on. */
+  private final class Group {
+    final String topic;
+    final List<Member> members = new ArrayList<>();
+    int position;
+    Member active;
+
+    Group(String topic, int position) {
+      this.topic = topic;
+      this.position = position;
+    }
+
+    void promote() {
+      if (active == null && !members.isEmpty()) {
+        active = members.get(0);
+        Member m = active;
+        m.sub.thread.execute(() -> m.onActive.accept(true));
+        catchUp();
+      }
+    }
+
+    void catchUp() {
+      List<byte[]> log = logs.getOrDefault(topic, List.of());
+      while (active != null && position < log.size()) {
+        active.sub.deliver(log.get(position++));
+      }
+    }
+  }
+
+  private final class Member implements Subscription {
+    final Group group;
+    final Sub sub;
+    final java.util.function.Consumer<Boolean> onActive;
+
+    Member(Group group, Listener listener, java.util.function.Consumer<Boolean> onActive) {
+      this.group = group;
+      this.sub = new Sub(group.topic, listener);
+      this.onActive = onActive;
+    }
+
+    @Override
+    public void close() {
+      synchronized (MemoryBus.this) {
+        group.members.remove(this);
+        if (group.active == this) {
+          group.active = null;
+          sub.thread.execute(() -> onActive.accept(false));
+          group.promote();
+        }
+      }
+      sub.close();
+    }
   }
 
   @Override

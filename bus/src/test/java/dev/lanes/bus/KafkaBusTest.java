@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -149,7 +150,7 @@ class KafkaBusTest {
     Recorder work = new Recorder(run);
     bus.subscribe(Topics.WORK, Bus.Start.NOW, work);
     bus.publish(heartbeat("core", "to the lead")); // REPORTS
-    bus.publish(new TaskUpdate(run, "core", TaskState.RUNNING, 1, "w1", "granted")); // EVENTS
+    bus.publish(new TaskUpdate(run, "core", TaskState.RUNNING, 1, "w1", "granted", Optional.empty(), Optional.empty())); // EVENTS
     ClaimGranted grant = new ClaimGranted(run, "core", 1, "w1"); // WORK
     bus.publish(grant);
 

@@ -8,7 +8,13 @@ import dev.lanes.protocol.Heartbeat;
 import dev.lanes.protocol.LeadOnline;
 import dev.lanes.protocol.Message;
 import dev.lanes.protocol.Plan;
+import dev.lanes.protocol.PlanRejected;
+import dev.lanes.protocol.PlanSubmitted;
+import dev.lanes.protocol.ProtocolException;
+import dev.lanes.protocol.RunFinished;
+import dev.lanes.protocol.RunStarted;
 import dev.lanes.protocol.TaskResult;
+import dev.lanes.protocol.TaskUpdate;
 import dev.lanes.protocol.Topics;
 import dev.lanes.protocol.WorkerStatus;
 import java.nio.file.Path;
@@ -17,36 +23,39 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
-import java.util.HashMap;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The lead: the only party that decides. It turns plans into runs, grants claims, accepts results and lands them.
  *
- * <p>Every report from the workers is handed to one event-loop thread, which owns all run state: decisions are made in
- * the order reports arrive and no state is shared between threads. Offers that nobody claimed are published again
- * when a new worker appears and every {@code reofferEvery}, so a worker that joins late still finds the work.
+ * <p>Leads are members of one consumer group on the one-partition reports topic, so at most one of them holds it and
+ * acts; another one waits, and takes over when the first one goes away. Taking over means replaying the events topic
+ * (every decision ever recorded) into the runs that are not finished, and continuing them (see {@link Run}). The
+ * group's committed position means reports sent while no lead was there are read when one comes back.
+ *
+ * <p>Every report is handed to one event-loop thread, which owns all run state: decisions are made in the order
+ * reports arrive and no state is shared between threads. The subscription waits for each report to be handled, so its
+ * position is committed only for handled reports.
  */
 public final class Lead implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Lead.class);
   private static final DateTimeFormatter RUN_TIME = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC);
-
-  private final Bus bus;
-  private final TargetBranch repo;
-  private final Clock clock;
-  private final ScheduledExecutorService loop;
-  private final Map<String, Run> runs = new HashMap<>();
-  private final Workers workers = new Workers();
-  private final Bus.Subscription reports;
+  /** The consumer group whose single member is the acting lead. */
+  public static final String GROUP = "lanes-lead";
 
   /**
    * How the lead paces itself.
@@ -54,39 +63,73 @@ public final class Lead implements AutoCloseable {
    * @param reofferEvery how often offers nobody claimed are published again
    * @param failUnschedulableAfter when present, a task no known worker can run fails after this long; absent, it is
    *     reported and waits for a capable worker to join
+   * @param lease how long a granted attempt lives without a heartbeat
+   * @param maxAttempts how many attempts a task gets before it is parked (1: a failure is final)
    */
-  public record Settings(Duration reofferEvery, Optional<Duration> failUnschedulableAfter) {
+  public record Settings(Duration reofferEvery, Optional<Duration> failUnschedulableAfter, Duration lease,
+      int maxAttempts) {
+    public static final Duration DEFAULT_LEASE = Duration.ofMinutes(2);
+
+    public Settings {
+      if (lease.isNegative() || lease.isZero()) {
+        throw new IllegalArgumentException("--lease: " + lease + " must be longer than zero");
+      }
+      if (maxAttempts < 1) {
+        throw new IllegalArgumentException("--max-attempts: " + maxAttempts + " must be at least 1");
+      }
+    }
+
     /** For a long-running lead whose workers come and go. */
     public static Settings daemon() {
-      return new Settings(Duration.ofSeconds(10), Optional.empty());
+      return new Settings(Duration.ofSeconds(10), Optional.empty(), DEFAULT_LEASE, 3);
     }
 
     /** For a lead whose workers are all started with it, as in {@code lanes run}. */
     public static Settings fixedWorkers() {
-      return new Settings(Duration.ofSeconds(10), Optional.of(Duration.ofSeconds(5)));
+      return new Settings(Duration.ofSeconds(10), Optional.of(Duration.ofSeconds(5)), DEFAULT_LEASE, 1);
+    }
+
+    public Settings withLease(Duration lease) {
+      return new Settings(reofferEvery, failUnschedulableAfter, lease, maxAttempts);
+    }
+
+    public Settings withMaxAttempts(int attempts) {
+      return new Settings(reofferEvery, failUnschedulableAfter, lease, attempts);
     }
   }
 
+  private final Bus bus;
+  private final TargetBranch repo;
+  private final Clock clock;
   private final Settings settings;
+  private final ScheduledExecutorService loop;
+  private final Map<String, Run> runs = new LinkedHashMap<>();
+  /** Every run id in the log, finished ones too: a plan submitted again under a known id is not started twice. */
+  private final java.util.Set<String> known = new java.util.HashSet<>();
+  private final String name = "lead-" + ProcessHandle.current().pid() + "-" + HexFormat.of().formatHex(randomBytes());
+  private final CompletableFuture<Void> firstActive = new CompletableFuture<>();
+  private final Bus.Subscription reports;
+  private Workers workers = new Workers();
+  private boolean active;
 
   private Lead(Bus bus, TargetBranch repo, Clock clock, Settings settings) {
-    this.settings = settings;
     this.bus = bus;
     this.repo = repo;
     this.clock = clock;
+    this.settings = settings;
     this.loop = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "lanes-lead");
       t.setDaemon(true);
       return t;
     });
     bus.createTopics();
-    this.reports = bus.subscribe(Topics.REPORTS, Bus.Start.NOW, message -> loop.execute(() -> guarded(() -> dispatch(message))));
+    this.reports = bus.subscribeExclusive(Topics.REPORTS, GROUP, m -> onLoopAndWait(() -> dispatch(m)),
+        gained -> onLoopAndWait(() -> setActive(gained)));
     long every = settings.reofferEvery().toMillis();
-    loop.scheduleWithFixedDelay(() -> guarded(() -> runs.values().forEach(Run::reoffer)), every, every, TimeUnit.MILLISECONDS);
-    loop.scheduleWithFixedDelay(() -> guarded(() -> List.copyOf(runs.values())
-        .forEach(r -> r.checkSchedulable(clock.instant(), settings.failUnschedulableAfter()))), 1, 1, TimeUnit.SECONDS);
-    // Workers that started before this lead answer the roll call with their status.
-    bus.publish(new LeadOnline("lead-" + ProcessHandle.current().pid()));
+    loop.scheduleWithFixedDelay(() -> guarded(() -> activeRuns().forEach(Run::reoffer)), every, every,
+        TimeUnit.MILLISECONDS);
+    loop.scheduleWithFixedDelay(() -> guarded(() -> activeRuns().forEach(r -> r.tick(clock.instant()))), 1, 1,
+        TimeUnit.SECONDS);
   }
 
   /** Starts a lead on the bus that lands results in the repository at {@code repoDir}. */
@@ -98,6 +141,47 @@ public final class Lead implements AutoCloseable {
     return new Lead(bus, TargetBranch.open(repoDir, clock), clock, settings);
   }
 
+  /** A fresh run id: the plan's name, the time, and a random suffix ({@code demo-20261123-153012-9f3a}). */
+  public static String newRunId(Plan plan, Clock clock) {
+    return plan.name() + "-" + RUN_TIME.format(clock.instant()) + "-" + HexFormat.of().formatHex(randomBytes());
+  }
+
+  /** Starts a run of a validated plan under a fresh run id. */
+  public RunHandle submit(Plan plan) {
+    return submit(plan, newRunId(plan, clock));
+  }
+
+  /**
+   * Starts a run under a run id chosen by the caller, who may want to watch for it before it starts. Resolves the
+   * base and prepares the target branch first, so a plan that cannot run here fails now with a
+   * {@link LeadException}. Waits (up to 30 s) for this lead to hold the lead role.
+   */
+  public RunHandle submit(Plan plan, String id) {
+    awaitActive(Duration.ofSeconds(30));
+    Run run = onLoop(() -> startRun(plan, id));
+    return new RunHandle(id, run.baseCommit(), run.done(), () -> onLoop(run::report));
+  }
+
+  /** Whether this lead holds the lead role now. */
+  public boolean isActive() {
+    return onLoop(() -> active);
+  }
+
+  /** Waits until this lead holds the lead role for the first time. */
+  public void awaitActive(Duration patience) {
+    try {
+      firstActive.get(patience.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      throw new LeadException("another lead is active on these topics (waited " + patience.toSeconds()
+          + "s); submit the plan to it with lanes submit");
+    } catch (ExecutionException e) {
+      throw new LeadException("the lead failed to start: " + e.getCause().getMessage(), e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new LeadException("interrupted while waiting for the lead role", e);
+    }
+  }
+
   /** Cancels a run: running attempts are withdrawn from their workers, waiting tasks skipped. */
   public void cancel(String runId, String reason) {
     onLoop(() -> {
@@ -106,52 +190,69 @@ public final class Lead implements AutoCloseable {
     });
   }
 
-  /**
-   * Starts a run of a validated plan. Resolves the base and prepares the target branch first, so a plan that cannot
-   * run here fails now with a {@link LeadException}, before anything is published.
-   */
-  public RunHandle submit(Plan plan) {
-    return submit(plan, newRunId(plan, clock));
-  }
-
-  /** A fresh run id: the plan's name, the time, and a random suffix ({@code demo-20261123-153012-9f3a}). */
-  public static String newRunId(Plan plan, Clock clock) {
-    return plan.name() + "-" + RUN_TIME.format(clock.instant()) + "-" + HexFormat.of().formatHex(randomBytes());
-  }
-
-  /** Starts a run under a run id chosen by the caller, who may want to watch for it before it starts. */
-  public RunHandle submit(Plan plan, String id) {
+  private Run startRun(Plan plan, String id) {
+    if (!active) {
+      throw new LeadException("this lead lost the lead role to another one; submit the plan there");
+    }
+    if (runs.containsKey(id)) {
+      return runs.get(id);
+    }
+    if (known.contains(id)) {
+      throw new LeadException("run " + id + " already ran; submit the plan again for a new run");
+    }
     String base = repo.resolveBase(plan.base());
     repo.prepare(plan.target(), base);
-    Run run = new Run(id, plan, base, bus, repo, workers, clock);
-    CompletableFuture<Void> started = CompletableFuture.runAsync(() -> {
-      runs.put(id, run);
-      run.start();
-    }, loop);
-    started.join();
-    return new RunHandle(id, base, run.done(), () -> onLoop(run::report));
+    Run run = new Run(id, plan, base, bus, repo, workers, clock, settings);
+    runs.put(id, run);
+    known.add(id);
+    run.start();
+    return run;
   }
 
-  private static byte[] randomBytes() {
-    byte[] b = new byte[2];
-    new SecureRandom().nextBytes(b);
-    return b;
-  }
-
-  private <T> T onLoop(java.util.function.Supplier<T> what) {
-    return CompletableFuture.supplyAsync(what, loop).join();
-  }
-
-  /** A failure in one report must not stop the loop that serves all of them. */
-  private static void guarded(Runnable action) {
-    try {
-      action.run();
-    } catch (RuntimeException e) {
-      LOG.error("lead failed handling a report: {}", e.toString(), e);
+  /** Gaining the role: replay the log, continue the unfinished runs, call the roll. Losing it: forget everything. */
+  private void setActive(boolean gained) {
+    if (gained == active) {
+      return;
+    }
+    runs.clear();
+    known.clear();
+    workers = new Workers();
+    active = gained;
+    if (gained) {
+      long start = System.nanoTime();
+      replay();
+      runs.values().forEach(Run::resume);
+      LOG.info("{} holds the lead role; {} unfinished run(s) resumed from the log in {} ms", name, runs.size(),
+          (System.nanoTime() - start) / 1_000_000);
+      bus.publish(new LeadOnline(name));
+      firstActive.complete(null);
+    } else {
+      LOG.warn("{} lost the lead role to another lead; it stops deciding", name);
     }
   }
 
+  private void replay() {
+    Map<String, Run> restored = new LinkedHashMap<>();
+    bus.replay(Topics.EVENTS, message -> {
+      if (message instanceof RunStarted s) {
+        known.add(s.run());
+      }
+      if (message instanceof RunStarted s && s.definition().isPresent()) {
+        restored.put(s.run(), new Run(s.run(), s.definition().get(), s.baseCommit(), bus, repo, workers, clock,
+            settings));
+      } else if (message instanceof TaskUpdate u && restored.containsKey(u.run())) {
+        restored.get(u.run()).restore(u);
+      } else if (message instanceof RunFinished f) {
+        restored.remove(f.run());
+      }
+    });
+    runs.putAll(restored);
+  }
+
   private void dispatch(Message message) {
+    if (!active) {
+      return;
+    }
     if (message instanceof ClaimRequested c) {
       run(c.run()).ifPresent(r -> r.onClaim(c));
     } else if (message instanceof Heartbeat h) {
@@ -163,16 +264,69 @@ public final class Lead implements AutoCloseable {
     } else if (message instanceof WorkerStatus w) {
       if (workers.update(w)) {
         LOG.info("worker {} joined ({} slots, capabilities {})", w.worker(), w.slots(), w.capabilities());
-        runs.values().forEach(Run::reoffer);
+        activeRuns().forEach(Run::reoffer);
       }
+    } else if (message instanceof PlanSubmitted p) {
+      onSubmitted(p);
     } else {
       throw new IllegalStateException("the lead does not handle " + message.getClass().getSimpleName() + " on "
           + Topics.REPORTS);
     }
   }
 
+  private void onSubmitted(PlanSubmitted submitted) {
+    if (known.contains(submitted.request())) {
+      return; // read again after a restart: it was answered then
+    }
+    try {
+      startRun(submitted.definition(), submitted.request());
+      LOG.info("started run {} submitted by {}", submitted.request(), submitted.submitter());
+    } catch (LeadException | ProtocolException e) {
+      bus.publish(new PlanRejected(submitted.request(), submitted.definition().name(), List.of(e.getMessage())));
+    }
+  }
+
+  private List<Run> activeRuns() {
+    return active ? runs.values().stream().filter(r -> !r.finished()).toList() : List.of();
+  }
+
   private Optional<Run> run(String id) {
     return Optional.ofNullable(runs.get(id));
+  }
+
+  /** A failure in one report must not stop the loop that serves all of them. */
+  private static void guarded(Runnable action) {
+    try {
+      action.run();
+    } catch (RuntimeException e) {
+      LOG.error("lead failed handling a report: {}", e.toString(), e);
+    }
+  }
+
+  /** Runs on the loop and waits, for the subscription's thread: its position moves only past handled reports. */
+  private void onLoopAndWait(Runnable action) {
+    try {
+      CompletableFuture.runAsync(() -> guarded(action), loop).join();
+    } catch (RejectedExecutionException e) {
+      // closing: the report stays unhandled and uncommitted, for the next lead
+    }
+  }
+
+  private <T> T onLoop(Supplier<T> what) {
+    try {
+      return CompletableFuture.supplyAsync(what, loop).join();
+    } catch (java.util.concurrent.CompletionException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      throw e;
+    }
+  }
+
+  private static byte[] randomBytes() {
+    byte[] b = new byte[2];
+    new SecureRandom().nextBytes(b);
+    return b;
   }
 
   @Override
@@ -187,7 +341,7 @@ public final class Lead implements AutoCloseable {
     repo.close();
   }
 
-  /** A started run: its id, the commit it started from, and the report once every task is final. */
+  /** A started run: its id, the commit it started from, and its report once every task is final, or now. */
   public record RunHandle(String id, String baseCommit, CompletableFuture<RunReport> done,
-      java.util.function.Supplier<RunReport> snapshot) {}
+      Supplier<RunReport> snapshot) {}
 }

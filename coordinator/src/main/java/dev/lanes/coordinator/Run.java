@@ -17,6 +17,7 @@ import dev.lanes.protocol.TaskRef;
 import dev.lanes.protocol.TaskResult;
 import dev.lanes.protocol.TaskState;
 import dev.lanes.protocol.TaskUpdate;
+import dev.lanes.protocol.Topics;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -36,9 +37,15 @@ import org.slf4j.LoggerFactory;
  * One run of a plan: the state machine of its tasks. Confined to the lead's event-loop thread, so it needs no locks.
  *
  * <p>A task is offered once every task it depends on has landed, starting from the target's tip at that moment (so it
- * sees their work), or from the run's base commit when it depends on nothing. The first claim for the current epoch
- * wins; only a result for the current epoch from the granted worker counts. A passed result is landed at once, which
- * keeps landing one task at a time because the loop is single-threaded.
+ * sees their work), or from the run's base commit when it depends on nothing. Each offer is a new attempt with a new
+ * epoch; the first claim for it wins and gets a lease, which the worker's heartbeats renew. Only a result for the
+ * current epoch from the granted worker counts, so a task lands at most once however often it ran. A failed attempt
+ * (including a lease that ran out) is offered again until the plan's attempts are used up; then the task is parked.
+ *
+ * <p>Every change of a task's state is written to the events topic, and acknowledged, <em>before</em> the action it
+ * decides (the offer, the grant, the move of the target branch). A lead that restarts replays those records with
+ * {@link #restore} and continues with {@link #resume}: what was offered is offered again under a new epoch, leases
+ * start over, and a landing that was under way is completed (landing is idempotent).
  */
 final class Run {
   private static final Logger LOG = LoggerFactory.getLogger(Run.class);
@@ -50,6 +57,7 @@ final class Run {
   private final TargetBranch repo;
   private final Workers workers;
   private final Clock clock;
+  private final Lead.Settings settings;
   private final Instant started;
   private final Map<String, Slot> tasks = new LinkedHashMap<>();
   private final Map<String, List<Slot>> dependents = new HashMap<>();
@@ -58,18 +66,19 @@ final class Run {
   private int finals;
   private final CompletableFuture<RunReport> done = new CompletableFuture<>();
 
-  Run(String id, Plan plan, String baseCommit, Bus bus, TargetBranch repo, Workers workers, Clock clock) {
+  Run(String id, Plan plan, String baseCommit, Bus bus, TargetBranch repo, Workers workers, Clock clock,
+      Lead.Settings settings) {
     this.id = id;
-    this.workers = workers;
     this.plan = plan;
     this.baseCommit = baseCommit;
     this.bus = bus;
     this.repo = repo;
+    this.workers = workers;
     this.clock = clock;
+    this.settings = settings;
     this.started = clock.instant();
     plan.tasks().forEach(t -> tasks.put(t.id(), new Slot(t)));
     for (Slot slot : tasks.values()) {
-      slot.waitingFor = slot.task.after().size();
       slot.task.after().forEach(d -> dependents.computeIfAbsent(d, k -> new ArrayList<>()).add(slot));
     }
   }
@@ -78,13 +87,67 @@ final class Run {
     return id;
   }
 
+  String baseCommit() {
+    return baseCommit;
+  }
+
   CompletableFuture<RunReport> done() {
     return done;
   }
 
   void start() {
-    publish(new RunStarted(id, plan.name(), plan.target(), baseCommit, List.copyOf(tasks.keySet())));
-    tasks.values().stream().filter(s -> s.waitingFor == 0).forEach(this::offer);
+    record(new RunStarted(id, plan.name(), plan.target(), baseCommit, List.copyOf(tasks.keySet()), Optional.of(plan)));
+    for (Slot slot : tasks.values()) {
+      slot.waitingFor = slot.task.after().size();
+      if (slot.waitingFor == 0) {
+        offer(slot, "from " + shortId(baseCommit));
+      }
+    }
+  }
+
+  /** Takes back one recorded change of state, during replay; nothing is published. */
+  void restore(TaskUpdate update) {
+    Slot slot = tasks.get(update.task());
+    if (slot == null) {
+      return;
+    }
+    slot.state = update.state();
+    slot.epoch = update.epoch();
+    slot.worker = update.worker();
+    slot.detail = update.detail();
+    update.base().ifPresent(b -> slot.base = b);
+    update.commit().ifPresent(c -> slot.commit = c);
+  }
+
+  /** Continues after a replay: see the class comment. */
+  void resume() {
+    finals = (int) tasks.values().stream().filter(s -> s.state.isFinal()).count();
+    Instant now = clock.instant();
+    for (Slot slot : tasks.values()) {
+      slot.waitingFor = (int) slot.task.after().stream().filter(d -> tasks.get(d).state != TaskState.LANDED).count();
+      switch (slot.state) {
+        case OFFERED:
+          offer(slot, "offered again by a new lead");
+          break;
+        case RUNNING:
+          slot.leaseUntil = now.plus(settings.lease());
+          break;
+        case LANDING:
+          landCommit(slot, slot.commit);
+          break;
+        case WAITING:
+          if (slot.task.after().stream().anyMatch(d -> tasks.get(d).state.isFinal()
+              && tasks.get(d).state != TaskState.LANDED)) {
+            update(slot, TaskState.SKIPPED, "depends on a task that did not land");
+          } else if (slot.waitingFor == 0) {
+            offer(slot, "from " + shortId(repo.tip(plan.target()).orElse(baseCommit)));
+          }
+          break;
+        default:
+          break;
+      }
+    }
+    advance();
   }
 
   void onClaim(ClaimRequested claim) {
@@ -95,18 +158,25 @@ final class Run {
     }
     slot.worker = claim.worker();
     slot.attemptStarted = clock.instant();
+    slot.leaseUntil = slot.attemptStarted.plus(settings.lease());
     slot.preferred.ifPresent(workers::unload);
     slot.preferred = Optional.empty();
     workers.load(claim.worker());
-    publish(new ClaimGranted(id, slot.task.id(), slot.epoch, claim.worker()));
     update(slot, TaskState.RUNNING, "granted to " + claim.worker());
+    publish(new ClaimGranted(id, slot.task.id(), slot.epoch, claim.worker()));
   }
 
   void onHeartbeat(Heartbeat beat) {
     Slot slot = current(beat.task(), beat.epoch(), beat.worker());
-    if (slot != null && slot.state == TaskState.RUNNING && !beat.phase().equals(slot.phase)) {
+    if (slot == null || slot.state != TaskState.RUNNING) {
+      return;
+    }
+    slot.leaseUntil = clock.instant().plus(settings.lease());
+    if (!beat.phase().equals(slot.phase)) {
       slot.phase = beat.phase();
-      update(slot, TaskState.RUNNING, beat.phase() + (beat.detail().isEmpty() ? "" : ": " + beat.detail()));
+      // Progress, not a decision: published for people watching, not awaited.
+      publish(new TaskUpdate(id, slot.task.id(), TaskState.RUNNING, slot.epoch, slot.worker,
+          beat.phase() + (beat.detail().isEmpty() ? "" : ": " + beat.detail()), optional(slot.base), Optional.empty()));
     }
   }
 
@@ -121,14 +191,19 @@ final class Run {
   void onResult(TaskResult result) {
     Slot slot = current(result.task(), result.epoch(), result.worker());
     if (slot == null || slot.state != TaskState.RUNNING) {
-      LOG.info("rejected result for {} epoch {} from {}: not the current attempt", result.task(), result.epoch(),
-          result.worker());
+      Slot known = tasks.get(result.task());
+      if (known != null) {
+        // A decision too: recorded, though it changes nothing about the task.
+        record(new TaskUpdate(id, known.task.id(), known.state, known.epoch, known.worker, "rejected the result of "
+            + "attempt " + result.epoch() + " from " + result.worker() + ": not the current attempt",
+            optional(known.base), Optional.ofNullable(known.commit)));
+      }
       return;
     }
     slot.finished = clock.instant();
     workers.unload(slot.worker);
     if (result.outcome() != TaskResult.Outcome.PASSED) {
-      update(slot, TaskState.FAILED, failure(result));
+      attemptFailed(slot, failure(result));
     } else {
       land(slot, result);
     }
@@ -136,39 +211,48 @@ final class Run {
   }
 
   /**
-   * Reports offered tasks that no known worker can run, once each, with the missing capability; when
-   * {@code failAfter} is given (the set of workers is fixed, as in {@code lanes run}), such a task fails after that
-   * long instead of waiting for a worker that will never come.
+   * The lead's clock: leases that ran out end their attempt, and offered tasks that no known worker can run are
+   * reported once, with the missing capability; when {@code failUnschedulableAfter} is set (the set of workers is
+   * fixed, as in {@code lanes run}), such a task fails after that long instead of waiting for a worker that never
+   * comes.
    */
-  void checkSchedulable(Instant now, Optional<Duration> failAfter) {
+  void tick(Instant now) {
     for (Slot slot : List.copyOf(tasks.values())) {
-      if (slot.state != TaskState.OFFERED) {
-        continue;
-      }
-      Optional<String> why = workers.whyNone(slot.task.requires());
-      if (why.isEmpty()) {
-        slot.unschedulableSince = null;
-      } else if (slot.unschedulableSince == null) {
-        slot.unschedulableSince = now;
-        update(slot, TaskState.OFFERED, "unschedulable: " + why.get());
-      } else if (failAfter.isPresent() && !now.isBefore(slot.unschedulableSince.plus(failAfter.get()))) {
-        update(slot, TaskState.FAILED, "unschedulable: " + why.get());
+      if (slot.state == TaskState.RUNNING && slot.leaseUntil != null && now.isAfter(slot.leaseUntil)) {
+        workers.unload(slot.worker);
+        attemptFailed(slot, "the lease of " + slot.worker + " ran out (no heartbeat for "
+            + settings.lease().toSeconds() + "s)");
+      } else if (slot.state == TaskState.OFFERED) {
+        checkSchedulable(slot, now);
       }
     }
     advance();
+  }
+
+  private void checkSchedulable(Slot slot, Instant now) {
+    Optional<String> why = workers.whyNone(slot.task.requires());
+    Optional<Duration> failAfter = settings.failUnschedulableAfter();
+    if (why.isEmpty()) {
+      slot.unschedulableSince = null;
+    } else if (slot.unschedulableSince == null) {
+      slot.unschedulableSince = now;
+      update(slot, TaskState.OFFERED, "unschedulable: " + why.get());
+    } else if (failAfter.isPresent() && !now.isBefore(slot.unschedulableSince.plus(failAfter.get()))) {
+      update(slot, TaskState.FAILED, "unschedulable: " + why.get());
+    }
   }
 
   /** Withdraws every attempt in flight and ends the run: what waits is skipped, what runs is cancelled. */
   void cancel(String reason) {
     for (Slot slot : tasks.values()) {
       if (slot.state == TaskState.OFFERED || slot.state == TaskState.RUNNING) {
-        publish(new TaskCancelled(id, slot.task.id(), slot.epoch, reason));
         if (slot.state == TaskState.RUNNING) {
           workers.unload(slot.worker);
         }
         slot.preferred.ifPresent(workers::unload);
         slot.preferred = Optional.empty();
         update(slot, TaskState.FAILED, "cancelled: " + reason);
+        publish(new TaskCancelled(id, slot.task.id(), slot.epoch, reason));
       } else if (slot.state == TaskState.WAITING) {
         update(slot, TaskState.SKIPPED, "cancelled: " + reason);
       }
@@ -181,29 +265,51 @@ final class Run {
     tasks.values().stream().filter(s -> s.state == TaskState.OFFERED).forEach(this::publishOffer);
   }
 
+  /**
+   * An attempt failed: the task is offered again, from the target's current tip, until it has had the plan's number
+   * of attempts; then it is parked with every attempt's reason (or simply failed when only one attempt is allowed).
+   */
+  private void attemptFailed(Slot slot, String reason) {
+    slot.failures.add("attempt " + slot.epoch + ": " + reason);
+    if (slot.epoch < settings.maxAttempts()) {
+      offer(slot, "attempt " + (slot.epoch + 1) + " after: " + reason);
+    } else if (settings.maxAttempts() > 1) {
+      update(slot, TaskState.PARKED, "parked after " + slot.epoch + " attempts: " + String.join("; ", slot.failures));
+    } else {
+      update(slot, TaskState.FAILED, reason);
+    }
+  }
+
   private void land(Slot slot, TaskResult result) {
     String commit = result.commit().orElse("");
     if (commit.equals(slot.base) || result.changedFiles().isEmpty()) {
       update(slot, TaskState.LANDED, "nothing to land: the agent changed no file");
-      return;
+    } else if (!repo.hasCommit(commit)) {
+      attemptFailed(slot, "commit " + commit + " was not pushed to the repository");
+    } else if (!repo.descendsFrom(commit, slot.base)) {
+      attemptFailed(slot, "commit " + shortId(commit) + " does not descend from the offered base " + shortId(slot.base));
+    } else {
+      slot.changedFiles = result.changedFiles().size();
+      landCommit(slot, commit);
     }
-    if (!repo.hasCommit(commit)) {
-      update(slot, TaskState.FAILED, "commit " + commit + " was not pushed to the repository");
-      return;
-    }
-    if (!repo.descendsFrom(commit, slot.base)) {
-      update(slot, TaskState.FAILED, "commit " + shortId(commit) + " does not descend from the offered base "
-          + shortId(slot.base));
-      return;
-    }
+  }
+
+  /** Records the landing, then moves the target; repeating it after a crash is harmless (landing is idempotent). */
+  private void landCommit(Slot slot, String commit) {
+    slot.commit = commit;
     update(slot, TaskState.LANDING, "landing " + shortId(commit) + " on " + plan.target());
     try {
-      slot.landed = repo.land(plan.target(), commit, "Land " + slot.task.id() + ": " + slot.task.title() + " (run " + id + ")");
-      update(slot, TaskState.LANDED, result.changedFiles().size() + " file(s), target at " + shortId(slot.landed));
+      String tip = repo.land(plan.target(), commit,
+          "Land " + slot.task.id() + ": " + slot.task.title() + " (run " + id + ")");
+      slot.commit = tip;
+      update(slot, TaskState.LANDED, (slot.changedFiles > 0 ? slot.changedFiles + " file(s), " : "")
+          + "target at " + shortId(tip));
     } catch (TargetBranch.MergeConflict e) {
-      update(slot, TaskState.FAILED, "does not merge onto " + plan.target() + ": " + e.getMessage());
+      slot.commit = null;
+      attemptFailed(slot, "does not merge onto " + plan.target() + ": " + e.getMessage());
     } catch (LeadException e) {
-      update(slot, TaskState.FAILED, "landing failed: " + e.getMessage());
+      slot.commit = null;
+      attemptFailed(slot, "landing failed: " + e.getMessage());
     }
   }
 
@@ -221,7 +327,7 @@ final class Run {
         }
         if (slot.state == TaskState.LANDED) {
           if (--next.waitingFor == 0) {
-            offer(next);
+            offer(next, "from " + shortId(repo.tip(plan.target()).orElse(baseCommit)));
           }
         } else {
           update(next, TaskState.SKIPPED, "depends on " + slot.task.id() + ", which did not land");
@@ -233,13 +339,16 @@ final class Run {
     }
   }
 
-  private void offer(Slot slot) {
+  /** A new attempt: a new epoch, from the base commit for a first attempt without dependencies, else the target. */
+  private void offer(Slot slot, String why) {
+    boolean first = slot.epoch == 0 && slot.task.after().isEmpty();
     slot.epoch++;
-    slot.base = slot.task.after().isEmpty() ? baseCommit : repo.tip(plan.target()).orElse(baseCommit);
+    slot.base = first ? baseCommit : repo.tip(plan.target()).orElse(baseCommit);
     slot.phase = "";
     slot.worker = "";
+    slot.leaseUntil = null;
+    update(slot, TaskState.OFFERED, why);
     publishOffer(slot);
-    update(slot, TaskState.OFFERED, "from " + shortId(slot.base));
   }
 
   /** Publishes the offer, naming an idle capable worker as preferred; a repeated offer names a new one. */
@@ -260,8 +369,12 @@ final class Run {
     List<String> landed = new ArrayList<>();
     List<String> failed = new ArrayList<>();
     tasks.values().forEach(s -> (s.state == TaskState.LANDED ? landed : failed).add(s.task.id()));
-    publish(new RunFinished(id, plan.target(), landed, failed));
+    record(new RunFinished(id, plan.target(), landed, failed));
     done.complete(report());
+  }
+
+  boolean finished() {
+    return done.isDone();
   }
 
   RunReport report() {
@@ -270,7 +383,7 @@ final class Run {
       Duration took = s.attemptStarted == null ? Duration.ZERO
           : Duration.between(s.attemptStarted, s.finished == null ? clock.instant() : s.finished);
       rows.add(new RunReport.Row(s.task.id(), s.state, s.worker, s.epoch, took,
-          s.landed == null ? "" : shortId(s.landed), s.detail));
+          s.state == TaskState.LANDED && s.commit != null ? shortId(s.commit) : "", s.detail));
     }
     return new RunReport(id, plan.name(), plan.target(), repo.tip(plan.target()).orElse(""),
         Duration.between(started, clock.instant()), rows);
@@ -281,6 +394,7 @@ final class Run {
     return slot != null && slot.epoch == epoch && slot.worker.equals(worker) ? slot : null;
   }
 
+  /** A decision: recorded, and acknowledged by the broker, before the caller acts on it. */
   private void update(Slot slot, TaskState state, String detail) {
     if (state.isFinal() && !slot.state.isFinal()) {
       finals++;
@@ -288,12 +402,22 @@ final class Run {
     }
     slot.state = state;
     slot.detail = detail;
-    publish(new TaskUpdate(id, slot.task.id(), state, slot.epoch, slot.worker, detail));
+    record(new TaskUpdate(id, slot.task.id(), state, slot.epoch, slot.worker, detail, optional(slot.base),
+        Optional.ofNullable(slot.commit)));
   }
 
+  private void record(Message event) {
+    if (!Topics.EVENTS.equals(Topics.of(event))) {
+      throw new IllegalArgumentException(event.getClass().getSimpleName() + " is not an event");
+    }
+    bus.publish(event).join();
+  }
+
+  /**
+   * An action: not awaited, since the producer keeps order and retries on its own, and the decision behind it is
+   * already recorded. A publish that fails for good is logged; leases and re-offers recover from a lost action.
+   */
   private void publish(Message message) {
-    // Not awaited: the producer keeps order and retries on its own, and waiting for each acknowledgement would put a
-    // broker round trip between every two decisions. A publish that fails for good is logged here.
     bus.publish(message).exceptionally(e -> {
       LOG.error("could not publish {} for run {}: {}", message.getClass().getSimpleName(), id, e.toString());
       return null;
@@ -312,6 +436,10 @@ final class Run {
     return lines[lines.length - 1];
   }
 
+  private static Optional<String> optional(String text) {
+    return text == null || text.isEmpty() ? Optional.empty() : Optional.of(text);
+  }
+
   static String shortId(String commit) {
     return commit.length() > 10 ? commit.substring(0, 10) : commit;
   }
@@ -320,16 +448,20 @@ final class Run {
   private static final class Slot {
     final Plan.Task task;
     final List<Finding> findings = new ArrayList<>();
+    final List<String> failures = new ArrayList<>();
     TaskState state = TaskState.WAITING;
     int epoch;
     int waitingFor;
+    int changedFiles;
     String base = "";
     String worker = "";
     String phase = "";
     String detail = "";
-    String landed;
+    /** The commit being landed, then the target's tip once landed. */
+    String commit;
     Optional<String> preferred = Optional.empty();
     Instant unschedulableSince;
+    Instant leaseUntil;
     Instant attemptStarted;
     Instant finished;
 

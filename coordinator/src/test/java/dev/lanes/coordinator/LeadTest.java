@@ -11,6 +11,8 @@ import dev.lanes.protocol.ClaimRequested;
 import dev.lanes.protocol.Heartbeat;
 import dev.lanes.protocol.Message;
 import dev.lanes.protocol.Plan;
+import dev.lanes.protocol.PlanRejected;
+import dev.lanes.protocol.PlanSubmitted;
 import dev.lanes.protocol.PlanParser;
 import dev.lanes.protocol.RunFinished;
 import dev.lanes.protocol.RunStarted;
@@ -66,7 +68,7 @@ class LeadTest {
     bus = new MemoryBus();
     work = new Recorder(bus, Topics.WORK);
     events = new Recorder(bus, Topics.EVENTS);
-    lead = Lead.start(bus, repo.dir(), Clock.systemUTC());
+    lead = Lead.start(bus, repo.dir(), Clock.systemUTC(), Lead.Settings.daemon().withMaxAttempts(1));
   }
 
   @AfterEach
@@ -125,9 +127,9 @@ class LeadTest {
 
     bus.publish(passed(offer, "w2", commit));
     bus.publish(new TaskResult(run.id(), "core", offer.epoch() + 1, "w1", Outcome.PASSED, offer.branch(),
-        Optional.of(commit), List.of("core/file.txt"), 0, -1, "", "", 1, Optional.empty()));
+        Optional.of(commit), List.of("core/file.txt"), 0, -1, "", "", 1, Optional.empty(), Optional.empty()));
     bus.publish(new TaskResult(run.id(), "nope", offer.epoch(), "w1", Outcome.PASSED, offer.branch(),
-        Optional.of(commit), List.of("core/file.txt"), 0, -1, "", "", 1, Optional.empty()));
+        Optional.of(commit), List.of("core/file.txt"), 0, -1, "", "", 1, Optional.empty(), Optional.empty()));
     barrier(offer, "w1");
 
     assertThat(row(run, "core").state()).isEqualTo(TaskState.RUNNING);
@@ -173,7 +175,9 @@ class LeadTest {
     events.sync();
 
     List<Message> mine = events.all(Message.class);
-    assertThat(mine.get(0)).isEqualTo(new RunStarted(run.id(), "sample", TARGET, base, List.of("core")));
+    assertThat(mine.get(0)).usingRecursiveComparison().ignoringFields("definition")
+        .isEqualTo(new RunStarted(run.id(), "sample", TARGET, base, List.of("core"), Optional.empty()));
+    assertThat(((RunStarted) mine.get(0)).definition()).map(Plan::name).contains("sample");
     assertThat(mine.get(mine.size() - 1)).isEqualTo(new RunFinished(run.id(), TARGET, List.of("core"), List.of()));
     assertThat(events.all(TaskUpdate.class)).extracting(TaskUpdate::state).containsExactly(TaskState.OFFERED,
         TaskState.RUNNING, TaskState.RUNNING, TaskState.LANDING, TaskState.LANDED);
@@ -235,7 +239,7 @@ class LeadTest {
 
     bus.publish(new TaskResult(run.id(), "core", offer.epoch(), "w1", Outcome.VERIFY_FAILED, offer.branch(),
         Optional.of(commit), List.of("core/file.txt"), 0, 1, "", "Tests run: 3\nFAILED: CoreTest", 5,
-        Optional.of("verify exited with 1")));
+        Optional.of("verify exited with 1"), Optional.empty()));
     RunReport report = run.done().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
 
     assertThat(report.allLanded()).isFalse();
@@ -283,7 +287,7 @@ class LeadTest {
     TaskOffered offer = grant(run, "core", "w1");
 
     bus.publish(new TaskResult(run.id(), "core", offer.epoch(), "w1", Outcome.PASSED, offer.branch(),
-        Optional.of(offer.baseCommit()), List.of(), 0, -1, "", "", 1, Optional.empty()));
+        Optional.of(offer.baseCommit()), List.of(), 0, -1, "", "", 1, Optional.empty(), Optional.empty()));
     RunReport report = run.done().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
 
     assertThat(report.allLanded()).isTrue();
@@ -327,6 +331,7 @@ class LeadTest {
     work.sync();
 
     List<String> sequence = work.all(Message.class).stream()
+        .filter(m -> m instanceof TaskOffered || m instanceof ClaimGranted)
         .map(m -> m.getClass().getSimpleName() + " " + ((m instanceof TaskOffered o) ? o.task()
             : ((ClaimGranted) m).task()))
         .toList();
@@ -376,6 +381,113 @@ class LeadTest {
     assertThat(repo.hasBranch(TARGET)).isFalse();
   }
 
+  // ---- leases, attempts, takeover, submission ----
+
+  @Test
+  void leaseThatRunsOutEndsTheAttemptAndALateResultIsRejected() throws Exception {
+    restartLead(Lead.Settings.daemon().withLease(Duration.ofSeconds(1)).withMaxAttempts(2));
+    Lead.RunHandle run = lead.submit(plan("- {id: core, prompt: p, owns: [core/]}"));
+    TaskOffered first = grant(run, "core", "w1");
+
+    TaskOffered second = work.awaitFirst(TaskOffered.class, o -> o.task().equals("core") && o.epoch() == 2);
+    assertThat(awaitUpdate("core", TaskState.OFFERED, 2).detail()).contains("the lease of w1 ran out");
+    String late = repo.commitOnto(first.baseCommit(), first.branch(), Map.of("core/file.txt", "late\n"));
+    bus.publish(passed(first, "w1", late));
+    bus.publish(new ClaimRequested(run.id(), "core", 2, "w2"));
+    work.awaitFirst(ClaimGranted.class, g -> g.task().equals("core") && g.epoch() == 2);
+    String commit = repo.commitOnto(second.baseCommit(), second.branch(), Map.of("core/file.txt", "second\n"));
+    bus.publish(passed(second, "w2", commit));
+    RunReport report = run.done().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+
+    assertThat(report.allLanded()).isTrue();
+    assertThat(repo.show(TARGET, "core/file.txt")).isEqualTo("second\n");
+    assertThat(events.all(TaskUpdate.class).stream().filter(u -> u.state() == TaskState.LANDED)).hasSize(1);
+  }
+
+  @Test
+  void taskFailingEveryAttemptIsParkedWithItsReasonsWhileOthersLand() throws Exception {
+    restartLead(Lead.Settings.daemon().withMaxAttempts(2));
+    Lead.RunHandle run = lead.submit(plan("""
+        - {id: poison, prompt: p, owns: [core/]}
+        - {id: api, prompt: p, owns: [api/]}
+        """));
+    for (int epoch = 1; epoch <= 2; epoch++) {
+      TaskOffered offer = grant(run, "poison", "w1", epoch);
+      bus.publish(new TaskResult(run.id(), "poison", epoch, "w1", Outcome.AGENT_FAILED, offer.branch(),
+          Optional.empty(), List.of(), 139, -1, "Segmentation fault", "", 5, Optional.of("agent exited with 139"),
+          Optional.empty()));
+    }
+    TaskOffered api = grant(run, "api", "w2");
+    String commit = repo.commitOnto(api.baseCommit(), api.branch(), Map.of("api/file.txt", "api\n"));
+    bus.publish(passed(api, "w2", commit));
+    RunReport report = run.done().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+
+    assertThat(row(report, "poison").state()).isEqualTo(TaskState.PARKED);
+    assertThat(row(report, "poison").detail()).contains("parked after 2 attempts")
+        .contains("attempt 1: agent exited with 139").contains("attempt 2: agent exited with 139");
+    assertThat(row(report, "api").state()).isEqualTo(TaskState.LANDED);
+    assertThat(work.all(TaskOffered.class).stream().filter(o -> o.task().equals("poison"))).hasSize(2);
+  }
+
+  @Test
+  void secondLeadWaitsThenTakesOverAndFinishesTheRunFromTheLog() throws Exception {
+    Lead.RunHandle run = lead.submit(plan("""
+        - {id: core, prompt: p, owns: [core/]}
+        - {id: api, prompt: p, owns: [api/]}
+        """));
+    TaskOffered core = grant(run, "core", "w1");
+    work.awaitFirst(TaskOffered.class, o -> o.task().equals("api"));
+    Lead second = Lead.start(bus, repo.dir(), Clock.systemUTC(), Lead.Settings.daemon().withMaxAttempts(1));
+    assertThat(second.isActive()).as("one lead acts at a time").isFalse();
+
+    lead.close();
+    lead = second;
+    second.awaitActive(PATIENCE);
+
+    TaskOffered api = work.awaitFirst(TaskOffered.class, o -> o.task().equals("api") && o.epoch() == 2);
+    String coreCommit = repo.commitOnto(core.baseCommit(), core.branch(), Map.of("core/file.txt", "core\n"));
+    bus.publish(passed(core, "w1", coreCommit));
+    bus.publish(new ClaimRequested(run.id(), "api", 2, "w2"));
+    work.awaitFirst(ClaimGranted.class, g -> g.task().equals("api") && g.epoch() == 2);
+    String apiCommit = repo.commitOnto(api.baseCommit(), api.branch(), Map.of("api/file.txt", "api\n"));
+    bus.publish(passed(api, "w2", apiCommit));
+
+    RunFinished finished = events.awaitFirst(RunFinished.class, f -> f.run().equals(run.id()));
+    assertThat(finished.landed()).containsExactlyInAnyOrder("core", "api");
+    assertThat(repo.show(TARGET, "core/file.txt")).isEqualTo("core\n");
+    assertThat(repo.show(TARGET, "api/file.txt")).isEqualTo("api\n");
+  }
+
+  @Test
+  void planSubmittedOnTheBusStartsARunOrIsRejectedWithTheReason() {
+    Plan good = plan("- {id: core, prompt: p, owns: [core/]}");
+    bus.publish(new PlanSubmitted("req-1", good, "tester"));
+    events.awaitFirst(RunStarted.class, s -> s.run().equals("req-1"));
+    work.awaitFirst(TaskOffered.class, o -> o.run().equals("req-1") && o.task().equals("core"));
+
+    bus.publish(new PlanSubmitted("req-2", new Plan("bad", Optional.empty(), "main", good.tasks()), "tester"));
+    PlanRejected rejected = events.awaitFirst(PlanRejected.class, r -> r.request().equals("req-2"));
+
+    assertThat(rejected.problems()).singleElement().asString().contains("target: \"main\" is the branch checked out");
+  }
+
+  private void restartLead(Lead.Settings settings) {
+    lead.close();
+    lead = Lead.start(bus, repo.dir(), Clock.systemUTC(), settings);
+  }
+
+  private TaskOffered grant(Lead.RunHandle run, String task, String worker, int epoch) {
+    TaskOffered offer = work.awaitFirst(TaskOffered.class,
+        o -> o.run().equals(run.id()) && o.task().equals(task) && o.epoch() == epoch);
+    bus.publish(new ClaimRequested(run.id(), task, epoch, worker));
+    work.awaitFirst(ClaimGranted.class, g -> g.task().equals(task) && g.epoch() == epoch);
+    return offer;
+  }
+
+  private TaskUpdate awaitUpdate(String task, TaskState state, int epoch) {
+    return events.awaitFirst(TaskUpdate.class, u -> u.task().equals(task) && u.state() == state && u.epoch() == epoch);
+  }
+
   // ---- playing the worker ----
 
   private static Plan plan(String tasks) {
@@ -398,7 +510,7 @@ class LeadTest {
         ? repo.git("diff", "--name-only", offer.baseCommit(), commit).lines().toList()
         : List.of("core/file.txt");
     return new TaskResult(offer.run(), offer.task(), offer.epoch(), worker, Outcome.PASSED, offer.branch(),
-        Optional.of(commit), changed, 0, 0, "", "", 1, Optional.empty());
+        Optional.of(commit), changed, 0, 0, "", "", 1, Optional.empty(), Optional.empty());
   }
 
   /**

@@ -11,7 +11,7 @@ import picocli.CommandLine.Spec;
     name = "bench",
     mixinStandardHelpOptions = true,
     description = "Benchmarks. Each prints its figures and, as its last line, a machine-readable summary.",
-    subcommands = {BenchCommand.Dispatch.class, BenchCommand.Claims.class})
+    subcommands = {BenchCommand.Dispatch.class, BenchCommand.Claims.class, BenchCommand.Setup.class})
 final class BenchCommand implements Runnable {
   @Spec CommandSpec spec;
 
@@ -81,6 +81,35 @@ final class BenchCommand implements Runnable {
         throw new IllegalArgumentException("--tasks, --claims, --paths and --runs must be at least 1");
       }
       ClaimsBench.run(tasks, claims, paths, runs, spec.commandLine().getOut());
+      return Main.OK;
+    }
+  }
+
+  @Command(
+      name = "setup",
+      mixinStandardHelpOptions = true,
+      description = {
+        "A worker's per-task setup and teardown (worktree, branch, bookkeeping) on a generated repository, next to",
+        "bare git worktree add / git worktree remove on the same mirror, alternating."
+      })
+  static final class Setup implements Callable<Integer> {
+    @Option(names = "--files", defaultValue = "5000", description = "Files in the repository (default: ${DEFAULT-VALUE}).")
+    int files;
+
+    @Option(names = "--iterations", defaultValue = "20", description = "Measured rounds (default: ${DEFAULT-VALUE}).")
+    int iterations;
+
+    @Option(names = "--warmup", defaultValue = "3", description = "Rounds before measuring (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Spec CommandSpec spec;
+
+    @Override
+    public Integer call() {
+      if (files < 1 || iterations < 1 || warmup < 0) {
+        throw new IllegalArgumentException("--files and --iterations must be at least 1, --warmup at least 0");
+      }
+      SetupBench.run(files, iterations, warmup, spec.commandLine().getOut());
       return Main.OK;
     }
   }

@@ -29,9 +29,9 @@ import picocli.CommandLine.Spec;
     name = "check",
     mixinStandardHelpOptions = true,
     description = {
-      "Validates a plan and reports every pair of tasks that may run at the same time (neither waits for the other"
-          + " through after:, directly or transitively) and own a common path, with an example path and the files of"
-          + " the base commit that both claims cover. Also warns about claims that cover no file at the base commit.",
+      "Validates a plan and reports ownership conflicts between tasks that may run at once.",
+      "",
+      "Reports every pair of tasks that may run at the same time (neither waits for the other through after:, directly or transitively) and own a common path, with an example path and the files of the base commit that both claims cover. Also warns about claims that cover no file at the base commit.",
       "",
       "Exit 0 when clean, 1 when there are conflicts, 2 for an invalid plan or repository."
     })

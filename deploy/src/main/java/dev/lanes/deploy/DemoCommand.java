@@ -19,8 +19,9 @@ import picocli.CommandLine.Spec;
     name = "demo",
     mixinStandardHelpOptions = true,
     description = {
-      "Creates a sample multi-module repository in a temporary directory and runs a four-task plan on it",
-      "with two workers and scripted agents (no AI agent needed), then checks the result branch."
+      "Runs a four-task sample plan on a sample repository, with scripted agents.",
+      "",
+      "Creates a sample multi-module repository in a temporary directory, runs the plan with two workers (no AI agent needed), and checks the result branch."
     })
 final class DemoCommand implements Callable<Integer> {
   @Spec CommandSpec spec;

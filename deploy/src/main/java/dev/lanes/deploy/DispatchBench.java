@@ -101,7 +101,7 @@ final class DispatchBench {
       List<Worker> sims = new ArrayList<>();
       for (int i = 0; i < workers; i++) {
         sims.add(Worker.simulated(workerBus, new Worker.Config("sim" + i, "bench", List.of(), 1, "", repo,
-            Duration.ofMinutes(1)), Clock.systemUTC()));
+            Duration.ofMinutes(1), Map.of()), Clock.systemUTC()));
       }
       Bus.Listener fanOut = message -> {
         long now = System.nanoTime();

@@ -14,6 +14,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -55,7 +56,7 @@ final class LocalCluster implements AutoCloseable {
       for (int i = 1; i <= workers; i++) {
         String id = "w" + i;
         Worker.Config config = new Worker.Config(id, host, capabilities, 1, url, root.resolve("workers").resolve(id),
-            Duration.ofSeconds(5));
+            Duration.ofSeconds(5), Map.of());
         cluster.workers.add(Worker.start(cluster.bus("worker-" + id), config, Clock.systemUTC()));
       }
       cluster.lead = Lead.start(cluster.bus("lead"), repo, Clock.systemUTC(), Lead.Settings.fixedWorkers());

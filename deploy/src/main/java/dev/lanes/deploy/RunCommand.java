@@ -30,9 +30,11 @@ import picocli.CommandLine.Model.CommandSpec;
     name = "run",
     mixinStandardHelpOptions = true,
     description = {
-      "Runs a plan to the end in this process: an embedded Kafka broker (unless --bootstrap-servers is given),",
-      "the lead, and N local workers. Results land on the plan's target branch; your working tree and",
-      "checked-out branch are never touched. Exit 0 when every task landed, 1 when any did not, 2 for bad input."
+      "Runs a plan to the end in this process: broker, lead and local workers.",
+      "",
+      "An embedded Kafka broker is used unless --bootstrap-servers is given. Tasks that may run at once and own a common path are put in order first (refused with --strict). Results land on the plan's target branch; your working tree and checked-out branch are never touched.",
+      "",
+      "Exit 0 when every task landed, 1 when any did not (or conflicts under --strict), 2 for bad input."
     })
 final class RunCommand implements Callable<Integer> {
   @Parameters(paramLabel = "PLAN", description = "The plan file (YAML).")

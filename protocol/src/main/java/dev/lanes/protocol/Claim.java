@@ -38,6 +38,7 @@ public final class Claim {
   }
 
   /** Parses and validates a claim; the exception message names the claim and the rule it breaks. */
+  @com.fasterxml.jackson.annotation.JsonCreator
   public static Claim parse(String text) {
     Objects.requireNonNull(text, "text");
     if (text.isBlank() || text.chars().allMatch(c -> c == '/')) {
@@ -61,6 +62,7 @@ public final class Claim {
   }
 
   /** The claim as written. */
+  @com.fasterxml.jackson.annotation.JsonValue
   public String text() {
     return text;
   }

@@ -10,6 +10,16 @@ public record Finding(String run, String task, int epoch, String worker, String 
     implements Message {
   /** The kind of finding that names paths an attempt changed outside its claims. */
   public static final String OWNERSHIP_VIOLATION = "ownership-violation";
+  /** A task the agent suggests; {@code text} is the follow-up as JSON ({@code title}, {@code prompt}, {@code owns}). */
+  public static final String FOLLOW_UP = "follow-up";
+  /** Paths outside the task's claims the agent needed; {@code paths} are claims, {@code text} says why. */
+  public static final String NEEDS_PATHS = "needs-paths";
+  /** A question for a human. */
+  public static final String QUESTION = "question";
+  /** Anything else the agent wanted the lead to know. */
+  public static final String NOTE = "note";
+  /** The agent's findings file could not be taken; {@code text} names the field, the value and the rule. */
+  public static final String INVALID_FINDINGS = "invalid-findings";
 
   public Finding {
     paths = List.copyOf(paths);

@@ -23,10 +23,12 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
   @JsonSubTypes.Type(value = RunFinished.class, name = "run-finished"),
   @JsonSubTypes.Type(value = TaskCancelled.class, name = "task-cancelled"),
   @JsonSubTypes.Type(value = LeadOnline.class, name = "lead-online"),
+  @JsonSubTypes.Type(value = PlanSubmitted.class, name = "plan-submitted"),
+  @JsonSubTypes.Type(value = PlanRejected.class, name = "plan-rejected"),
 })
 public sealed interface Message
     permits WorkerStatus, TaskOffered, ClaimRequested, ClaimGranted, Heartbeat, TaskResult, Finding, RunStarted,
-        TaskUpdate, RunFinished, TaskCancelled, LeadOnline {
+        TaskUpdate, RunFinished, TaskCancelled, LeadOnline, PlanSubmitted, PlanRejected {
 
   /**
    * The record key on the bus. Messages about one task share a key so that they stay in order; worker messages

@@ -36,7 +36,8 @@ public final class PlanParser {
   private static final Set<String> PLAN_KEYS = Set.of("name", "base", "target", "agent", "verify", "tasks");
   private static final Set<String> TASK_KEYS =
       Set.of("id", "title", "prompt", "owns", "after", "requires", "verify", "agent");
-  private static final Set<String> AGENT_KEYS = Set.of("command", "timeout");
+  private static final Set<String> AGENT_KEYS = Set.of("command", "claude", "timeout");
+  private static final Set<String> CLAUDE_KEYS = Set.of("allowed-tools", "max-turns", "budget-usd", "model");
   private static final ObjectMapper YAML =
       new ObjectMapper(new YAMLFactory().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION));
 
@@ -233,31 +234,90 @@ public final class PlanParser {
       return fallback;
     }
     if (!node.isObject()) {
-      problem(at, "expected a mapping with command and timeout, got " + kind(node));
-      return Optional.empty();
-    }
-    if (node.has("claude")) {
-      problem(at + ".claude", "the claude adapter is not available in this version; use " + at + ".command");
+      problem(at, "expected a mapping with a command or claude, and a timeout, got " + kind(node));
       return Optional.empty();
     }
     unknownKeys(at + ".", node, AGENT_KEYS);
-    List<String> command = strings(at + ".command", node.get("command"), false);
-    if (node.get("command") == null || command.isEmpty()) {
-      problem(at + ".command", "missing: an agent needs a command (a list: program and arguments)");
+    long timeoutMs = timeout(at + ".timeout", node.get("timeout")).toMillis();
+    if (node.has("command") && node.has("claude")) {
+      // Reported once; the command is still read so that its own problems are reported too.
+      problem(at, "has both command and claude; an agent is either a command or the claude adapter");
+    } else if (node.has("claude")) {
+      return Optional.of(AgentSpec.claude(claude(at + ".claude", node.get("claude")), timeoutMs));
     }
-    Duration timeout = AgentSpec.DEFAULT_TIMEOUT;
-    Optional<String> text = optionalText(at + ".timeout", node.get("timeout"));
-    if (text.isPresent()) {
-      try {
-        timeout = Durations.parse(at + ".timeout", text.get());
-        if (timeout.isZero()) {
-          problem(at + ".timeout", "\"" + text.get() + "\" must be longer than zero");
-        }
-      } catch (ProtocolException e) {
-        problems.add(e.getMessage());
+    List<String> command = strings(at + ".command", node.get("command"), false);
+    if (command.isEmpty()) {
+      problem(at + ".command", "missing: an agent needs a command (a list: program and arguments)"
+          + " or claude (the built-in Claude Code adapter)");
+      return Optional.empty();
+    }
+    return Optional.of(new AgentSpec(command, timeoutMs));
+  }
+
+  private Duration timeout(String at, JsonNode node) {
+    Optional<String> text = optionalText(at, node);
+    if (text.isEmpty()) {
+      return AgentSpec.DEFAULT_TIMEOUT;
+    }
+    try {
+      Duration timeout = Durations.parse(at, text.get());
+      if (!timeout.isZero()) {
+        return timeout;
+      }
+      problem(at, "\"" + text.get() + "\" must be longer than zero");
+    } catch (ProtocolException e) {
+      problems.add(e.getMessage());
+    }
+    return AgentSpec.DEFAULT_TIMEOUT;
+  }
+
+  /**
+   * The claude adapter's options; an empty {@code claude:} takes the CLI's defaults. A bad option is reported and left
+   * out, so that it is the only problem reported for the agent.
+   */
+  private ClaudeAgent claude(String at, JsonNode node) {
+    if (node == null || node.isNull()) {
+      return ClaudeAgent.defaults();
+    }
+    if (!node.isObject()) {
+      problem(at, "expected a mapping of options (" + String.join(", ", sorted(CLAUDE_KEYS)) + "), got " + kind(node));
+      return ClaudeAgent.defaults();
+    }
+    unknownKeys(at + ".", node, CLAUDE_KEYS);
+    List<String> tools = strings(at + ".allowed-tools", node.get("allowed-tools"), false);
+    for (int i = 0; i < tools.size(); i++) {
+      if (tools.get(i).isBlank()) {
+        problem(at + ".allowed-tools[" + i + "]", "expected a tool such as Read or \"Bash(git diff *)\", got "
+            + kind(node.get("allowed-tools").get(i)));
       }
     }
-    return command.isEmpty() ? Optional.empty() : Optional.of(new AgentSpec(command, timeout.toMillis()));
+    Optional<Integer> maxTurns = positiveInt(at + ".max-turns", node.get("max-turns"));
+    Optional<Double> budget = positiveNumber(at + ".budget-usd", node.get("budget-usd"));
+    Optional<String> model = optionalText(at + ".model", node.get("model"));
+    return new ClaudeAgent(tools.stream().filter(t -> !t.isBlank()).toList(), maxTurns, budget, model);
+  }
+
+  private Optional<Integer> positiveInt(String at, JsonNode node) {
+    if (node == null || node.isNull()) {
+      return Optional.empty();
+    }
+    if (!node.isIntegralNumber() || !node.canConvertToInt() || node.asInt() < 1) {
+      problem(at, describe(node) + " is not a whole number of at least 1");
+      return Optional.empty();
+    }
+    return Optional.of(node.asInt());
+  }
+
+  private Optional<Double> positiveNumber(String at, JsonNode node) {
+    if (node == null || node.isNull()) {
+      return Optional.empty();
+    }
+    double value = node.asDouble();
+    if (!node.isNumber() || !(value > 0) || Double.isInfinite(value)) {
+      problem(at, describe(node) + " is not an amount of dollars greater than zero (such as 2.50)");
+      return Optional.empty();
+    }
+    return Optional.of(value);
   }
 
   private List<Claim> claims(String at, JsonNode node) {
@@ -382,6 +442,11 @@ public final class PlanParser {
 
   private static String quote(String s) {
     return "\"" + s + "\"";
+  }
+
+  /** A value as written, for messages: {@code 0}, {@code "ten"}, or the kind of a list or mapping. */
+  private static String describe(JsonNode node) {
+    return node.isTextual() ? quote(node.asText()) : node.isValueNode() ? node.asText() : kind(node);
   }
 
   private static String kind(JsonNode node) {

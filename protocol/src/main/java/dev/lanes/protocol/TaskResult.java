@@ -13,6 +13,8 @@ import java.util.Optional;
  * @param agentTail the last lines the agent printed
  * @param verifyTail the last lines the verify command printed
  * @param error what went wrong, in words, when the outcome is not {@link Outcome#PASSED}
+ * @param usage cost, turns and session of the agent run, from the agent's own report; absent for command agents and
+ *     when no agent ran
  */
 public record TaskResult(
     String run,
@@ -28,10 +30,12 @@ public record TaskResult(
     String agentTail,
     String verifyTail,
     long durationMs,
-    Optional<String> error)
+    Optional<String> error,
+    Optional<AgentUsage> usage)
     implements Message {
   public TaskResult {
     changedFiles = List.copyOf(changedFiles);
+    usage = usage == null ? Optional.empty() : usage; // absent in messages from older workers
   }
 
   @Override

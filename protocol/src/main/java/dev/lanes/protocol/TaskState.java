@@ -1,6 +1,6 @@
 package dev.lanes.protocol;
 
-/** Where a task stands in the lead's view. The last three are final. */
+/** Where a task stands in the lead's view. The last four are final. */
 public enum TaskState {
   /** Waiting for the tasks it depends on to land. */
   WAITING,
@@ -15,9 +15,11 @@ public enum TaskState {
   /** Its attempt failed: the agent, the verification or the merge. */
   FAILED,
   /** Not run, because a task it depends on did not land. */
-  SKIPPED;
+  SKIPPED,
+  /** Failed as many times as the lead allows; set aside, with its reasons, for a person to look at. */
+  PARKED;
 
   public boolean isFinal() {
-    return this == LANDED || this == FAILED || this == SKIPPED;
+    return this == LANDED || this == FAILED || this == SKIPPED || this == PARKED;
   }
 }

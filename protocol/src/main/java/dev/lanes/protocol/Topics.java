@@ -9,9 +9,9 @@ import java.util.List;
 public final class Topics {
   /** Offers, grants, cancels and roll calls, from the lead to every worker. */
   public static final String WORK = "lanes.work";
-  /** Claims, heartbeats, results and findings, from the workers to the lead. */
+  /** Claims, heartbeats, results and findings from the workers, and plans from clients: everything for the lead. */
   public static final String REPORTS = "lanes.reports";
-  /** The lead's decisions and progress, for status views. */
+  /** The lead's decisions, written before they take effect: its state as a log, replayed when a lead starts. */
   public static final String EVENTS = "lanes.events";
 
   private Topics() {}
@@ -31,9 +31,13 @@ public final class Topics {
         || message instanceof ClaimRequested
         || message instanceof Heartbeat
         || message instanceof TaskResult
-        || message instanceof Finding) {
+        || message instanceof Finding
+        || message instanceof PlanSubmitted) {
       return REPORTS;
-    } else if (message instanceof RunStarted || message instanceof TaskUpdate || message instanceof RunFinished) {
+    } else if (message instanceof RunStarted
+        || message instanceof TaskUpdate
+        || message instanceof RunFinished
+        || message instanceof PlanRejected) {
       return EVENTS;
     }
     throw new IllegalArgumentException("no topic for message type " + message.getClass().getName());

@@ -70,7 +70,8 @@ class MessageGoldenTest {
             "Renamed 14 occurrences in 2 files.",
             "Tests run: 31, Failures: 0, Errors: 0, Skipped: 0",
             187_342,
-            Optional.empty()),
+            Optional.empty(),
+            Optional.of(new AgentUsage(0.4172, 23, "8f1c2d3e-4b5a-4c6d-9e8f-0a1b2c3d4e5f", "success", false))),
         "finding",
         new Finding(
             RUN,
@@ -81,13 +82,95 @@ class MessageGoldenTest {
             "the agent changed files outside core/: api/src/main/java/UserDto.java",
             List.of("api/src/main/java/UserDto.java")),
         "run-started",
-        new RunStarted(RUN, "rename-account-id", "lanes/rename-account-id", BASE, List.of("core", "api", "docs")),
+        new RunStarted(RUN, "rename-account-id", "lanes/rename-account-id", BASE, List.of("core"),
+            Optional.of(new Plan("rename-account-id", Optional.of("main"), "lanes/rename-account-id", List.of(
+                new Plan.Task("core", "Rename userId in core", "Rename userId to accountId in core.",
+                    List.of(Claim.parse("core/"), Claim.parse("**/*.md")), List.of(), List.of("java"),
+                    new AgentSpec(List.of("sh", "-c", "./rename.sh"), 1_800_000), Optional.of("./mvnw -q test")))))),
         "task-update",
-        new TaskUpdate(RUN, "core", TaskState.RUNNING, 1, WORKER, "granted to w-build-02, lease until 10:42:17"),
+        new TaskUpdate(RUN, "core", TaskState.RUNNING, 1, WORKER, "granted to w-build-02", Optional.of(BASE),
+            Optional.empty()),
         "run-finished", new RunFinished(RUN, "lanes/rename-account-id", List.of("core", "api"), List.of("docs"))));
     samples.put("task-cancelled", new TaskCancelled(RUN, "core", 2, "cancelled by the user"));
     samples.put("lead-online", new LeadOnline("lead-build-01"));
+    samples.put("plan-submitted", new PlanSubmitted("submit-5b1e", new Plan("docs", Optional.empty(), "lanes/docs",
+        List.of(new Plan.Task("readme", "readme", "Fix the README.", List.of(Claim.parse("README.md")), List.of(),
+            List.of(), new AgentSpec(List.of("sh", "-c", "true"), 60_000), Optional.empty()))), "alice@build-01"));
+    samples.put("plan-rejected", new PlanRejected("submit-5b1e", "rename-account-id", List.of("target: \"main\" is"
+        + " the branch checked out in /srv/repo; Lanes never moves a checked-out branch (choose another target)")));
     return samples;
+  }
+
+  /**
+   * More instances of some types, for what their one sample leaves out (a claude agent instead of a command), keyed by
+   * their golden file under {@code golden/variants/}.
+   */
+  static Map<String, Message> variants() {
+    return Map.of(
+        "task-offered-claude",
+        new TaskOffered(
+            RUN,
+            "rename-account-id",
+            "api",
+            2,
+            "Follow the rename in the API",
+            "Rename userId to accountId in the API module.\n",
+            List.of("api/"),
+            List.of(),
+            AgentSpec.claude(
+                new ClaudeAgent(
+                    List.of("Read", "Edit", "Bash(./mvnw *)"), Optional.of(40), Optional.of(2.5), Optional.of("sonnet")),
+                1_800_000),
+            Optional.empty(),
+            BASE,
+            TaskRef.branch(RUN, "api", 2),
+            Optional.empty()),
+        "task-offered-claude-defaults",
+        new TaskOffered(RUN, "rename-account-id", "docs", 1, "docs", "Update the docs.\n", List.of("docs/"),
+            List.of(), AgentSpec.claude(ClaudeAgent.defaults(), 600_000), Optional.empty(), BASE,
+            TaskRef.branch(RUN, "docs", 1), Optional.empty()));
+  }
+
+  static Stream<Arguments> variantMessages() {
+    return variants().entrySet().stream()
+        .sorted(Map.Entry.comparingByKey())
+        .map(e -> Arguments.of("variants/" + e.getKey(), e.getValue()));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("variantMessages")
+  void variant_encodesAsItsGoldenFileAndDecodesBack(String file, Message message) throws IOException {
+    assertThat(tree(Json.encode(message))).isEqualTo(tree(golden(file)));
+    assertThat(Json.decode(golden(file))).isEqualTo(message);
+    assertThat(tree(golden(file)).path("type").asText()).isEqualTo(typeNames().get(message.getClass()));
+  }
+
+  @Test
+  void everyVariantFileHasASample() throws IOException, URISyntaxException {
+    URL dir = MessageGoldenTest.class.getResource("/golden/variants");
+    assertThat(dir).as("golden/variants on the test classpath").isNotNull();
+    try (Stream<Path> files = Files.list(Path.of(dir.toURI()))) {
+      assertThat(files.map(f -> f.getFileName().toString().replaceFirst("\\.json$", "")))
+          .containsExactlyInAnyOrderElementsOf(variants().keySet());
+    }
+  }
+
+  /** Messages written before a field was added still decode; the field reads as absent. */
+  @Test
+  void decode_ofMessagesFromBeforeTheAgentFieldsWereAdded() throws IOException {
+    com.fasterxml.jackson.databind.node.ObjectNode offer =
+        (com.fasterxml.jackson.databind.node.ObjectNode) tree(golden("task-offered"));
+    ((com.fasterxml.jackson.databind.node.ObjectNode) offer.get("agent")).remove("claude");
+    com.fasterxml.jackson.databind.node.ObjectNode result =
+        (com.fasterxml.jackson.databind.node.ObjectNode) tree(golden("task-result"));
+    result.remove("usage");
+
+    TaskOffered decodedOffer = (TaskOffered) Json.decode(Json.mapper().writeValueAsBytes(offer));
+    TaskResult decodedResult = (TaskResult) Json.decode(Json.mapper().writeValueAsBytes(result));
+
+    assertThat(decodedOffer.agent().claude()).isEmpty();
+    assertThat(decodedOffer.agent().command()).isNotEmpty();
+    assertThat(decodedResult.usage()).isEmpty();
   }
 
   /** The wire name of each message class, as declared by Jackson's subtype list on {@link Message}. */

@@ -504,6 +504,111 @@ class PlanParserTest {
         .hasMessageStartingWith(file + ": tasks[0].owns (task a): ");
   }
 
+  @Test
+  void parse_claudeAgentWithEveryOption() {
+    Plan plan = PlanParser.parse(
+        """
+        name: p
+        agent:
+          claude:
+            allowed-tools: [Read, Edit, "Bash(./mvnw *)"]
+            max-turns: 40
+            budget-usd: 2.50
+            model: sonnet
+          timeout: 20m
+        tasks:
+          - id: a
+            prompt: p
+            owns: [a/]
+          - id: b
+            prompt: p
+            owns: [b/]
+            agent:
+              claude:
+                budget-usd: 1
+        """,
+        SOURCE);
+
+    assertThat(plan.task("a").orElseThrow().agent()).isEqualTo(AgentSpec.claude(
+        new ClaudeAgent(List.of("Read", "Edit", "Bash(./mvnw *)"), Optional.of(40), Optional.of(2.5),
+            Optional.of("sonnet")),
+        Duration.ofMinutes(20).toMillis()));
+    assertThat(plan.task("a").orElseThrow().agent().command()).isEmpty();
+    assertThat(plan.task("b").orElseThrow().agent()).as("a task's agent replaces the plan's").isEqualTo(
+        AgentSpec.claude(new ClaudeAgent(List.of(), Optional.empty(), Optional.of(1.0), Optional.empty()),
+            AgentSpec.DEFAULT_TIMEOUT.toMillis()));
+  }
+
+  @Test
+  void parse_claudeWithoutOptionsTakesTheDefaults() {
+    Plan plan = PlanParser.parse(plan("", task("a", "owns: [a/]\n  agent:\n    claude:\n    timeout: 5m")), SOURCE);
+
+    assertThat(plan.task("a").orElseThrow().agent())
+        .isEqualTo(AgentSpec.claude(ClaudeAgent.defaults(), Duration.ofMinutes(5).toMillis()));
+  }
+
+  @Test
+  void parse_agentWithBothCommandAndClaude() {
+    assertOnlyProblem(
+        """
+        name: p
+        agent:
+          command: [sh]
+          claude:
+            max-turns: 3
+        tasks:
+          - id: a
+            prompt: p
+            owns: [a/]
+        """,
+        "agent",
+        "both command and claude",
+        "either");
+  }
+
+  @Test
+  void parse_agentWithNeitherCommandNorClaude() {
+    assertHasProblem(plan("", task("a", "owns: [a/]\n  agent:\n    timeout: 5m")), "tasks[0].agent.command",
+        "missing", "command", "claude");
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {"0|0", "-3|-3", "ten|\"ten\"", "2.5|2.5", "99999999999|99999999999"})
+  void parse_claudeBadMaxTurns(String value, String shown) {
+    assertOnlyProblem(claudePlan("max-turns: " + value), "tasks[0].agent.claude.max-turns", shown,
+        "whole number of at least 1");
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {"0|0", "-1.5|-1.5", "0.0|0.0", "lots|\"lots\"", "[1]|a list"})
+  void parse_claudeBudgetMustBePositive(String value, String shown) {
+    assertOnlyProblem(claudePlan("budget-usd: " + value), "tasks[0].agent.claude.budget-usd", shown,
+        "greater than zero");
+  }
+
+  @Test
+  void parse_claudeUnknownKey() {
+    assertOnlyProblem(claudePlan("max-budget: 3"), "tasks[0].agent.claude.max-budget", "unknown key",
+        "allowed-tools, budget-usd, max-turns, model");
+  }
+
+  @Test
+  void parse_claudeAllowedToolsMustBeAList() {
+    assertOnlyProblem(claudePlan("allowed-tools: Read"), "tasks[0].agent.claude.allowed-tools",
+        "list of strings");
+  }
+
+  @Test
+  void parse_claudeOptionsMustBeAMapping() {
+    assertOnlyProblem(plan("", task("a", "owns: [a/]\n  agent:\n    claude: [Read]")), "tasks[0].agent.claude",
+        "mapping of options", "max-turns");
+  }
+
+  /** A plan whose one task has a claude agent with the given option line. */
+  private static String claudePlan(String option) {
+    return plan("", task("a", "owns: [a/]\n  agent:\n    claude:\n      " + option));
+  }
+
   /** A plan named {@code p} with a shell agent, {@code extra} top-level lines and the given tasks. */
   private static String plan(String extra, String... tasks) {
     return "name: p\n" + extra + AGENT + "tasks:\n" + String.join("", tasks);

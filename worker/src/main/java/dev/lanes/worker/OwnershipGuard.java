@@ -14,12 +14,13 @@ import java.util.List;
  * <p>Every changed path (added, edited, deleted, either side of a rename, a mode change) must be covered by a claim.
  * Paths that steer tools rather than hold code ({@code .git*}, {@code .claude/}, {@code .mcp.json}, CI configuration)
  * are protected: a broad claim such as {@code **} does not reach them; only a claim that names them in its first
- * segment does. A changed symbolic link must point inside the worktree.
+ * segment does. So is {@code .lanes/}, the agent's findings: the worker never commits it, and an agent that commits it
+ * itself is caught here. A changed symbolic link must point inside the worktree.
  */
 public final class OwnershipGuard {
   private static final List<Claim> PROTECTED = List.of(
-      ".git*", ".git*/", ".claude/", ".mcp.json", ".ci/", ".circleci/", ".buildkite/", "Jenkinsfile", ".travis.yml",
-      "azure-pipelines.yml").stream().map(Claim::parse).toList();
+      ".git*", ".git*/", ".claude/", ".mcp.json", ".lanes/", ".ci/", ".circleci/", ".buildkite/", "Jenkinsfile",
+      ".travis.yml", "azure-pipelines.yml").stream().map(Claim::parse).toList();
 
   private final List<Claim> claims;
 

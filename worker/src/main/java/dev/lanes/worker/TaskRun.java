@@ -1,7 +1,9 @@
 package dev.lanes.worker;
 
 import dev.lanes.bus.Bus;
+import dev.lanes.protocol.AgentUsage;
 import dev.lanes.protocol.Claim;
+import dev.lanes.protocol.Durations;
 import dev.lanes.protocol.Finding;
 import dev.lanes.protocol.Heartbeat;
 import dev.lanes.protocol.TaskOffered;
@@ -18,8 +20,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,10 +30,12 @@ import org.slf4j.LoggerFactory;
  */
 final class TaskRun implements Worker.Attempt {
   private static final Logger LOG = LoggerFactory.getLogger(TaskRun.class);
-  private static final Pattern PLACEHOLDER = Pattern.compile("\\{(prompt|task|worktree)}");
+  /** The least time between two heartbeats that tell what the agent is doing. */
+  private static final Duration PROGRESS_EVERY = Duration.ofSeconds(1);
 
   private final TaskOffered offer;
   private final Worker.Config config;
+  private final WorkDir workDir;
   private final Mirror mirror;
   private final Bus bus;
   private final Clock clock;
@@ -41,16 +43,21 @@ final class TaskRun implements Worker.Attempt {
   private final Path logs;
   private final ChildProcess.Stop stop = new ChildProcess.Stop();
   private volatile String phase = "setup";
+  private Instant nextProgress = Instant.MIN;
+  /** Set once the worktree exists: from then on the attempt ends either removed (passed) or kept. */
+  private WorkDir.Attempt placed;
 
-  TaskRun(TaskOffered offer, Worker.Config config, Mirror mirror, Bus bus, Clock clock) {
+  TaskRun(TaskOffered offer, Worker.Config config, WorkDir workDir, Bus bus, Clock clock) {
     this.offer = offer;
     this.config = config;
-    this.mirror = mirror;
+    this.workDir = workDir;
+    this.mirror = workDir.mirror();
     this.bus = bus;
     this.clock = clock;
+    // The ids are checked when the attempt is set up; until then these paths are only names.
     String attempt = offer.task() + "-e" + offer.epoch();
-    this.worktree = config.workDir().resolve("worktrees").resolve(offer.run()).resolve(attempt);
-    this.logs = config.workDir().resolve("logs").resolve(offer.run()).resolve(attempt);
+    this.worktree = workDir.root().resolve("worktrees").resolve(offer.run()).resolve(attempt);
+    this.logs = workDir.root().resolve("logs").resolve(offer.run()).resolve(attempt);
   }
 
   @Override
@@ -80,37 +87,43 @@ final class TaskRun implements Worker.Attempt {
       report.error = e.getMessage();
     }
     long ms = Duration.between(start, clock.instant()).toMillis();
+    publishFindings();
     bus.publish(new TaskResult(offer.run(), offer.task(), offer.epoch(), config.id(), report.outcome, offer.branch(),
         report.commit, report.changed, report.agentExit, report.verifyExit, report.agentTail, report.verifyTail, ms,
-        Optional.ofNullable(report.error))).join();
-    if (report.outcome == Outcome.PASSED) {
+        Optional.ofNullable(report.error), report.usage)).join();
+    if (placed == null) {
+      return;
+    } else if (report.outcome == Outcome.PASSED) {
       cleanUp();
-    } else if (Files.isDirectory(worktree)) {
-      LOG.warn("task {} {}: kept its worktree {} and logs {}", offer.task(), report.outcome, worktree, logs);
+    } else {
+      keep(report);
     }
   }
 
   private void attempt(Report report) {
     enter("setup", "");
-    mirror.fetch();
-    if (!mirror.hasCommit(offer.baseCommit())) {
-      throw new WorkerException("base commit " + offer.baseCommit() + " is not in " + config.repoUrl());
-    }
-    createDirectories();
-    mirror.addWorktree(worktree, offer.branch(), offer.baseCommit());
+    placed = workDir.prepare(offer);
     String gitLink = readGitLink();
     Map<String, String> env = environment();
 
-    enter("agent", String.join(" ", offer.agent().command()).length() > 60 ? "" : String.join(" ", offer.agent().command()));
-    ChildProcess.Result agent = ChildProcess.runIsolated(argv(), worktree, env, offer.agent().timeout(),
-        Optional.of(logs.resolve("agent.log")), line -> {}, stop);
+    AgentAdapter adapter = AgentAdapter.of(offer.agent());
+    AgentAdapter.Request request = new AgentAdapter.Request(TaskPrompt.build(offer), offer.task(), worktree);
+    enter("agent", adapter.describe());
+    AgentAdapter.Watch watch = adapter.watch(request, this::progress, stop);
+    ChildProcess.Result agent = ChildProcess.runIsolated(adapter.argv(request), worktree, env,
+        offer.agent().timeout(), Optional.of(logs.resolve("agent.log")), watch::line, stop);
     report.agentExit = agent.exit();
-    report.agentTail = agent.output();
+    report.agentTail = watch.tail(agent.output());
+    report.usage = watch.usage();
+    Optional<String> failure = watch.failure(agent);
     if (agent.stopped().isPresent()) {
       report.fail(Outcome.AGENT_FAILED, "agent stopped: " + agent.stopped().get());
       return;
     } else if (agent.timedOut()) {
-      report.fail(Outcome.AGENT_FAILED, "agent timed out after " + offer.agent().timeout().toSeconds() + "s");
+      report.fail(Outcome.AGENT_FAILED, "agent timed out after " + Durations.format(offer.agent().timeout()));
+      return;
+    } else if (failure.isPresent()) {
+      report.fail(Outcome.AGENT_FAILED, failure.get());
       return;
     } else if (agent.exit() != 0) {
       report.fail(Outcome.AGENT_FAILED, "agent exited with " + agent.exit());
@@ -176,30 +189,15 @@ final class TaskRun implements Worker.Attempt {
     }
   }
 
-  /** The agent's argv: placeholders are replaced inside each element, in one pass, and never seen by a shell. */
-  List<String> argv() {
-    Map<String, String> values = Map.of("prompt", offer.prompt(), "task", offer.task(), "worktree", worktree.toString());
-    return offer.agent().command().stream().map(arg -> substitute(arg, values)).toList();
-  }
-
-  static String substitute(String arg, Map<String, String> values) {
-    Matcher m = PLACEHOLDER.matcher(arg);
-    StringBuilder out = new StringBuilder();
-    while (m.find()) {
-      m.appendReplacement(out, Matcher.quoteReplacement(values.get(m.group(1))));
-    }
-    m.appendTail(out);
-    return out.toString();
-  }
-
   private Map<String, String> environment() {
-    Map<String, String> env = new HashMap<>();
+    Map<String, String> env = new HashMap<>(config.agentEnvironment());
     env.put("LANES_RUN", offer.run());
     env.put("LANES_PLAN", offer.plan());
     env.put("LANES_TASK", offer.task());
     env.put("LANES_EPOCH", Integer.toString(offer.epoch()));
     env.put("LANES_TITLE", offer.title());
-    env.put("LANES_PROMPT", offer.prompt());
+    env.put("LANES_PROMPT", TaskPrompt.build(offer));
+    env.put("LANES_TASK_PROMPT", offer.prompt());
     env.put("LANES_OWNS", String.join("\n", offer.owns()));
     env.put("LANES_WORKTREE", worktree.toString());
     env.put("LANES_BASE_COMMIT", offer.baseCommit());
@@ -213,25 +211,52 @@ final class TaskRun implements Worker.Attempt {
         + config.id() + "\n";
   }
 
+  /**
+   * Tells the lead what the agent is doing, at most once every {@link #PROGRESS_EVERY}: an agent may report many
+   * steps a second. Called on the thread that reads the agent's output, which must never fail.
+   */
+  private void progress(String detail) {
+    Instant now = clock.instant();
+    if (now.isBefore(nextProgress)) {
+      return;
+    }
+    nextProgress = now.plus(PROGRESS_EVERY);
+    try {
+      bus.publish(new Heartbeat(offer.run(), offer.task(), offer.epoch(), config.id(), "agent", detail));
+    } catch (RuntimeException e) {
+      LOG.warn("task {}: progress heartbeat not sent: {}", offer.task(), e.toString());
+    }
+  }
+
   private void enter(String next, String detail) {
     phase = next;
     bus.publish(new Heartbeat(offer.run(), offer.task(), offer.epoch(), config.id(), next, detail));
   }
 
-  private void createDirectories() {
-    try {
-      Files.createDirectories(worktree.getParent());
-      Files.createDirectories(logs);
-    } catch (IOException e) {
-      throw new WorkerException("cannot create " + worktree.getParent() + ": " + e.getMessage(), e);
+  /** What the agent left in .lanes/findings.json, read also when it failed: it may say why. */
+  private void publishFindings() {
+    if (placed != null) {
+      Findings.read(worktree).forEach(item ->
+          bus.publish(item.toFinding(offer.run(), offer.task(), offer.epoch(), config.id())));
     }
   }
 
   private void cleanUp() {
     try {
-      mirror.removeWorktree(worktree, offer.branch());
+      workDir.finish(placed);
     } catch (WorkerException e) {
+      // a worktree left behind is removed by the crash recovery when the worker next starts
       LOG.warn("could not remove worktree {}: {}", worktree, e.getMessage());
+    }
+  }
+
+  /** A failed attempt's worktree, branch and logs stay for a person to look at, listed as kept. */
+  private void keep(Report report) {
+    try {
+      workDir.keep(placed, WorkDir.outcomeName(report.outcome), report.error == null ? "" : report.error);
+    } catch (WorkerException e) {
+      LOG.error("task {} {}: could not record its kept worktree {}: {}", offer.task(), report.outcome, worktree,
+          e.getMessage());
     }
   }
 
@@ -245,6 +270,7 @@ final class TaskRun implements Worker.Attempt {
     String agentTail = "";
     String verifyTail = "";
     String error;
+    Optional<AgentUsage> usage = Optional.empty();
 
     /** The attempt failed: nothing of it is pushed, so the result names no commit. */
     void fail(Outcome why, String text) {

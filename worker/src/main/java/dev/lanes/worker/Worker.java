@@ -11,7 +11,6 @@ import dev.lanes.protocol.TaskOffered;
 import dev.lanes.protocol.TaskResult;
 import dev.lanes.protocol.Topics;
 import dev.lanes.protocol.WorkerStatus;
-import dev.lanes.worker.git.Mirror;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -49,14 +48,23 @@ public final class Worker implements AutoCloseable {
    *
    * @param repoUrl where to fetch from and push to; a plain path counts
    * @param workDir owned by this worker alone: its mirror, worktrees and logs
+   * @param agentEnvironment variables set for agents and verify commands on top of the worker's own environment (a
+   *     variable named here replaces the worker's: to put a directory first on the PATH, give the whole new PATH)
    */
   public record Config(String id, String host, List<String> capabilities, int slots, String repoUrl, Path workDir,
-      Duration heartbeatEvery) {
+      Duration heartbeatEvery, Map<String, String> agentEnvironment) {
     public Config {
       capabilities = List.copyOf(capabilities);
+      agentEnvironment = Map.copyOf(agentEnvironment);
       if (slots < 1) {
         throw new IllegalArgumentException("--slots: " + slots + " must be at least 1");
       }
+    }
+
+    /** A worker whose agents see its own environment. */
+    public Config(String id, String host, List<String> capabilities, int slots, String repoUrl, Path workDir,
+        Duration heartbeatEvery) {
+      this(id, host, capabilities, slots, repoUrl, workDir, heartbeatEvery, Map.of());
     }
   }
 
@@ -69,6 +77,8 @@ public final class Worker implements AutoCloseable {
   private final Map<String, TaskOffered> claimed = new LinkedHashMap<>();
   private final Map<String, Attempt> running = new ConcurrentHashMap<>();
   private Bus.Subscription work;
+  /** Set by {@link #start}: a simulated worker has none. */
+  private WorkDir workDir;
   private int busy;
 
   private Worker(Bus bus, Config config, Function<TaskOffered, Attempt> runs, Executor slots) {
@@ -81,15 +91,23 @@ public final class Worker implements AutoCloseable {
 
   /** Starts a worker: it announces itself and claims work from then on. */
   public static Worker start(Bus bus, Config config, Clock clock) {
-    Mirror mirror = Mirror.open(config.workDir().resolve("mirror.git"), config.repoUrl());
-    Worker worker = new Worker(bus, config, offer -> new TaskRun(offer, config, mirror, bus, clock),
+    // Locked first: a second worker on this directory would take the first one's worktrees for stale ones.
+    WorkDir workDir = WorkDir.open(config.workDir(), config.repoUrl(), clock);
+    Worker worker = new Worker(bus, config, offer -> new TaskRun(offer, config, workDir, bus, clock),
         Executors.newFixedThreadPool(config.slots(), daemon("lanes-worker-" + config.id())));
-    bus.createTopics();
-    worker.work = bus.subscribe(Topics.WORK, Bus.Start.NOW, worker::accept);
-    long every = config.heartbeatEvery().toMillis();
-    worker.beats.scheduleWithFixedDelay(worker::beat, every, every, TimeUnit.MILLISECONDS);
-    worker.announce();
-    return worker;
+    worker.workDir = workDir;
+    try {
+      workDir.recover();
+      bus.createTopics();
+      worker.work = bus.subscribe(Topics.WORK, Bus.Start.NOW, worker::accept);
+      long every = config.heartbeatEvery().toMillis();
+      worker.beats.scheduleWithFixedDelay(worker::beat, every, every, TimeUnit.MILLISECONDS);
+      worker.announce();
+      return worker;
+    } catch (RuntimeException e) {
+      worker.close();
+      throw e;
+    }
   }
 
   /**
@@ -265,7 +283,8 @@ public final class Worker implements AutoCloseable {
     @Override
     public void run() {
       bus.publish(new TaskResult(offer.run(), offer.task(), offer.epoch(), worker, TaskResult.Outcome.PASSED,
-          offer.branch(), Optional.of(offer.baseCommit()), List.of(), 0, -1, "", "", 0, Optional.empty()));
+          offer.branch(), Optional.of(offer.baseCommit()), List.of(), 0, -1, "", "", 0, Optional.empty(),
+          Optional.empty()));
     }
   }
 
@@ -291,5 +310,13 @@ public final class Worker implements AutoCloseable {
         Thread.currentThread().interrupt();
       }
     }
+    if (workDir != null) {
+      workDir.close();
+    }
+  }
+
+  /** The directory this worker owns; empty for a simulated worker. */
+  public Optional<WorkDir> workDir() {
+    return Optional.ofNullable(workDir);
   }
 }

@@ -35,6 +35,7 @@ class TaskRunTest {
   private MemoryBus bus;
   private TestRepo.Recorder reports;
   private Worker.Config config;
+  private WorkDir work;
   private Mirror mirror;
 
   @BeforeEach
@@ -44,12 +45,15 @@ class TaskRunTest {
     workDir = dir.resolve("work");
     bus = new MemoryBus();
     reports = new TestRepo.Recorder(bus, Topics.REPORTS);
-    config = new Worker.Config("w1", "host", List.of("java"), 1, remote.url(), workDir, Duration.ofMinutes(5));
-    mirror = Mirror.open(workDir.resolve("mirror.git"), remote.url());
+    config = new Worker.Config("w1", "host", List.of("java"), 1, remote.url(), workDir, Duration.ofMinutes(5),
+        Map.of());
+    work = WorkDir.open(workDir, remote.url(), Clock.systemUTC());
+    mirror = work.mirror();
   }
 
   @AfterEach
   void userRepositoryIsUntouched() {
+    work.close();
     bus.close();
     assertThat(remote.headRef()).isEqualTo("refs/heads/main");
     assertThat(remote.rev("main")).isEqualTo(base);
@@ -139,7 +143,7 @@ class TaskRunTest {
 
     assertThat(result.outcome()).as(result.toString()).isEqualTo(Outcome.PASSED);
     String commit = result.commit().orElseThrow();
-    assertThat(remote.show(commit, "out/prompt.txt")).isEqualTo(prompt);
+    assertThat(remote.show(commit, "out/prompt.txt")).startsWith(prompt + "\n\n").isEqualTo(TaskPrompt.build(offer));
     assertThat(remote.show(commit, "out/count.txt")).isEqualTo("1");
     assertThat(result.changedFiles()).as("no command in the prompt ran").containsExactly("out/count.txt",
         "out/prompt.txt");
@@ -159,7 +163,7 @@ class TaskRunTest {
 
   @Test
   void substitute_replacementIsTakenLiterally() {
-    assertThat(TaskRun.substitute("a{prompt}b{task}c{nope}", Map.of("prompt", "$1 \\ $", "task", "{prompt}")))
+    assertThat(CommandAdapter.substitute("a{prompt}b{task}c{nope}", Map.of("prompt", "$1 \\ $", "task", "{prompt}")))
         .isEqualTo("a$1 \\ $b{prompt}c{nope}");
   }
 
@@ -308,7 +312,7 @@ class TaskRunTest {
   }
 
   private TaskResult run(TaskOffered offer) {
-    new TaskRun(offer, config, mirror, bus, Clock.systemUTC()).run();
+    new TaskRun(offer, config, work, bus, Clock.systemUTC()).run();
     return reports.awaitFirst(TaskResult.class, r -> r.task().equals(offer.task()) && r.run().equals(offer.run()));
   }
 

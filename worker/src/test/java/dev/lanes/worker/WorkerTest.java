@@ -21,6 +21,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -170,7 +171,7 @@ class WorkerTest {
   @Test
   void simulatedWorkerPassesAtOnceWithoutAChange() {
     Worker.Config config = new Worker.Config("sim", "host", List.of(), 1, remote.url(), dir.resolve("work-sim"),
-        Duration.ofMinutes(5));
+        Duration.ofMinutes(5), Map.of());
     Worker worker = Worker.simulated(bus, config, Clock.systemUTC());
     workers.add(worker);
     TaskOffered offer = offer("core", "exit 1", Optional.of("exit 1"), List.of());
@@ -193,7 +194,7 @@ class WorkerTest {
   @Test
   void accept_reportMessageIsRefused() {
     Worker worker = Worker.simulated(bus, new Worker.Config("sim", "host", List.of(), 1, remote.url(),
-        dir.resolve("work-sim"), Duration.ofMinutes(5)), Clock.systemUTC());
+        dir.resolve("work-sim"), Duration.ofMinutes(5), Map.of()), Clock.systemUTC());
     workers.add(worker);
 
     assertThatThrownBy(() -> worker.accept(new WorkerStatus("x", "host", List.of(), 1, 0)))
@@ -203,7 +204,8 @@ class WorkerTest {
 
   @Test
   void config_slotsMustBePositive() {
-    assertThatThrownBy(() -> new Worker.Config("w", "host", List.of(), 0, remote.url(), dir, Duration.ofSeconds(1)))
+    assertThatThrownBy(() -> new Worker.Config("w", "host", List.of(), 0, remote.url(), dir, Duration.ofSeconds(1),
+        Map.of()))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("--slots")
         .hasMessageContaining("0");
@@ -211,7 +213,7 @@ class WorkerTest {
 
   private Worker start(String id, int slots, List<String> capabilities) {
     Worker.Config config = new Worker.Config(id, "host", capabilities, slots, remote.url(), dir.resolve("work-" + id),
-        Duration.ofMinutes(5));
+        Duration.ofMinutes(5), Map.of());
     Worker worker = Worker.start(bus, config, Clock.systemUTC());
     workers.add(worker);
     return worker;

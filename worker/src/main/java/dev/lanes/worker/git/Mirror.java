@@ -23,6 +23,8 @@ import java.util.Optional;
 public final class Mirror {
   private static final Duration GIT_TIMEOUT = Duration.ofMinutes(10);
   private static final Map<String, String> GIT_ENV = Map.of("GIT_TERMINAL_PROMPT", "0", "LC_ALL", "C");
+  /** A pathspec that leaves out the agent's {@code .lanes/} directory at the top of the worktree. */
+  private static final String NOT_LANES = ":(top,exclude).lanes";
 
   private final Path dir;
   private final String url;
@@ -63,6 +65,11 @@ public final class Mirror {
     return dir;
   }
 
+  /** The remote it mirrors. */
+  public String url() {
+    return url;
+  }
+
   /** Fetches the remote's branches; afterwards every commit reachable from them can be checked out. */
   public synchronized void fetch() {
     git(dir, "fetch", "-q", "--prune", "--no-tags", "origin");
@@ -85,13 +92,20 @@ public final class Mirror {
 
   /**
    * Commits everything the agent changed in the worktree, as the worker. Hooks and signing are off: this is a
-   * machine's commit of another program's work.
+   * machine's commit of another program's work. {@code .lanes/} stays out even when the agent un-ignored it.
    *
    * @return the new commit, or empty when nothing changed
    */
   public Optional<String> commitAll(Path worktree, String message) {
     git(worktree, "add", "-A");
-    if (run(worktree, "diff", "--cached", "--quiet").ok()) {
+    // info/exclude keeps .lanes/ out, unless the agent's own .gitignore let it back in; an exclude pathspec on the add
+    // would make git fail for naming an ignored path, so it is unstaged afterwards in the rare case that it got in.
+    List<String> staged = nulSeparated(git(worktree, "diff", "--cached", "--name-only", "--no-renames", "-z"));
+    if (staged.stream().anyMatch(p -> p.equals(".lanes") || p.startsWith(".lanes/"))) {
+      git(worktree, "reset", "-q", "--", ".lanes");
+      staged.removeIf(p -> p.equals(".lanes") || p.startsWith(".lanes/"));
+    }
+    if (staged.isEmpty()) {
       return Optional.empty();
     }
     git(worktree, "-c", "user.name=Lanes worker", "-c", "user.email=lanes-worker@localhost",
@@ -101,8 +115,11 @@ public final class Mirror {
 
   /** Paths that differ between two commits, renames listed as a delete and an add. */
   public List<String> changedFiles(Path worktree, String from, String to) {
-    String out = git(worktree, "diff", "--name-only", "--no-renames", "-z", from, to);
-    // NUL-separated, so any path survives; the output reader ends the text with one newline of its own.
+    return nulSeparated(git(worktree, "diff", "--name-only", "--no-renames", "-z", from, to));
+  }
+
+  /** NUL-separated paths, so that any path survives; the output reader ends the text with one newline of its own. */
+  private static List<String> nulSeparated(String out) {
     List<String> files = new ArrayList<>(Arrays.asList(out.stripTrailing().split("\0")));
     files.removeIf(String::isEmpty);
     return files;
@@ -111,6 +128,90 @@ public final class Mirror {
   /** Pushes the branch to the remote under the same name. */
   public void push(String branch) {
     git(dir, "push", "-q", "origin", "refs/heads/" + branch + ":refs/heads/" + branch);
+  }
+
+  /**
+   * Whether the worktree holds changes that are not committed: tracked or untracked files, ignored ones and
+   * {@code .lanes/} aside (ignored files are build output by the repository's own account).
+   */
+  public boolean isDirty(Path worktree) {
+    return !git(worktree, "status", "--porcelain", "--untracked-files=all", "--", ":/", NOT_LANES).isBlank();
+  }
+
+  /** The commit checked out in a worktree. */
+  public String head(Path worktree) {
+    return git(worktree, "rev-parse", "--verify", "HEAD^{commit}").strip();
+  }
+
+  /**
+   * How many commits {@code commit} has that are neither in {@code base} nor on any branch of the remote (as last
+   * fetched or pushed): work that exists nowhere but here.
+   */
+  public int commitsBeyond(String commit, Optional<String> base) {
+    List<String> args = new ArrayList<>(List.of("rev-list", "--count", commit));
+    base.filter(this::hasCommit).ifPresent(b -> args.add("^" + b));
+    args.addAll(List.of("--not", "--remotes=origin"));
+    return Integer.parseInt(git(dir, args.toArray(String[]::new)).strip());
+  }
+
+  public boolean hasBranch(String branch) {
+    return run(dir, "show-ref", "--verify", "--quiet", "refs/heads/" + branch).ok();
+  }
+
+  /** The commit a local branch points to. */
+  public String branchCommit(String branch) {
+    return git(dir, "rev-parse", "--verify", "refs/heads/" + branch + "^{commit}").strip();
+  }
+
+  /** Local branches whose names start with {@code prefix}. */
+  public List<String> branches(String prefix) {
+    String out = git(dir, "for-each-ref", "--format=%(refname:strip=2)", "refs/heads/" + prefix);
+    return out.lines().filter(l -> !l.isBlank()).toList();
+  }
+
+  public boolean isAncestor(String ancestor, String commit) {
+    return run(dir, "merge-base", "--is-ancestor", ancestor, commit).ok();
+  }
+
+  /** Creates a local branch at {@code commit}; fails if it exists. Never pushed by the mirror itself. */
+  public synchronized void createBranch(String branch, String commit) {
+    git(dir, "branch", "-q", "--no-track", branch, commit);
+  }
+
+  public synchronized void deleteBranch(String branch) {
+    git(dir, "branch", "-q", "-D", branch);
+  }
+
+  /** Removes a worktree even if it is locked (a crash during {@code worktree add} leaves it locked); not its branch. */
+  public synchronized void removeStaleWorktree(Path path) {
+    git(dir, "worktree", "remove", "--force", "--force", path.toString());
+  }
+
+  /** Forgets worktrees whose directories are gone. */
+  public synchronized void pruneWorktrees() {
+    git(dir, "worktree", "prune");
+  }
+
+  /** A linked worktree as git records it. */
+  public record Worktree(Path path, String head, Optional<String> branch, Optional<String> locked) {}
+
+  /** The linked worktrees git knows of, their paths as git resolved them (real paths); the bare mirror itself aside. */
+  public List<Worktree> worktrees() {
+    List<Worktree> out = new ArrayList<>();
+    // -z: NUL after each attribute, an empty attribute between worktrees, so any path survives.
+    for (String record : git(dir, "worktree", "list", "--porcelain", "-z").split("\0\0")) {
+      Map<String, String> attrs = new java.util.HashMap<>();
+      for (String attr : record.split("\0")) {
+        int space = attr.indexOf(' ');
+        attrs.put(space < 0 ? attr : attr.substring(0, space), space < 0 ? "" : attr.substring(space + 1));
+      }
+      if (attrs.containsKey("worktree") && !attrs.containsKey("bare")) {
+        out.add(new Worktree(Path.of(attrs.get("worktree")), attrs.getOrDefault("HEAD", ""),
+            Optional.ofNullable(attrs.get("branch")).map(b -> b.replaceFirst("^refs/heads/", "")),
+            Optional.ofNullable(attrs.get("locked"))));
+      }
+    }
+    return out;
   }
 
   private static String git(Path where, String... args) {

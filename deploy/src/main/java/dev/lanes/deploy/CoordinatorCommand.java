@@ -1,0 +1,71 @@
+package dev.lanes.deploy;
+
+import dev.lanes.bus.KafkaBus;
+import dev.lanes.coordinator.Lead;
+import dev.lanes.protocol.Durations;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code lanes coordinator}: the lead as a daemon. */
+@Command(
+    name = "coordinator",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Runs the lead (coordinator) as a daemon until stopped.",
+      "",
+      "It takes plans from lanes submit, hands tasks to workers and lands results on the target branches of --repo. Only one lead acts on a set of topics; a second one waits and takes over when the first goes away, continuing its runs from the log."
+    })
+final class CoordinatorCommand implements Callable<Integer> {
+  @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT", description = "The Kafka cluster.")
+  String bootstrapServers;
+
+  @Option(names = "--repo", required = true, paramLabel = "DIR",
+      description = "The repository results land in; workers push task branches to it.")
+  Path repo;
+
+  @Option(names = "--lease", defaultValue = "2m", paramLabel = "DURATION",
+      description = "How long an attempt lives without a heartbeat (default: ${DEFAULT-VALUE}).")
+  String lease;
+
+  @Option(names = "--max-attempts", defaultValue = "3",
+      description = "Attempts a task gets before it is parked (default: ${DEFAULT-VALUE}).")
+  int maxAttempts;
+
+  @Spec CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    Duration leaseTime = Durations.parse("--lease", lease);
+    Lead.Settings settings = Lead.Settings.daemon().withLease(leaseTime).withMaxAttempts(maxAttempts);
+    PrintWriter out = spec.commandLine().getOut();
+    KafkaBus bus = KafkaBus.connect(bootstrapServers, "lanes-lead");
+    Lead lead = Lead.start(bus, repo.toAbsolutePath(), Clock.systemUTC(), settings);
+    out.println("Lead for " + repo.toAbsolutePath() + " on " + bootstrapServers + " (lease " + lease + ", "
+        + maxAttempts + " attempts a task); waiting for the lead role...");
+    out.flush();
+    Thread announce = new Thread(() -> {
+      try {
+        lead.awaitActive(Duration.ofSeconds(15));
+      } catch (RuntimeException e) {
+        out.println("Another lead is active on these topics; this one waits and takes over if it goes away.");
+        out.flush();
+        lead.awaitActive(Duration.ofDays(3650));
+      }
+      out.println("This lead holds the lead role.");
+      out.flush();
+    }, "lanes-lead-announce");
+    announce.setDaemon(true);
+    announce.start();
+    return Daemons.runUntilStopped(() -> {
+      lead.close();
+      bus.close();
+    }, "lead", out);
+  }
+}

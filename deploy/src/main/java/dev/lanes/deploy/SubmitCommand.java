@@ -1,0 +1,109 @@
+package dev.lanes.deploy;
+
+import dev.lanes.bus.Bus;
+import dev.lanes.bus.KafkaBus;
+import dev.lanes.coordinator.Lead;
+import dev.lanes.protocol.Message;
+import dev.lanes.protocol.OwnershipCheck;
+import dev.lanes.protocol.OwnershipReport;
+import dev.lanes.protocol.Plan;
+import dev.lanes.protocol.PlanParser;
+import dev.lanes.protocol.PlanRejected;
+import dev.lanes.protocol.PlanSubmitted;
+import dev.lanes.protocol.RunFinished;
+import dev.lanes.protocol.RunStarted;
+import dev.lanes.protocol.Topics;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code lanes submit}: hands a plan to the running lead. */
+@Command(
+    name = "submit",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Hands a plan to the running lead and prints the run id.",
+      "",
+      "The plan is checked here, then handed to the lead (lanes coordinator) over Kafka; the run id is printed once the lead has started it. With --wait, follows the run to its end.",
+      "",
+      "Exit 0 started (with --wait: every task landed), 1 the run failed, conflicts under --strict or no lead answered, 2 bad input or the lead refused the plan."
+    })
+final class SubmitCommand implements Callable<Integer> {
+  @Parameters(paramLabel = "PLAN", description = "The plan file (YAML).")
+  Path plan;
+
+  @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT", description = "The Kafka cluster.")
+  String bootstrapServers;
+
+  @Option(names = "--strict", description = "Refuse a plan whose concurrent tasks own the same paths.")
+  boolean strict;
+
+  @Option(names = "--wait", description = "Follow the run's progress until it ends.")
+  boolean await;
+
+  @Option(names = "--timeout", defaultValue = "30", description = "Seconds to wait for the lead (default: ${DEFAULT-VALUE}).")
+  int timeoutSeconds;
+
+  @Spec CommandSpec spec;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    Plan parsed = PlanParser.parse(plan);
+    OwnershipReport report = OwnershipCheck.check(parsed);
+    if (report.hasConflicts() && strict) {
+      report.conflicts().forEach(c -> out.println("conflict: " + c.describe(3)));
+      return Main.FAILED;
+    }
+    OwnershipCheck.Serialized ordered = OwnershipCheck.serialize(parsed, report.conflicts());
+    ordered.added().forEach(e -> out.println("ordered: " + e.task() + " now runs after " + e.after()));
+    String run = Lead.newRunId(parsed, Clock.systemUTC());
+    CompletableFuture<Message> answer = new CompletableFuture<>();
+    CompletableFuture<RunFinished> finished = new CompletableFuture<>();
+    Progress progress = new Progress(out, run);
+    try (KafkaBus bus = KafkaBus.connect(bootstrapServers, "lanes-submit")) {
+      bus.createTopics();
+      bus.subscribe(Topics.EVENTS, Bus.Start.NOW, m -> {
+        if (m instanceof RunStarted s && s.run().equals(run) || m instanceof PlanRejected r && r.request().equals(run)) {
+          answer.complete(m);
+        } else if (m instanceof RunFinished f && f.run().equals(run)) {
+          finished.complete(f);
+        }
+        if (await) {
+          progress.onMessage(m);
+        }
+      });
+      bus.publish(new PlanSubmitted(run, ordered.plan(), System.getProperty("user.name") + "@"
+          + WorkerCommand.hostName())).get(timeoutSeconds, TimeUnit.SECONDS);
+      Message reply;
+      try {
+        reply = answer.get(timeoutSeconds, TimeUnit.SECONDS);
+      } catch (TimeoutException e) {
+        spec.commandLine().getErr().println("lanes: no lead answered within " + timeoutSeconds
+            + "s (is lanes coordinator running on " + bootstrapServers + "?)");
+        return Main.FAILED;
+      }
+      if (reply instanceof PlanRejected rejected) {
+        spec.commandLine().getErr().println("lanes: the lead refused " + plan + ":\n  "
+            + String.join("\n  ", rejected.problems()));
+        return Main.BAD_INPUT;
+      }
+      out.println(run);
+      out.flush();
+      if (!await) {
+        return Main.OK;
+      }
+      RunFinished end = finished.get();
+      return end.failed().isEmpty() ? Main.OK : Main.FAILED;
+    }
+  }
+}

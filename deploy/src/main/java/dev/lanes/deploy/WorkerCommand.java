@@ -1,0 +1,84 @@
+package dev.lanes.deploy;
+
+import dev.lanes.bus.KafkaBus;
+import dev.lanes.protocol.Durations;
+import dev.lanes.worker.Worker;
+import java.io.PrintWriter;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code lanes worker}: a worker daemon. */
+@Command(
+    name = "worker",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Runs a worker daemon until stopped.",
+      "",
+      "It claims tasks it can run while it has free slots, runs each in a worktree of its own made from --repo (a URL; a plain path counts), and pushes task branches back there."
+    })
+final class WorkerCommand implements Callable<Integer> {
+  @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT", description = "The Kafka cluster.")
+  String bootstrapServers;
+
+  @Option(names = "--repo", paramLabel = "URL", description = "Where to fetch from and push to.")
+  String repo;
+
+  @Option(names = "--id", description = "This worker's name, unique among the workers (default: the host name).")
+  String id;
+
+  @Option(names = "--slots", defaultValue = "1", description = "Tasks at once (default: ${DEFAULT-VALUE}).")
+  int slots;
+
+  @Option(names = "--capability", split = ",", paramLabel = "CAP", description = "What this worker can do (java,node,…).")
+  List<String> capabilities = List.of();
+
+  @Option(names = "--dir", paramLabel = "DIR",
+      description = "The worker's own directory: mirror, worktrees, logs (default: ~/.local/state/lanes/worker-ID).")
+  Path dir;
+
+  @Option(names = "--heartbeat", defaultValue = "20s", paramLabel = "DURATION",
+      description = "How often running tasks report in (default: ${DEFAULT-VALUE}); keep it well below the lease.")
+  String heartbeat;
+
+  @Spec CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    PrintWriter out = spec.commandLine().getOut();
+    if (bootstrapServers == null || repo == null) {
+      throw new IllegalArgumentException("--bootstrap-servers and --repo are required");
+    }
+    String name = id != null ? id : hostName();
+    if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,62}")) {
+      throw new IllegalArgumentException("--id: \"" + name + "\" must be letters, digits, '.', '_' or '-'");
+    }
+    Path work = dir != null ? dir.toAbsolutePath() : Daemons.stateDir("worker-" + name);
+    Worker.Config config = new Worker.Config(name, hostName(), capabilities, slots, repo, work,
+        Durations.parse("--heartbeat", heartbeat), Map.of());
+    KafkaBus bus = KafkaBus.connect(bootstrapServers, "lanes-worker-" + name);
+    Worker worker = Worker.start(bus, config, Clock.systemUTC());
+    out.println("Worker " + name + " (" + slots + " slot(s), capabilities " + capabilities + ") on " + bootstrapServers
+        + ", repository " + repo + ", directory " + work);
+    out.flush();
+    return Daemons.runUntilStopped(() -> {
+      worker.close();
+      bus.close();
+    }, "worker " + name, out);
+  }
+
+  static String hostName() {
+    try {
+      return InetAddress.getLocalHost().getHostName();
+    } catch (java.io.IOException e) {
+      return "localhost";
+    }
+  }
+}

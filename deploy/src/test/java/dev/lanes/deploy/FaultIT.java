@@ -1,0 +1,213 @@
+package dev.lanes.deploy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.lanes.protocol.Message;
+import dev.lanes.protocol.RunFinished;
+import dev.lanes.protocol.TaskState;
+import dev.lanes.protocol.TaskUpdate;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Machines failing under a run: every party is a process of its own (broker, lead, workers), and the test kills,
+ * freezes and restarts them with real signals. Each test prints its figures: how long until the task was granted
+ * again, how many times each task landed (duplicates), and how many tasks never landed (lost).
+ */
+class FaultIT {
+  private static final Duration LONG = Duration.ofSeconds(120);
+
+  @TempDir Path dir;
+  private ProcessCluster cluster;
+  private Path repo;
+
+  @BeforeEach
+  void setUp() throws IOException {
+    repo = dir.resolve("repo");
+    Files.createDirectories(repo);
+    Files.writeString(repo.resolve("README.md"), "fault tests\n");
+    Demo.git(repo, "init", "-q", "-b", "main");
+    Demo.git(repo, "add", "-A");
+    Demo.git(repo, "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-q", "-m", "start");
+    cluster = new ProcessCluster(dir);
+    cluster.startBroker();
+  }
+
+  @AfterEach
+  void tearDown() {
+    cluster.close();
+  }
+
+  @Test
+  void workerKilledMidTaskLosesItsLeaseAndTheTaskLandsOnce() throws IOException {
+    cluster.startLead("lead", repo, "3s", 3);
+    cluster.startWorker("w1", repo);
+    cluster.startWorker("w2", repo);
+    String run = submit(plan("slow", "sleep 3"));
+
+    TaskUpdate running = cluster.awaitUpdate(run, u -> u.state() == TaskState.RUNNING && u.detail().startsWith("agent"),
+        LONG);
+    long killed = System.nanoTime();
+    cluster.kill(running.worker());
+    TaskUpdate regranted = cluster.awaitUpdate(run,
+        u -> u.state() == TaskState.RUNNING && u.epoch() == 2 && u.detail().startsWith("granted"), LONG);
+    long releaseMs = (System.nanoTime() - killed) / 1_000_000;
+    RunFinished finished = cluster.awaitFinished(run, LONG);
+
+    assertThat(regranted.worker()).isNotEqualTo(running.worker());
+    assertLandedOnce(run, finished, List.of("slow"), "worker-kill", releaseMs);
+  }
+
+  @Test
+  void workerFrozenPastItsLeaseHasItsLateResultRejected() throws IOException {
+    cluster.startLead("lead", repo, "3s", 3);
+    cluster.startWorker("w1", repo);
+    cluster.startWorker("w2", repo);
+    String run = submit(plan("slow", "sleep 3"));
+
+    TaskUpdate running = cluster.awaitUpdate(run, u -> u.state() == TaskState.RUNNING && u.detail().startsWith("agent"),
+        LONG);
+    long frozen = System.nanoTime();
+    cluster.signal(running.worker(), "STOP");
+    cluster.awaitUpdate(run, u -> u.state() == TaskState.RUNNING && u.epoch() == 2 && u.detail().startsWith("granted"),
+        LONG);
+    long releaseMs = (System.nanoTime() - frozen) / 1_000_000;
+    RunFinished finished = cluster.awaitFinished(run, LONG);
+    cluster.signal(running.worker(), "CONT");
+    TaskUpdate rejected = cluster.awaitUpdate(run, u -> u.detail().startsWith("rejected the result of attempt 1"), LONG);
+
+    assertThat(rejected.detail()).contains("from " + running.worker());
+    assertLandedOnce(run, finished, List.of("slow"), "worker-freeze", releaseMs);
+  }
+
+  @Test
+  void leadKilledMidRunAndStartedAgainFinishesTheRun() throws IOException {
+    cluster.startLead("lead", repo, "10s", 3);
+    cluster.startWorker("w1", repo);
+    cluster.startWorker("w2", repo);
+    String run = submit("""
+        name: chain
+        agent:
+          command: [sh, -c, 'sleep 1; echo "$LANES_TASK" > "$LANES_TASK.txt"']
+        tasks:
+          - {id: a, prompt: p, owns: [a.txt]}
+          - {id: b, prompt: p, owns: [b.txt]}
+          - {id: c, prompt: p, owns: [c.txt], after: [a, b]}
+          - {id: d, prompt: p, owns: [d.txt], after: [c]}
+        """);
+
+    cluster.awaitUpdate(run, u -> u.task().equals("a") && u.state() == TaskState.LANDED, LONG);
+    long killed = System.nanoTime();
+    cluster.kill("lead");
+    cluster.startLead("lead-2", repo, "10s", 3);
+    cluster.awaitLog("lead-2", "holds the lead role");
+    long takeoverMs = (System.nanoTime() - killed) / 1_000_000;
+    RunFinished finished = cluster.awaitFinished(run, LONG);
+
+    assertLandedOnce(run, finished, List.of("a", "b", "c", "d"), "lead-kill", takeoverMs);
+  }
+
+  @Test
+  void brokerRestartedMidRunTheRunCompletes() throws IOException {
+    cluster.startLead("lead", repo, "30s", 3);
+    cluster.startWorker("w1", repo);
+    String run = submit("""
+        name: broker
+        agent:
+          command: [sh, -c, 'sleep 2; echo "$LANES_TASK" > "$LANES_TASK.txt"']
+        tasks:
+          - {id: a, prompt: p, owns: [a.txt]}
+          - {id: b, prompt: p, owns: [b.txt], after: [a]}
+        """);
+
+    cluster.awaitUpdate(run, u -> u.task().equals("a") && u.detail().startsWith("agent"), LONG);
+    long stopped = System.nanoTime();
+    cluster.stop("broker");
+    cluster.startBroker2();
+    long downMs = (System.nanoTime() - stopped) / 1_000_000;
+    RunFinished finished = cluster.awaitFinished(run, LONG);
+
+    assertLandedOnce(run, finished, List.of("a", "b"), "broker-restart", downMs);
+  }
+
+  @Test
+  void poisonTaskIsParkedAfterItsAttemptsWhileTheOthersLand() throws IOException {
+    cluster.startLead("lead", repo, "10s", 2);
+    cluster.startWorker("w1", repo);
+    cluster.startWorker("w2", repo);
+    String run = submit("""
+        name: poison
+        agent:
+          command: [sh, -c, 'echo "$LANES_TASK" > "$LANES_TASK.txt"']
+        tasks:
+          - {id: good, prompt: p, owns: [good.txt]}
+          - id: poison
+            prompt: p
+            owns: [poison.txt]
+            agent: {command: [sh, -c, 'echo "core dumped" >&2; exit 139']}
+          - {id: after-good, prompt: p, owns: [after-good.txt], after: [good]}
+        """);
+
+    RunFinished finished = cluster.awaitFinished(run, LONG);
+    TaskUpdate parked = cluster.awaitUpdate(run, u -> u.task().equals("poison") && u.state() == TaskState.PARKED, LONG);
+
+    assertThat(finished.landed()).containsExactlyInAnyOrder("good", "after-good");
+    assertThat(finished.failed()).containsExactly("poison");
+    assertThat(parked.detail()).contains("parked after 2 attempts").contains("attempt 1: agent exited with 139")
+        .contains("attempt 2: agent exited with 139");
+    System.out.printf("fault poison: attempts=%d parked=1 landed=%d%n", parked.epoch(), finished.landed().size());
+  }
+
+  /** Every task landed, each exactly once on the target, and the figures are printed. */
+  private void assertLandedOnce(String run, RunFinished finished, List<String> tasks, String fault, long ms) {
+    List<Message> events = cluster.events();
+    long duplicates = 0;
+    for (String task : tasks) {
+      // Landings are changes into LANDED; a record that repeats the state (a rejected late result) is not one.
+      long landings = 0;
+      TaskState last = TaskState.WAITING;
+      for (TaskUpdate u : events.stream().filter(TaskUpdate.class::isInstance).map(TaskUpdate.class::cast)
+          .filter(u -> u.run().equals(run) && u.task().equals(task)).toList()) {
+        landings += u.state() == TaskState.LANDED && last != TaskState.LANDED ? 1 : 0;
+        last = u.state();
+      }
+      duplicates += Math.max(0, landings - 1);
+    }
+    String target = "lanes/" + run.substring(0, run.indexOf('-'));
+    List<String> onTarget = Demo.git(repo, "log", "--first-parent", "--format=%s", "main.." + target).lines().toList();
+    long lost = tasks.stream().filter(t -> !finished.landed().contains(t)).count();
+    System.out.printf("fault %s: regranted_or_recovered_ms=%d duplicates=%d lost=%d commits_on_target=%d tasks=%d%n",
+        fault, ms, duplicates, lost, onTarget.size(), tasks.size());
+    assertThat(finished.landed()).containsExactlyInAnyOrderElementsOf(tasks);
+    assertThat(duplicates).isZero();
+    assertThat(onTarget).hasSize(tasks.size());
+    for (String task : tasks) {
+      assertThat(Demo.git(repo, "ls-tree", "--name-only", target)).contains(task + ".txt");
+    }
+  }
+
+  private String plan(String task, String work) {
+    return "name: one\nagent:\n  command: [sh, -c, '" + work + "; echo done > \"$LANES_TASK.txt\"']\ntasks:\n"
+        + "  - {id: " + task + ", prompt: p, owns: [" + task + ".txt]}\n";
+  }
+
+  private String submit(String yaml) throws IOException {
+    Path plan = Files.writeString(dir.resolve("plan-" + System.nanoTime() + ".yaml"), yaml);
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    int exit = Main.execute(new PrintWriter(out, true), new PrintWriter(err, true), "submit", plan.toString(),
+        "--bootstrap-servers", cluster.bootstrap(), "--timeout", "60");
+    assertThat(exit).as(out + "\n" + err).isZero();
+    List<String> lines = out.toString().strip().lines().toList();
+    return lines.get(lines.size() - 1);
+  }
+}

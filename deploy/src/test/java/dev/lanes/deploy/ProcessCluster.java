@@ -1,0 +1,183 @@
+package dev.lanes.deploy;
+
+import static org.awaitility.Awaitility.await;
+
+import dev.lanes.bus.KafkaBus;
+import dev.lanes.protocol.Message;
+import dev.lanes.protocol.RunFinished;
+import dev.lanes.protocol.TaskUpdate;
+import dev.lanes.protocol.Topics;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+
+/**
+ * Lanes as separate processes, for fault tests: a broker, leads and workers, each a {@code java -jar lanes.jar} of its
+ * own with its output in a log file, which the test can kill, stop and continue with real signals.
+ */
+final class ProcessCluster implements AutoCloseable {
+  private static final Path JAR = Path.of("target", "lanes.jar").toAbsolutePath();
+
+  private final Path dir;
+  private final int port;
+  private final Map<String, Process> processes = new LinkedHashMap<>();
+  private KafkaBus bus;
+
+  ProcessCluster(Path dir) {
+    if (!Files.isRegularFile(JAR)) {
+      throw new IllegalStateException(JAR + " is missing: fault tests run after the package phase");
+    }
+    this.dir = dir;
+    this.port = freePort();
+  }
+
+  String bootstrap() {
+    return "127.0.0.1:" + port;
+  }
+
+  void startBroker() {
+    start("broker", "broker", "--port", Integer.toString(port), "--dir", dir.resolve("broker").toString());
+    awaitLog("broker", "Kafka broker for Lanes on");
+  }
+
+  /** Starts the broker again on the same port and data directory, after {@link #stop}. */
+  void startBroker2() {
+    start("broker-2", "broker", "--port", Integer.toString(port), "--dir", dir.resolve("broker").toString());
+    awaitLog("broker-2", "Kafka broker for Lanes on");
+  }
+
+  void startLead(String name, Path repo, String lease, int attempts) {
+    start(name, "coordinator", "--bootstrap-servers", bootstrap(), "--repo", repo.toString(), "--lease", lease,
+        "--max-attempts", Integer.toString(attempts));
+  }
+
+  void startWorker(String id, Path repo) {
+    start(id, "worker", "--bootstrap-servers", bootstrap(), "--repo", repo.toString(), "--id", id, "--dir",
+        dir.resolve("work-" + id).toString(), "--heartbeat", "500ms");
+    awaitLog(id, "Worker " + id);
+  }
+
+  private void start(String name, String... args) {
+    List<String> argv = new ArrayList<>(List.of(javaBin(), "-Xmx256m", "-jar", JAR.toString()));
+    argv.addAll(List.of(args));
+    try {
+      Process p = new ProcessBuilder(argv).redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.appendTo(log(name).toFile())).start();
+      processes.put(name, p);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot start " + name, e);
+    }
+  }
+
+  Path log(String name) {
+    return dir.resolve(name + ".log");
+  }
+
+  void awaitLog(String name, String text) {
+    await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
+        .until(() -> Files.exists(log(name)) && Files.readString(log(name)).contains(text));
+  }
+
+  /** Sends a signal: KILL, STOP, CONT, TERM. */
+  void signal(String name, String signal) {
+    try {
+      new ProcessBuilder("kill", "-s", signal, Long.toString(processes.get(name).pid())).start().waitFor(5,
+          TimeUnit.SECONDS);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Kills with SIGKILL and waits until the process is gone. */
+  void kill(String name) {
+    Process p = processes.get(name);
+    p.destroyForcibly();
+    try {
+      p.waitFor(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Stops with SIGTERM, the way an operator would, and waits for the clean shutdown. */
+  void stop(String name) {
+    Process p = processes.get(name);
+    p.destroy();
+    try {
+      p.waitFor(60, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** The lead's whole log of decisions, read fresh from the broker. */
+  List<Message> events() {
+    if (bus == null) {
+      bus = KafkaBus.connect(bootstrap(), "fault-test");
+    }
+    List<Message> all = new ArrayList<>();
+    bus.replay(Topics.EVENTS, all::add);
+    return all;
+  }
+
+  /** Waits until a recorded task update matches, and returns it. */
+  TaskUpdate awaitUpdate(String run, Predicate<TaskUpdate> which, Duration patience) {
+    await().atMost(patience).pollInterval(Duration.ofMillis(200))
+        .until(() -> firstUpdate(run, which).isPresent());
+    return firstUpdate(run, which).orElseThrow();
+  }
+
+  private Optional<TaskUpdate> firstUpdate(String run, Predicate<TaskUpdate> which) {
+    return events().stream().filter(TaskUpdate.class::isInstance).map(TaskUpdate.class::cast)
+        .filter(u -> u.run().equals(run)).filter(which).findFirst();
+  }
+
+  RunFinished awaitFinished(String run, Duration patience) {
+    await().atMost(patience).pollInterval(Duration.ofMillis(300)).until(() -> finished(run).isPresent());
+    return finished(run).orElseThrow();
+  }
+
+  private Optional<RunFinished> finished(String run) {
+    return events().stream().filter(RunFinished.class::isInstance).map(RunFinished.class::cast)
+        .filter(f -> f.run().equals(run)).findFirst();
+  }
+
+  @Override
+  public void close() {
+    if (bus != null) {
+      bus.close();
+    }
+    processes.values().forEach(Process::destroyForcibly);
+    for (Process p : processes.values()) {
+      try {
+        p.waitFor(30, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private static String javaBin() {
+    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+  }
+
+  private static int freePort() {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
