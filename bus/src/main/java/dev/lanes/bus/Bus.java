@@ -33,6 +33,12 @@ public interface Bus extends AutoCloseable {
   /** Delivers every message on the topic from its beginning to its end as of the call, in order, then returns. */
   void replay(String topic, Listener listener);
 
+  /**
+   * Sets a record aside on {@link dev.lanes.protocol.Topics#DEAD} with the reason it could not be used and where it
+   * came from, so that a person can look at it; the caller goes on with the next one.
+   */
+  void deadLetter(String source, byte[] value, String reason);
+
   /** Makes sure the topics exist. Idempotent. */
   void createTopics();
 

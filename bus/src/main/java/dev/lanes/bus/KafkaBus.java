@@ -139,6 +139,25 @@ public final class KafkaBus implements Bus {
     return done;
   }
 
+  /** A dead letter keeps at most this much of the record: enough to see what it was. */
+  private static final int DEAD_LETTER_BYTES = 64 * 1024;
+
+  @Override
+  public void deadLetter(String source, byte[] value, String reason) {
+    byte[] kept = value == null ? new byte[0]
+        : value.length > DEAD_LETTER_BYTES ? java.util.Arrays.copyOf(value, DEAD_LETTER_BYTES) : value;
+    ProducerRecord<String, byte[]> record = new ProducerRecord<>(Topics.DEAD, source, kept);
+    record.headers().add("lanes-reason", reason.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    record.headers().add("lanes-source", source.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    record.headers().add("lanes-bytes", Integer.toString(value == null ? 0 : value.length)
+        .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    producer.send(record, (metadata, error) -> {
+      if (error != null) {
+        LOG.warn("could not set aside a record from {} ({}): {}", source, reason, error.toString());
+      }
+    });
+  }
+
   @Override
   public Subscription subscribe(String topic, Start start, Listener listener) {
     Properties p = common();
@@ -224,6 +243,7 @@ public final class KafkaBus implements Bus {
       consumer.seekToBeginning(partitions);
       Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
       Poller reader = new Poller(topic, consumer, listener, false);
+      reader.readOnly = true;
       while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
         for (ConsumerRecord<String, byte[]> record : consumer.poll(POLL)) {
           if (record.offset() < end.get(new TopicPartition(record.topic(), record.partition()))) {
@@ -273,6 +293,8 @@ public final class KafkaBus implements Bus {
     private final KafkaConsumer<String, byte[]> consumer;
     private final Listener listener;
     private final boolean commits;
+    /** A replay reads history: what it finds invalid was set aside when it was first read. */
+    private boolean readOnly;
     private final Thread thread;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private volatile boolean closing;
@@ -329,7 +351,11 @@ public final class KafkaBus implements Bus {
         try {
           message = Json.decode(record.value());
         } catch (ProtocolException e) {
-          listener.onInvalid(record.topic() + "-" + record.partition() + "@" + record.offset(), e);
+          String where = record.topic() + "-" + record.partition() + "@" + record.offset();
+          if (!readOnly) {
+            deadLetter(where, record.value(), e.getMessage());
+          }
+          listener.onInvalid(where, e);
           return;
         }
         listener.onMessage(message);

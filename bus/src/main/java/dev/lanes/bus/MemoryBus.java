@@ -131,6 +131,18 @@ public final class MemoryBus implements Bus {
   @Override
   public void createTopics() {}
 
+  /** Dead letters are kept as {@code source: reason} lines, for tests to look at. */
+  private final List<String> dead = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+  @Override
+  public void deadLetter(String source, byte[] value, String reason) {
+    dead.add(source + ": " + reason);
+  }
+
+  public List<String> deadLetters() {
+    return List.copyOf(dead);
+  }
+
   @Override
   public void close() {
     subs.forEach(Sub::close);
@@ -155,6 +167,7 @@ public final class MemoryBus implements Bus {
         try {
           listener.onMessage(Json.decode(bytes));
         } catch (ProtocolException e) {
+          deadLetter(topic, bytes, e.getMessage());
           listener.onInvalid(topic, e);
         }
       });

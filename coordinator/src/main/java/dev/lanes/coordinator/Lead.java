@@ -111,6 +111,7 @@ public final class Lead implements AutoCloseable {
   private final Bus.Subscription reports;
   private Workers workers = new Workers();
   private boolean active;
+  private volatile boolean closing;
 
   private Lead(Bus bus, TargetBranch repo, Clock clock, Settings settings) {
     this.bus = bus;
@@ -226,6 +227,8 @@ public final class Lead implements AutoCloseable {
           (System.nanoTime() - start) / 1_000_000);
       bus.publish(new LeadOnline(name));
       firstActive.complete(null);
+    } else if (closing) {
+      LOG.info("{} gave up the lead role", name);
     } else {
       LOG.warn("{} lost the lead role to another lead; it stops deciding", name);
     }
@@ -254,6 +257,12 @@ public final class Lead implements AutoCloseable {
       return;
     }
     if (message instanceof ClaimRequested c) {
+      if (!workers.knows(c.worker())) {
+        // Only workers that announced themselves (and so their capabilities and slots) get work.
+        bus.deadLetter(Topics.REPORTS, dev.lanes.protocol.Json.encode(c),
+            "claim from unknown worker \"" + c.worker() + "\": it never announced itself");
+        return;
+      }
       run(c.run()).ifPresent(r -> r.onClaim(c));
     } else if (message instanceof Heartbeat h) {
       run(h.run()).ifPresent(r -> r.onHeartbeat(h));
@@ -331,6 +340,7 @@ public final class Lead implements AutoCloseable {
 
   @Override
   public void close() {
+    closing = true;
     reports.close();
     loop.shutdownNow();
     try {

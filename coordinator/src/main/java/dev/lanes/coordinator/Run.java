@@ -172,8 +172,10 @@ final class Run {
       return;
     }
     slot.leaseUntil = clock.instant().plus(settings.lease());
-    if (!beat.phase().equals(slot.phase)) {
+    boolean news = !beat.phase().equals(slot.phase) || !beat.detail().isEmpty() && !beat.detail().equals(slot.said);
+    if (news) {
       slot.phase = beat.phase();
+      slot.said = beat.detail();
       // Progress, not a decision: published for people watching, not awaited.
       publish(new TaskUpdate(id, slot.task.id(), TaskState.RUNNING, slot.epoch, slot.worker,
           beat.phase() + (beat.detail().isEmpty() ? "" : ": " + beat.detail()), optional(slot.base), Optional.empty()));
@@ -456,6 +458,8 @@ final class Run {
     String base = "";
     String worker = "";
     String phase = "";
+    /** The last progress detail published, so that periodic heartbeats repeating it are not published again. */
+    String said = "";
     String detail = "";
     /** The commit being landed, then the target's tip once landed. */
     String commit;

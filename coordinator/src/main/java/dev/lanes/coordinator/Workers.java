@@ -26,6 +26,10 @@ final class Workers {
     return false;
   }
 
+  boolean knows(String worker) {
+    return known.containsKey(worker);
+  }
+
   /** The capable worker with the most free capacity (ties taken in turn), if any has capacity left. */
   Optional<String> pick(List<String> requires) {
     Known best = null;

@@ -69,6 +69,14 @@ class LeadTest {
     work = new Recorder(bus, Topics.WORK);
     events = new Recorder(bus, Topics.EVENTS);
     lead = Lead.start(bus, repo.dir(), Clock.systemUTC(), Lead.Settings.daemon().withMaxAttempts(1));
+    announceWorkers();
+  }
+
+  /** The workers this test plays announce themselves, as real ones do: the lead ignores claims from strangers. */
+  private void announceWorkers() {
+    for (String worker : List.of("w1", "w2", "w-future")) {
+      bus.publish(new WorkerStatus(worker, "host", List.of(), 4, 0));
+    }
   }
 
   @AfterEach
@@ -426,7 +434,8 @@ class LeadTest {
     assertThat(row(report, "poison").detail()).contains("parked after 2 attempts")
         .contains("attempt 1: agent exited with 139").contains("attempt 2: agent exited with 139");
     assertThat(row(report, "api").state()).isEqualTo(TaskState.LANDED);
-    assertThat(work.all(TaskOffered.class).stream().filter(o -> o.task().equals("poison"))).hasSize(2);
+    assertThat(work.all(TaskOffered.class).stream().filter(o -> o.task().equals("poison")).map(TaskOffered::epoch)
+        .distinct()).as("attempts").containsExactly(1, 2);
   }
 
   @Test
@@ -443,6 +452,7 @@ class LeadTest {
     lead.close();
     lead = second;
     second.awaitActive(PATIENCE);
+    announceWorkers();
 
     TaskOffered api = work.awaitFirst(TaskOffered.class, o -> o.task().equals("api") && o.epoch() == 2);
     String coreCommit = repo.commitOnto(core.baseCommit(), core.branch(), Map.of("core/file.txt", "core\n"));
@@ -456,6 +466,20 @@ class LeadTest {
     assertThat(finished.landed()).containsExactlyInAnyOrder("core", "api");
     assertThat(repo.show(TARGET, "core/file.txt")).isEqualTo("core\n");
     assertThat(repo.show(TARGET, "api/file.txt")).isEqualTo("api\n");
+  }
+
+  @Test
+  void claimFromAWorkerThatNeverAnnouncedItselfIsSetAsideNotGranted() {
+    Lead.RunHandle run = lead.submit(plan("- {id: core, prompt: p, owns: [core/]}"));
+    TaskOffered offer = work.awaitFirst(TaskOffered.class, o -> o.task().equals("core"));
+
+    bus.publish(new ClaimRequested(run.id(), "core", offer.epoch(), "stranger"));
+    bus.publish(new ClaimRequested(run.id(), "core", offer.epoch(), "w1"));
+    ClaimGranted granted = work.awaitFirst(ClaimGranted.class, g -> g.task().equals("core"));
+
+    assertThat(granted.worker()).isEqualTo("w1");
+    assertThat(bus.deadLetters()).singleElement().asString()
+        .contains("claim from unknown worker \"stranger\": it never announced itself");
   }
 
   @Test
@@ -474,6 +498,7 @@ class LeadTest {
   private void restartLead(Lead.Settings settings) {
     lead.close();
     lead = Lead.start(bus, repo.dir(), Clock.systemUTC(), settings);
+    announceWorkers();
   }
 
   private TaskOffered grant(Lead.RunHandle run, String task, String worker, int epoch) {

@@ -14,10 +14,16 @@ public final class Topics {
   /** The lead's decisions, written before they take effect: its state as a log, replayed when a lead starts. */
   public static final String EVENTS = "lanes.events";
 
+  /**
+   * Records no party could use: malformed, of an unknown type, too large, or from a worker nobody knows. Each keeps
+   * its original bytes, with the reason and where it came from in its headers.
+   */
+  public static final String DEAD = "lanes.dead";
+
   private Topics() {}
 
   public static List<String> all() {
-    return List.of(WORK, REPORTS, EVENTS);
+    return List.of(WORK, REPORTS, EVENTS, DEAD);
   }
 
   /** The topic a message belongs on; the one place that routes by message type. */

@@ -198,12 +198,12 @@ public final class ChildProcess {
 
   /** TERM to the process group, then KILL once the grace period is over if any member is left. */
   private static void endGroup(long pid) {
-    if (!signalGroup(pid, "0")) {
+    if (!groupAlive(pid)) {
       return;
     }
     signalGroup(pid, "TERM");
     long deadline = System.nanoTime() + GRACE.toNanos();
-    while (System.nanoTime() < deadline && signalGroup(pid, "0")) {
+    while (System.nanoTime() < deadline && groupAlive(pid)) {
       try {
         Thread.sleep(50);
       } catch (InterruptedException e) {
@@ -212,6 +212,34 @@ public final class ChildProcess {
       }
     }
     signalGroup(pid, "KILL");
+  }
+
+  /**
+   * Whether the group has a member that is still running. Where /proc exists, zombies do not count: where nothing
+   * reaps orphans (PID 1 in some containers), a dead member stays a zombie, which kill -0 would still find.
+   */
+  private static boolean groupAlive(long pgid) {
+    Path proc = Path.of("/proc");
+    if (!Files.isDirectory(proc)) {
+      return signalGroup(pgid, "0");
+    }
+    try (var entries = Files.list(proc)) {
+      return entries.filter(p -> p.getFileName().toString().chars().allMatch(Character::isDigit))
+          .anyMatch(p -> runningInGroup(p.resolve("stat"), pgid));
+    } catch (IOException e) {
+      return signalGroup(pgid, "0");
+    }
+  }
+
+  /** /proc/PID/stat: "pid (comm) state ppid pgrp ...", where comm may hold spaces and parentheses. */
+  private static boolean runningInGroup(Path stat, long pgid) {
+    try {
+      String s = Files.readString(stat);
+      String[] f = s.substring(s.lastIndexOf(')') + 2).split(" ");
+      return f.length > 2 && !f[0].equals("Z") && !f[0].equals("X") && Long.parseLong(f[2]) == pgid;
+    } catch (IOException | RuntimeException e) {
+      return false; // gone while we looked
+    }
   }
 
   /**

@@ -43,6 +43,7 @@ final class TaskRun implements Worker.Attempt {
   private final Path logs;
   private final ChildProcess.Stop stop = new ChildProcess.Stop();
   private volatile String phase = "setup";
+  private volatile String detail = "";
   private Instant nextProgress = Instant.MIN;
   /** Set once the worktree exists: from then on the attempt ends either removed (passed) or kept. */
   private WorkDir.Attempt placed;
@@ -69,6 +70,11 @@ final class TaskRun implements Worker.Attempt {
   @Override
   public void stop(String why) {
     stop.stop(why);
+  }
+
+  @Override
+  public String detail() {
+    return detail;
   }
 
   @Override
@@ -221,6 +227,7 @@ final class TaskRun implements Worker.Attempt {
       return;
     }
     nextProgress = now.plus(PROGRESS_EVERY);
+    this.detail = detail;
     try {
       bus.publish(new Heartbeat(offer.run(), offer.task(), offer.epoch(), config.id(), "agent", detail));
     } catch (RuntimeException e) {
@@ -230,6 +237,7 @@ final class TaskRun implements Worker.Attempt {
 
   private void enter(String next, String detail) {
     phase = next;
+    this.detail = detail;
     bus.publish(new Heartbeat(offer.run(), offer.task(), offer.epoch(), config.id(), next, detail));
   }
 

@@ -42,6 +42,8 @@ public final class Worker implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Worker.class);
   /** How long a worker leaves an offer to the worker the lead preferred before claiming it itself. */
   static final Duration HOLD_BACK = Duration.ofMillis(200);
+  /** How long a claim may go unanswered before the worker takes it back. */
+  static final Duration CLAIM_PATIENCE = Duration.ofSeconds(10);
 
   /**
    * How a worker presents itself and where it works.
@@ -75,6 +77,7 @@ public final class Worker implements AutoCloseable {
   private final ScheduledExecutorService beats;
   private final Map<String, Open> open = new LinkedHashMap<>();
   private final Map<String, TaskOffered> claimed = new LinkedHashMap<>();
+  private final Map<String, Long> claimedAt = new java.util.HashMap<>();
   private final Map<String, Attempt> running = new ConcurrentHashMap<>();
   private Bus.Subscription work;
   /** Set by {@link #start}: a simulated worker has none. */
@@ -171,6 +174,7 @@ public final class Worker implements AutoCloseable {
       return;
     }
     claimed.remove(key);
+    claimedAt.remove(key);
     if (grant.worker().equals(config.id())) {
       Attempt run = runs.apply(mine);
       running.put(key, run);
@@ -213,6 +217,7 @@ public final class Worker implements AutoCloseable {
           .orElseGet(() -> ready.get(ThreadLocalRandom.current().nextInt(ready.size())).offer());
       open.remove(offer.key());
       claimed.put(offer.key(), offer);
+      claimedAt.put(offer.key(), System.nanoTime());
       busy++;
       bus.publish(new ClaimRequested(offer.run(), offer.task(), offer.epoch(), config.id()));
     }
@@ -237,11 +242,35 @@ public final class Worker implements AutoCloseable {
     }
   }
 
+  /**
+   * Takes back claims the lead never answered (a lost grant, a lead that did not know this worker yet): their slots
+   * are freed and the offers can be claimed again.
+   */
+  private synchronized void expireClaims() {
+    long now = System.nanoTime();
+    boolean freed = false;
+    for (var it = claimed.entrySet().iterator(); it.hasNext(); ) {
+      var entry = it.next();
+      Long at = claimedAt.get(entry.getKey());
+      if (at != null && now - at > CLAIM_PATIENCE.toNanos()) {
+        it.remove();
+        claimedAt.remove(entry.getKey());
+        open.putIfAbsent(entry.getKey(), new Open(entry.getValue(), 0));
+        busy--;
+        freed = true;
+      }
+    }
+    if (freed) {
+      claimNext();
+    }
+  }
+
   private void beat() {
+    expireClaims();
     try {
       for (Attempt run : running.values()) {
         TaskOffered t = run.offer();
-        bus.publish(new Heartbeat(t.run(), t.task(), t.epoch(), config.id(), run.phase(), ""));
+        bus.publish(new Heartbeat(t.run(), t.task(), t.epoch(), config.id(), run.phase(), run.detail()));
       }
     } catch (RuntimeException e) {
       LOG.warn("heartbeat failed: {}", e.toString());
@@ -265,6 +294,11 @@ public final class Worker implements AutoCloseable {
 
     /** What the attempt is doing now, for heartbeats. */
     String phase();
+
+    /** The latest word on the phase (the agent's last step, say), repeated by periodic heartbeats. */
+    default String detail() {
+      return "";
+    }
 
     /** Runs the attempt to its end and publishes its result. */
     void run();
