@@ -168,6 +168,11 @@ public final class Lead implements AutoCloseable {
     return onLoop(() -> active);
   }
 
+  /** Whether the lead has heard from this worker (for tests that play workers). */
+  boolean knows(String worker) {
+    return onLoop(() -> workers.knows(worker));
+  }
+
   /** Waits until this lead holds the lead role for the first time. */
   public void awaitActive(Duration patience) {
     try {

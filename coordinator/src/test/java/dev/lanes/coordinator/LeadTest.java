@@ -74,9 +74,11 @@ class LeadTest {
 
   /** The workers this test plays announce themselves, as real ones do: the lead ignores claims from strangers. */
   private void announceWorkers() {
+    lead.awaitActive(PATIENCE);
     for (String worker : List.of("w1", "w2", "w-future")) {
       bus.publish(new WorkerStatus(worker, "host", List.of(), 4, 0));
     }
+    await().atMost(PATIENCE).until(() -> lead.knows("w1") && lead.knows("w2") && lead.knows("w-future"));
   }
 
   @AfterEach

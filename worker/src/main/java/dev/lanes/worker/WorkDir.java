@@ -95,7 +95,7 @@ public final class WorkDir implements AutoCloseable {
    *     {@code crashed}
    */
   public record Kept(String run, String plan, String task, int epoch, Optional<String> branch,
-      Optional<Path> worktree, Path logs, String outcome, String reason, Instant at) {
+      Optional<Path> worktree, Path logs, String outcome, String reason, Instant time) {
     public String id() {
       return run + "/" + task + "/e" + epoch;
     }
@@ -106,18 +106,40 @@ public final class WorkDir implements AutoCloseable {
    * holds it; the lock is held until {@link #close}.
    */
   public static WorkDir open(Path dir, String repoUrl, Clock clock) {
-    Path root = createDirectories(dir.toAbsolutePath().normalize());
-    try {
-      root = root.toRealPath(); // git records worktrees by their real paths
-    } catch (IOException e) {
-      throw new WorkerException("cannot resolve " + dir + ": " + e.getMessage(), e);
-    }
+    Path root = realPath(createDirectories(dir.toAbsolutePath().normalize()));
     FileChannel lock = lock(root);
     try {
       return new WorkDir(root, lock, Mirror.open(root.resolve("mirror.git"), repoUrl), clock);
     } catch (RuntimeException e) {
       unlock(root, lock);
       throw e;
+    }
+  }
+
+  /**
+   * Opens a work directory a worker made earlier, its remote as its mirror records it: for commands that look after
+   * kept attempts while no worker runs there. Fails if a worker holds it.
+   */
+  public static WorkDir openExisting(Path dir, Clock clock) {
+    if (!Files.isRegularFile(dir.resolve("mirror.git/HEAD"))) {
+      throw new WorkerException(dir + " is not a worker's directory: it has no mirror.git");
+    }
+    Path root = realPath(dir);
+    FileChannel lock = lock(root);
+    try {
+      return new WorkDir(root, lock, Mirror.existing(root.resolve("mirror.git")), clock);
+    } catch (RuntimeException e) {
+      unlock(root, lock);
+      throw e;
+    }
+  }
+
+  /** Git records worktrees by their real paths, so the directory is known by its real path too. */
+  private static Path realPath(Path dir) {
+    try {
+      return dir.toRealPath();
+    } catch (IOException e) {
+      throw new WorkerException("cannot resolve " + dir + ": " + e.getMessage(), e);
     }
   }
 
@@ -308,7 +330,7 @@ public final class WorkDir implements AutoCloseable {
     } catch (IOException e) {
       throw new WorkerException("cannot list " + kept + ": " + e.getMessage(), e);
     }
-    out.sort(Comparator.comparing(Kept::at).reversed().thenComparing(Kept::id));
+    out.sort(Comparator.comparing(Kept::time).reversed().thenComparing(Kept::id));
     return List.copyOf(out);
   }
 
@@ -368,7 +390,7 @@ public final class WorkDir implements AutoCloseable {
     json.put("logs", kept.logs().toString());
     json.put("outcome", kept.outcome());
     json.put("reason", kept.reason());
-    json.put("at", kept.at().toString());
+    json.put("time", kept.time().toString());
     writeAtomically(keptFile(kept), json);
   }
 
@@ -382,7 +404,7 @@ public final class WorkDir implements AutoCloseable {
       return Optional.of(new Kept(n.path("run").asText(), n.path("plan").asText(), n.path("task").asText(),
           n.path("epoch").asInt(), text(n, "branch"), text(n, "worktree").map(Path::of),
           Path.of(n.path("logs").asText()), n.path("outcome").asText(), n.path("reason").asText(),
-          Instant.parse(n.path("at").asText())));
+          Instant.parse(n.path("time").asText())));
     } catch (IOException | RuntimeException e) {
       LOG.warn("skipping unreadable kept entry {}: {}", file, e.toString());
       return Optional.empty();

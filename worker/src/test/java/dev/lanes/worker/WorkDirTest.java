@@ -87,6 +87,7 @@ class WorkDirTest {
           .isInstanceOf(WorkerException.class)
           .hasMessageContaining("is in use by another worker (pid " + ProcessHandle.current().pid() + ")")
           .hasMessageEndingWith("give each worker its own --dir");
+      assertThat(first.workDir()).as("the first worker keeps its directory").isPresent();
     }
     work = WorkDir.open(root, remote.url(), clock);
   }
@@ -162,7 +163,7 @@ class WorkDirTest {
     List<WorkDir.Kept> kept = work.listKept();
 
     assertThat(kept).extracting(WorkDir.Kept::task).containsExactly("third", "second", "first");
-    assertThat(kept.get(0).at()).isAfter(kept.get(1).at());
+    assertThat(kept.get(0).time()).isAfter(kept.get(1).time());
   }
 
   @Test
@@ -180,6 +181,21 @@ class WorkDirTest {
     assertThat(TestRepo.exec(work.mirror().dir(), Map.of(), List.of("worktree", "list")).out())
         .doesNotContain("core-e1").contains("docs-e1");
     assertThat(work.listKept()).extracting(WorkDir.Kept::id).containsExactly("r1/docs/e1");
+  }
+
+  @Test
+  void openExisting_findsTheRemoteInTheMirrorSoThatKeptAttemptsCanBeDiscardedWithoutIt() {
+    run(offer("core", "exit 1"));
+    work.close();
+
+    work = WorkDir.openExisting(root, clock);
+    work.discard("r1/core/e1");
+
+    assertThat(work.mirror().url()).isEqualTo(remote.url());
+    assertThat(work.listKept()).isEmpty();
+    assertThatThrownBy(() -> WorkDir.openExisting(dir.resolve("remote"), clock))
+        .isInstanceOf(WorkerException.class)
+        .hasMessageContaining("is not a worker's directory: it has no mirror.git");
   }
 
   @Test

@@ -43,6 +43,11 @@ public final class Mirror {
     return mirror;
   }
 
+  /** Opens a mirror that exists, its remote as its configuration names it. */
+  public static Mirror existing(Path dir) {
+    return new Mirror(dir, git(dir, "config", "--get", "remote.origin.url").strip());
+  }
+
   private void create() {
     try {
       Files.createDirectories(dir);
