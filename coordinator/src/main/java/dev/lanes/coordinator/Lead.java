@@ -251,6 +251,7 @@ public final class Lead implements AutoCloseable {
       } else if (message instanceof TaskUpdate u && restored.containsKey(u.run())) {
         restored.get(u.run()).restore(u);
       } else if (message instanceof RunFinished f) {
+        known.add(f.run()); // after compaction, a finished run's end may be all that is left of it
         restored.remove(f.run());
       }
     });

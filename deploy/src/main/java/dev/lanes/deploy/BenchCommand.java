@@ -11,7 +11,7 @@ import picocli.CommandLine.Spec;
     name = "bench",
     mixinStandardHelpOptions = true,
     description = "Benchmarks. Each prints its figures and, as its last line, a machine-readable summary.",
-    subcommands = {BenchCommand.Dispatch.class, BenchCommand.Claims.class, BenchCommand.Setup.class})
+    subcommands = {BenchCommand.Dispatch.class, BenchCommand.Claims.class, BenchCommand.Setup.class, BenchCommand.Recovery.class})
 final class BenchCommand implements Runnable {
   @Spec CommandSpec spec;
 
@@ -110,6 +110,30 @@ final class BenchCommand implements Runnable {
         throw new IllegalArgumentException("--files and --iterations must be at least 1, --warmup at least 0");
       }
       SetupBench.run(files, iterations, warmup, spec.commandLine().getOut());
+      return Main.OK;
+    }
+  }
+
+  @Command(
+      name = "recovery",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Times a lead starting over a long log, from start to serving, and its heap afterwards.",
+        "",
+        "The log holds --tasks finished tasks (four decisions each) and one unfinished run, which the lead resumes."
+      })
+  static final class Recovery implements Callable<Integer> {
+    @Option(names = "--tasks", defaultValue = "10000", description = "Finished tasks in the log (default: ${DEFAULT-VALUE}).")
+    int tasks;
+
+    @Spec CommandSpec spec;
+
+    @Override
+    public Integer call() {
+      if (tasks < 1) {
+        throw new IllegalArgumentException("--tasks: " + tasks + " must be at least 1");
+      }
+      RecoveryBench.run(tasks, spec.commandLine().getOut());
       return Main.OK;
     }
   }

@@ -1,0 +1,43 @@
+package dev.lanes.deploy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/** The benchmarks that need a broker run end to end on small numbers and print their summary line last. */
+class BenchIT {
+  @Test
+  void dispatchBenchLandsEveryTaskAndPrintsItsSummary() {
+    List<String> lines = bench("dispatch", "--workers", "10", "--tasks", "60");
+
+    assertThat(lines).anyMatch(l -> l.startsWith("throughput: 60 tasks in ") && l.endsWith("(all landed)"));
+    Matcher last = Pattern.compile("dispatch p50_ms=([\\d.]+) p99_ms=([\\d.]+) tasks_per_s=(\\d+) kafka_rtt_p99_ms=([\\d.]+)")
+        .matcher(lines.get(lines.size() - 1));
+    assertThat(last.matches()).as(lines.get(lines.size() - 1)).isTrue();
+    assertThat(Double.parseDouble(last.group(1))).isPositive().isLessThanOrEqualTo(Double.parseDouble(last.group(2)));
+  }
+
+  @Test
+  void recoveryBenchReplaysTheLogAndPrintsItsSummary() {
+    List<String> lines = bench("recovery", "--tasks", "300");
+
+    assertThat(lines).contains("log: 1227 records for 300 finished tasks and 1 unfinished run");
+    assertThat(lines.get(lines.size() - 1)).matches("recovery tasks=300 ms=\\d+ heap_mb=\\d+");
+  }
+
+  private static List<String> bench(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    String[] argv = new String[args.length + 1];
+    argv[0] = "bench";
+    System.arraycopy(args, 0, argv, 1, args.length);
+    int code = Main.execute(new PrintWriter(out, true), new PrintWriter(err, true), argv);
+    assertThat(code).as(out + "\n" + err).isZero();
+    return out.toString().lines().toList();
+  }
+}
