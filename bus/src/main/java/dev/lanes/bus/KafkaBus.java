@@ -224,13 +224,16 @@ public final class KafkaBus implements Bus {
       @Override
       public void onPartitionsRevoked(java.util.Collection<TopicPartition> partitions) {
         if (!partitions.isEmpty()) {
+          poller.commitNow();
           onActive.accept(false);
         }
       }
 
       @Override
       public void onPartitionsLost(java.util.Collection<TopicPartition> partitions) {
-        onPartitionsRevoked(partitions);
+        if (!partitions.isEmpty()) {
+          onActive.accept(false); // another member has the topic already: its position is not ours to commit
+        }
       }
     });
     pollers.add(poller);
@@ -342,12 +345,24 @@ public final class KafkaBus implements Bus {
       }
     }
 
-    /** A commit refused because the group moved on is no failure: the rebalance listener already said so. */
+    /**
+     * Commits the position past the handled batch without waiting: a synchronous commit would put a round trip to the
+     * group coordinator after every batch. Reports read again after a crash are harmless (each is judged by its
+     * epoch), and the position is committed synchronously when the member gives up the topic.
+     */
     private void commit() {
+      consumer.commitAsync((offsets, error) -> {
+        if (error != null) {
+          LOG.debug("position on {} not committed: {}", topic, error.toString());
+        }
+      });
+    }
+
+    /** Commits the position now, when the member is about to give up the topic. */
+    void commitNow() {
       try {
-        consumer.commitSync();
-      } catch (org.apache.kafka.clients.consumer.CommitFailedException
-          | org.apache.kafka.common.errors.RebalanceInProgressException e) {
+        consumer.commitSync(Duration.ofSeconds(5));
+      } catch (RuntimeException e) {
         LOG.warn("could not commit the position on {}: {}", topic, e.getMessage());
       }
     }

@@ -109,6 +109,7 @@ public final class Lead implements AutoCloseable {
   private final String name = "lead-" + ProcessHandle.current().pid() + "-" + HexFormat.of().formatHex(randomBytes());
   private final CompletableFuture<Void> firstActive = new CompletableFuture<>();
   private final Bus.Subscription reports;
+  private final Outbox outbox;
   private Workers workers = new Workers();
   private boolean active;
   private volatile boolean closing;
@@ -124,6 +125,7 @@ public final class Lead implements AutoCloseable {
       return t;
     });
     bus.createTopics();
+    this.outbox = new Outbox(bus);
     this.reports = bus.subscribeExclusive(Topics.REPORTS, GROUP, m -> onLoopAndWait(() -> dispatch(m)),
         gained -> onLoopAndWait(() -> setActive(gained)));
     long every = settings.reofferEvery().toMillis();
@@ -208,7 +210,7 @@ public final class Lead implements AutoCloseable {
     }
     String base = repo.resolveBase(plan.base());
     repo.prepare(plan.target(), base);
-    Run run = new Run(id, plan, base, bus, repo, workers, clock, settings);
+    Run run = new Run(id, plan, base, outbox, repo, workers, clock, settings);
     runs.put(id, run);
     known.add(id);
     run.start();
@@ -246,7 +248,7 @@ public final class Lead implements AutoCloseable {
         known.add(s.run());
       }
       if (message instanceof RunStarted s && s.definition().isPresent()) {
-        restored.put(s.run(), new Run(s.run(), s.definition().get(), s.baseCommit(), bus, repo, workers, clock,
+        restored.put(s.run(), new Run(s.run(), s.definition().get(), s.baseCommit(), outbox, repo, workers, clock,
             settings));
       } else if (message instanceof TaskUpdate u && restored.containsKey(u.run())) {
         restored.get(u.run()).restore(u);
@@ -354,6 +356,7 @@ public final class Lead implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    outbox.close();
     repo.close();
   }
 

@@ -1,6 +1,5 @@
 package dev.lanes.coordinator;
 
-import dev.lanes.bus.Bus;
 import dev.lanes.coordinator.git.TargetBranch;
 import dev.lanes.protocol.Claim;
 import dev.lanes.protocol.ClaimGranted;
@@ -17,7 +16,6 @@ import dev.lanes.protocol.TaskRef;
 import dev.lanes.protocol.TaskResult;
 import dev.lanes.protocol.TaskState;
 import dev.lanes.protocol.TaskUpdate;
-import dev.lanes.protocol.Topics;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -53,7 +51,7 @@ final class Run {
   private final String id;
   private final Plan plan;
   private final String baseCommit;
-  private final Bus bus;
+  private final Outbox outbox;
   private final TargetBranch repo;
   private final Workers workers;
   private final Clock clock;
@@ -66,12 +64,12 @@ final class Run {
   private int finals;
   private final CompletableFuture<RunReport> done = new CompletableFuture<>();
 
-  Run(String id, Plan plan, String baseCommit, Bus bus, TargetBranch repo, Workers workers, Clock clock,
+  Run(String id, Plan plan, String baseCommit, Outbox outbox, TargetBranch repo, Workers workers, Clock clock,
       Lead.Settings settings) {
     this.id = id;
     this.plan = plan;
     this.baseCommit = baseCommit;
-    this.bus = bus;
+    this.outbox = outbox;
     this.repo = repo;
     this.workers = workers;
     this.clock = clock;
@@ -177,7 +175,7 @@ final class Run {
       slot.phase = beat.phase();
       slot.said = beat.detail();
       // Progress, not a decision: published for people watching, not awaited.
-      publish(new TaskUpdate(id, slot.task.id(), TaskState.RUNNING, slot.epoch, slot.worker,
+      outbox.tell(new TaskUpdate(id, slot.task.id(), TaskState.RUNNING, slot.epoch, slot.worker,
           beat.phase() + (beat.detail().isEmpty() ? "" : ": " + beat.detail()), optional(slot.base), Optional.empty()));
     }
   }
@@ -300,6 +298,7 @@ final class Run {
   private void landCommit(Slot slot, String commit) {
     slot.commit = commit;
     update(slot, TaskState.LANDING, "landing " + shortId(commit) + " on " + plan.target());
+    outbox.awaitRecorded();
     try {
       String tip = repo.land(plan.target(), commit,
           "Land " + slot.task.id() + ": " + slot.task.title() + " (run " + id + ")");
@@ -396,7 +395,7 @@ final class Run {
     return slot != null && slot.epoch == epoch && slot.worker.equals(worker) ? slot : null;
   }
 
-  /** A decision: recorded, and acknowledged by the broker, before the caller acts on it. */
+  /** A decision: recorded before any action that follows it leaves (see {@link Outbox}). */
   private void update(Slot slot, TaskState state, String detail) {
     if (state.isFinal() && !slot.state.isFinal()) {
       finals++;
@@ -409,21 +408,12 @@ final class Run {
   }
 
   private void record(Message event) {
-    if (!Topics.EVENTS.equals(Topics.of(event))) {
-      throw new IllegalArgumentException(event.getClass().getSimpleName() + " is not an event");
-    }
-    bus.publish(event).join();
+    outbox.record(event);
   }
 
-  /**
-   * An action: not awaited, since the producer keeps order and retries on its own, and the decision behind it is
-   * already recorded. A publish that fails for good is logged; leases and re-offers recover from a lost action.
-   */
+  /** An action: it leaves once the decisions before it are recorded (see {@link Outbox}). */
   private void publish(Message message) {
-    bus.publish(message).exceptionally(e -> {
-      LOG.error("could not publish {} for run {}: {}", message.getClass().getSimpleName(), id, e.toString());
-      return null;
-    });
+    outbox.send(message);
   }
 
   private static String failure(TaskResult r) {

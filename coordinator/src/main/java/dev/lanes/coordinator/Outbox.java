@@ -1,0 +1,82 @@
+package dev.lanes.coordinator;
+
+import dev.lanes.bus.Bus;
+import dev.lanes.protocol.Message;
+import dev.lanes.protocol.Topics;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps the lead's promise that a decision is recorded before it takes effect, without making the lead wait.
+ *
+ * <p>A decision ({@link #record}) is published at once and not awaited. An action ({@link #send}: an offer, a grant, a
+ * cancel) goes to a single thread that sends it only once every decision recorded before it is acknowledged by the
+ * broker; actions leave in the order they were decided. So the lead's loop never blocks on the broker, and after a
+ * crash no action is out there whose decision is not in the log. Only an effect the lead has itself (moving the target
+ * branch) waits on the loop, through {@link #awaitRecorded}.
+ */
+final class Outbox implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Outbox.class);
+
+  private final Bus bus;
+  private final ExecutorService sender = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "lanes-lead-outbox");
+    t.setDaemon(true);
+    return t;
+  });
+  private CompletableFuture<Void> lastDecision = CompletableFuture.completedFuture(null);
+
+  Outbox(Bus bus) {
+    this.bus = bus;
+  }
+
+  /** Records a decision on the events topic; actions sent after this wait for it. */
+  void record(Message decision) {
+    if (!Topics.EVENTS.equals(Topics.of(decision))) {
+      throw new IllegalArgumentException(decision.getClass().getSimpleName() + " is not a decision");
+    }
+    lastDecision = bus.publish(decision);
+  }
+
+  /** Waits until the broker has every decision recorded so far, before an effect the lead has itself. */
+  void awaitRecorded() {
+    lastDecision.join();
+  }
+
+  /** Sends an action once every decision recorded so far is acknowledged. */
+  void send(Message action) {
+    CompletableFuture<Void> gate = lastDecision;
+    sender.execute(() -> {
+      try {
+        gate.join();
+      } catch (RuntimeException e) {
+        // The decision is not in the log, so its action must not go out; leases and re-offers recover from this.
+        LOG.error("held back {}: its decision was not recorded: {}", action.getClass().getSimpleName(), e.toString());
+        return;
+      }
+      bus.publish(action).exceptionally(e -> {
+        LOG.error("could not publish {}: {}", action.getClass().getSimpleName(), e.toString());
+        return null;
+      });
+    });
+  }
+
+  /** Publishes something that is neither a decision nor depends on one (progress for people watching). */
+  void tell(Message message) {
+    bus.publish(message);
+  }
+
+  @Override
+  public void close() {
+    sender.shutdown();
+    try {
+      sender.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
