@@ -2,6 +2,7 @@ package dev.lanes.deploy;
 
 import dev.lanes.bus.KafkaBus;
 import dev.lanes.protocol.Durations;
+import dev.lanes.worker.WorkDir;
 import dev.lanes.worker.Worker;
 import java.io.PrintWriter;
 import java.net.InetAddress;
@@ -48,19 +49,37 @@ final class WorkerCommand implements Callable<Integer> {
       description = "How often running tasks report in (default: ${DEFAULT-VALUE}); keep it well below the lease.")
   String heartbeat;
 
+  @Option(names = "--list-kept",
+      description = "List the attempts this worker kept (failed, timed out, archived after a crash) and exit.")
+  boolean listKept;
+
+  @Option(names = "--discard", paramLabel = "RUN/TASK/eN",
+      description = "Delete one kept attempt (its worktree, branch and logs) and exit; the worker must not be running.")
+  String discard;
+
   @Spec CommandSpec spec;
 
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
-    if (bootstrapServers == null || repo == null) {
-      throw new IllegalArgumentException("--bootstrap-servers and --repo are required");
-    }
     String name = id != null ? id : hostName();
     if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,62}")) {
       throw new IllegalArgumentException("--id: \"" + name + "\" must be letters, digits, '.', '_' or '-'");
     }
     Path work = dir != null ? dir.toAbsolutePath() : Daemons.stateDir("worker-" + name);
+    if (listKept) {
+      return printKept(work, out);
+    }
+    if (discard != null) {
+      try (WorkDir workDir = WorkDir.openExisting(work, Clock.systemUTC())) {
+        WorkDir.Kept gone = workDir.discard(discard);
+        out.println("discarded " + gone.id() + " (" + gone.outcome() + ")");
+      }
+      return Main.OK;
+    }
+    if (bootstrapServers == null || repo == null) {
+      throw new IllegalArgumentException("--bootstrap-servers and --repo are required to run a worker");
+    }
     Worker.Config config = new Worker.Config(name, hostName(), capabilities, slots, repo, work,
         Durations.parse("--heartbeat", heartbeat), Map.of());
     KafkaBus bus = KafkaBus.connect(bootstrapServers, "lanes-worker-" + name);
@@ -72,6 +91,22 @@ final class WorkerCommand implements Callable<Integer> {
       worker.close();
       bus.close();
     }, "worker " + name, out);
+  }
+
+  private static int printKept(Path work, PrintWriter out) {
+    List<WorkDir.Kept> kept = WorkDir.listKept(work);
+    if (kept.isEmpty()) {
+      out.println("No kept attempts in " + work);
+    }
+    for (WorkDir.Kept k : kept) {
+      out.println(k.id() + "  " + k.outcome() + "  " + k.time());
+      out.println("    why:      " + k.reason());
+      k.branch().ifPresent(b -> out.println("    branch:   " + b + " (in " + work.resolve("mirror.git") + ")"));
+      k.worktree().ifPresent(w -> out.println("    worktree: " + w));
+      out.println("    logs:     " + k.logs());
+    }
+    out.flush();
+    return Main.OK;
   }
 
   static String hostName() {
