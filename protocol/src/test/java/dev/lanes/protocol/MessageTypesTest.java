@@ -64,7 +64,7 @@ class MessageTypesTest {
   }
 
   @Test
-  void topicsAll_listsThreeDistinctTopics() {
-    assertThat(Topics.all()).containsExactly(Topics.WORK, Topics.REPORTS, Topics.EVENTS).doesNotHaveDuplicates();
+  void topicsAll_listsFourDistinctTopics() {
+    assertThat(Topics.all()).containsExactly(Topics.WORK, Topics.REPORTS, Topics.EVENTS, Topics.DEAD).doesNotHaveDuplicates();
   }
 }
