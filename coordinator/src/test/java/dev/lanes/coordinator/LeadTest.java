@@ -1,5 +1,6 @@
 package dev.lanes.coordinator;
 
+import dev.lanes.testkit.GitRepo;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
@@ -53,7 +54,7 @@ class LeadTest {
   private static final String TARGET = "lanes/sample";
 
   @TempDir Path dir;
-  private TestRepo repo;
+  private GitRepo repo;
   private String base;
   private MemoryBus bus;
   private Recorder work;
@@ -63,7 +64,7 @@ class LeadTest {
 
   @BeforeEach
   void setUp() {
-    repo = TestRepo.sample(dir.resolve("repo"));
+    repo = GitRepo.sample(dir.resolve("repo"));
     base = repo.rev("main");
     bus = new MemoryBus();
     work = new Recorder(bus, Topics.WORK);

@@ -1,10 +1,10 @@
 package dev.lanes.coordinator.git;
 
+import dev.lanes.testkit.GitRepo;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lanes.coordinator.LeadException;
-import dev.lanes.coordinator.TestRepo;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
@@ -23,14 +23,14 @@ class TargetBranchTest {
   private static final String TARGET = "lanes/sample";
 
   @TempDir Path dir;
-  private TestRepo repo;
+  private GitRepo repo;
   private TargetBranch branch;
   private String base;
   private UserState before;
 
   @BeforeEach
   void setUp() {
-    repo = TestRepo.sample(dir.resolve("repo"));
+    repo = GitRepo.sample(dir.resolve("repo"));
     base = repo.rev("main");
     branch = TargetBranch.open(repo.dir());
     before = UserState.of(repo);
@@ -291,7 +291,7 @@ class TargetBranchTest {
    */
   @Test
   void open_ignoresGitDirInTheEnvironment() throws Exception {
-    TestRepo other = TestRepo.sample(dir.resolve("other"));
+    GitRepo other = GitRepo.sample(dir.resolve("other"));
     Path java = Path.of(System.getProperty("java.home"), "bin", "java");
     ProcessBuilder builder = new ProcessBuilder(java.toString(), "-cp", System.getProperty("java.class.path"),
         PrintGitDir.class.getName(), repo.dir().toString()).redirectErrorStream(true);
@@ -317,7 +317,7 @@ class TargetBranchTest {
 
   /** What a user would notice changing: HEAD, the checked-out branch's tip, the index and working tree, the files. */
   private record UserState(String head, String headCommit, String status, String file, String readme) {
-    static UserState of(TestRepo repo) {
+    static UserState of(GitRepo repo) {
       return new UserState(repo.headRef(), repo.rev("HEAD"), repo.status(), repo.read("core/file.txt"),
           repo.read("docs/README.md"));
     }

@@ -1,4 +1,4 @@
-package dev.lanes.coordinator;
+package dev.lanes.testkit;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -14,26 +14,27 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A real git repository in a test's temporary directory, driven by the git CLI: the kind of repository a user points
- * Lanes at. Every commit names its author on the command line, because CI machines have no git identity.
+ * Lanes at. Every commit names its author on the command line, because CI machines have no git identity. Shared by
+ * the tests of every module (a module's tests cannot see another's).
  */
-public final class TestRepo {
+public class GitRepo {
   private static final List<String> IDENTITY =
       List.of("-c", "user.name=Lanes Test", "-c", "user.email=test@lanes.invalid", "-c", "commit.gpgsign=false");
 
   private final Path dir;
 
-  private TestRepo(Path dir) {
+  protected GitRepo(Path dir) {
     this.dir = dir;
   }
 
   /** A new repository on branch {@code main} with one commit holding {@code files}. */
-  public static TestRepo withFiles(Path dir, Map<String, String> files) {
+  public static GitRepo withFiles(Path dir, Map<String, String> files) {
     try {
       Files.createDirectories(dir);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    TestRepo repo = new TestRepo(dir);
+    GitRepo repo = new GitRepo(dir);
     repo.git("init", "-q", "-b", "main");
     files.forEach(repo::write);
     repo.commitAll("initial");
@@ -41,7 +42,7 @@ public final class TestRepo {
   }
 
   /** A repository with a typical small layout: {@code core/file.txt}, {@code docs/README.md}. */
-  public static TestRepo sample(Path dir) {
+  public static GitRepo sample(Path dir) {
     Map<String, String> files = new LinkedHashMap<>();
     files.put("core/file.txt", "one\ntwo\nthree\n");
     files.put("docs/README.md", "# Sample\n");
@@ -52,8 +53,13 @@ public final class TestRepo {
     return dir;
   }
 
+  /** The URL a worker is given: the plain path of the repository. */
+  public String url() {
+    return dir.toString();
+  }
+
   /** Writes a file of the working tree. */
-  public TestRepo write(String path, String content) {
+  public GitRepo write(String path, String content) {
     try {
       Path file = dir.resolve(path);
       Files.createDirectories(file.getParent());
