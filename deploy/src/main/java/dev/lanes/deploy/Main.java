@@ -39,7 +39,8 @@ public final class Main implements Runnable {
     cl.setOut(out);
     cl.setErr(err);
     cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
-      if (e instanceof ProtocolException || e instanceof LeadException || e instanceof IllegalArgumentException) {
+      if (e instanceof ProtocolException || e instanceof LeadException || e instanceof IllegalArgumentException
+          || e instanceof dev.lanes.worker.WorkerException) {
         err.println("lanes: " + e.getMessage());
         return BAD_INPUT;
       } else if (e instanceof BusException) {

@@ -145,7 +145,8 @@ final class TaskRun implements Worker.Attempt {
     }
 
     enter("commit", "");
-    String commit = mirror.commitAll(worktree, commitMessage()).orElse(offer.baseCommit());
+    // Nothing left to commit may still mean work: an agent that committed by itself left a clean tree on top of it.
+    String commit = mirror.commitAll(worktree, commitMessage()).orElseGet(() -> mirror.head(worktree));
     report.commit = Optional.of(commit);
     report.changed = commit.equals(offer.baseCommit()) ? List.of() : mirror.changedFiles(worktree, offer.baseCommit(), commit);
     List<OwnershipGuard.Violation> violations = guard().check(worktree, report.changed);

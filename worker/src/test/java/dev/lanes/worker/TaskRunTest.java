@@ -90,6 +90,21 @@ class TaskRunTest {
   }
 
   @Test
+  void agentThatCommitsByItselfStillHasItsWorkPushedAndReported() {
+    TaskOffered offer = offer("core", "echo changed > core/file.txt && git add -A"
+        + " && git -c user.name=agent -c user.email=agent@localhost commit -q -m 'by the agent'", Optional.empty());
+
+    TaskResult result = run(offer);
+
+    assertThat(result.outcome()).as(result.toString()).isEqualTo(Outcome.PASSED);
+    assertThat(result.changedFiles()).containsExactly("core/file.txt");
+    String commit = result.commit().orElseThrow();
+    assertThat(commit).isNotEqualTo(base);
+    assertThat(remote.rev(offer.branch())).isEqualTo(commit);
+    assertThat(remote.show(commit, "core/file.txt")).isEqualTo("changed\n");
+  }
+
+  @Test
   void phasesAreReportedInOrder() {
     TaskOffered offer = offer("core", "echo changed > core/file.txt", Optional.of("true"));
 
