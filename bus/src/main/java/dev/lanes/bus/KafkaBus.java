@@ -50,6 +50,7 @@ public final class KafkaBus implements Bus {
   private static final Logger LOG = LoggerFactory.getLogger(KafkaBus.class);
   private static final Duration POLL = Duration.ofMillis(200);
   private static final Duration TIMEOUT = Duration.ofSeconds(30);
+  private static final Duration COMMIT_EVERY = Duration.ofMillis(200);
 
   private final String bootstrapServers;
   private final String clientId;
@@ -304,6 +305,7 @@ public final class KafkaBus implements Bus {
     private final KafkaConsumer<String, byte[]> consumer;
     private final Listener listener;
     private final boolean commits;
+    private long lastCommit = System.nanoTime();
     /** A replay reads history: what it finds invalid was set aside when it was first read. */
     private boolean readOnly;
     private final Thread thread;
@@ -346,11 +348,17 @@ public final class KafkaBus implements Bus {
     }
 
     /**
-     * Commits the position past the handled batch without waiting: a synchronous commit would put a round trip to the
-     * group coordinator after every batch. Reports read again after a crash are harmless (each is judged by its
+     * Commits the position past the handled batches without waiting, at most every {@link #COMMIT_EVERY}: a
+     * synchronous commit would put a round trip to the group coordinator after every batch, and a commit per batch
+     * would make the broker write its offsets topic a thousand times a second under load. Reports read again after a crash are harmless (each is judged by its
      * epoch), and the position is committed synchronously when the member gives up the topic.
      */
     private void commit() {
+      long now = System.nanoTime();
+      if (now - lastCommit < COMMIT_EVERY.toNanos()) {
+        return;
+      }
+      lastCommit = now;
       consumer.commitAsync((offsets, error) -> {
         if (error != null) {
           LOG.debug("position on {} not committed: {}", topic, error.toString());

@@ -170,6 +170,11 @@ public final class Lead implements AutoCloseable {
     return onLoop(() -> active);
   }
 
+  /** How many workers have announced themselves to this lead. */
+  public int knownWorkers() {
+    return onLoop(() -> workers.size());
+  }
+
   /** Whether the lead has heard from this worker (for tests that play workers). */
   boolean knows(String worker) {
     return onLoop(() -> workers.knows(worker));

@@ -26,6 +26,10 @@ final class Workers {
     return false;
   }
 
+  int size() {
+    return known.size();
+  }
+
   boolean knows(String worker) {
     return known.containsKey(worker);
   }

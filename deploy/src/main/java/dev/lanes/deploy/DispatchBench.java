@@ -65,6 +65,7 @@ final class DispatchBench {
       Arrays.sort(lat);
       out.printf(Locale.ROOT, "offered->granted: n=%d p50=%.2f ms p90=%.2f ms p99=%.2f ms max=%.2f ms%n",
           lat.length, pct(lat, 50), pct(lat, 90), pct(lat, 99), lat[lat.length - 1]);
+      out.printf(Locale.ROOT, "grants to the worker the offer preferred: %d of %d%n", TO_PREFERRED.get(), lat.length);
       out.printf(Locale.ROOT, "throughput: %d tasks in %.2f s = %.0f tasks/s (all %s)%n", tasks, r.seconds,
           tasks / r.seconds, r.allLanded ? "landed" : "NOT landed");
       out.printf(Locale.ROOT, "plain Kafka produce->consume: n=%d p50=%.2f ms p99=%.2f ms%n", rtt.length,
@@ -111,6 +112,12 @@ final class DispatchBench {
         }
       };
       workerBus.subscribe(Topics.WORK, Bus.Start.NOW, fanOut);
+      // Measure dispatch, not start-up: the lead knows every worker before the first offer goes out.
+      lead.awaitActive(Duration.ofMinutes(1));
+      long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
+      while (lead.knownWorkers() < workers && System.nanoTime() < deadline) {
+        sleep(10);
+      }
       long start = System.nanoTime();
       RunReport report = lead.submit(plan).done().join();
       double seconds = (System.nanoTime() - start) / 1e9;
@@ -119,13 +126,21 @@ final class DispatchBench {
     }
   }
 
+  private static final Map<String, String> PREFERRED = new ConcurrentHashMap<>();
+  private static final java.util.concurrent.atomic.AtomicInteger TO_PREFERRED = new java.util.concurrent.atomic.AtomicInteger();
+
   private static void observe(Message m, long now, Map<String, Long> offered, List<Double> latencies) {
     if (m instanceof TaskOffered o) {
       offered.putIfAbsent(o.key() + "#" + o.epoch(), now);
+      o.preferred().ifPresent(w -> PREFERRED.putIfAbsent(o.key() + "#" + o.epoch(), w));
     } else if (m instanceof ClaimGranted g) {
-      Long at = offered.get(dev.lanes.protocol.TaskRef.key(g.run(), g.task()) + "#" + g.epoch());
+      String key = dev.lanes.protocol.TaskRef.key(g.run(), g.task()) + "#" + g.epoch();
+      Long at = offered.get(key);
       if (at != null) {
         latencies.add((now - at) / 1e6);
+      }
+      if (g.worker().equals(PREFERRED.get(key))) {
+        TO_PREFERRED.incrementAndGet();
       }
     }
   }
@@ -171,6 +186,14 @@ final class DispatchBench {
     }
     Arrays.sort(out);
     return out;
+  }
+
+  private static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   private static Path createDirs(Path dir) {

@@ -83,6 +83,7 @@ public final class Worker implements AutoCloseable {
   /** Set by {@link #start}: a simulated worker has none. */
   private WorkDir workDir;
   private int busy;
+  private boolean deferredPending;
 
   private Worker(Bus bus, Config config, Function<TaskOffered, Attempt> runs, Executor slots) {
     this.bus = bus;
@@ -159,7 +160,7 @@ public final class Worker implements AutoCloseable {
     open.put(key, new Open(offer, notBefore));
     claimNext();
     if (forOther) {
-      beats.schedule(this::claimDeferred, HOLD_BACK.toMillis() + 1, TimeUnit.MILLISECONDS);
+      scheduleDeferred();
     }
   }
 
@@ -182,6 +183,7 @@ public final class Worker implements AutoCloseable {
     } else {
       busy--;
       claimNext();
+      scheduleDeferred();
     }
   }
 
@@ -223,8 +225,26 @@ public final class Worker implements AutoCloseable {
     }
   }
 
+  /**
+   * At most one timer per worker for offers held back, and none while the slots are full (a slot that frees claims
+   * anyway): with many idle workers and many offers, a timer per offer would keep every core busy waking up.
+   */
+  private void scheduleDeferred() {
+    if (deferredPending || busy >= config.slots()) {
+      return;
+    }
+    long now = System.nanoTime();
+    long next = open.values().stream().mapToLong(Open::notBefore).filter(t -> t > now).min().orElse(0);
+    if (next > 0) {
+      deferredPending = true;
+      beats.schedule(this::claimDeferred, next - now + 1_000_000, TimeUnit.NANOSECONDS);
+    }
+  }
+
   private synchronized void claimDeferred() {
+    deferredPending = false;
     claimNext();
+    scheduleDeferred();
   }
 
   private void runTask(String key, Attempt run) {
@@ -237,6 +257,7 @@ public final class Worker implements AutoCloseable {
       synchronized (this) {
         busy--;
         claimNext();
+        scheduleDeferred();
       }
       announce();
     }
