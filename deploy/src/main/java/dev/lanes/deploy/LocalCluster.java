@@ -24,7 +24,7 @@ import java.util.Optional;
  */
 final class LocalCluster implements AutoCloseable {
   private final Optional<EmbeddedBroker> broker;
-  private final List<KafkaBus> buses = new ArrayList<>();
+  private final List<KafkaBus> buses = new java.util.concurrent.CopyOnWriteArrayList<>();
   private final List<Worker> workers = new ArrayList<>();
   private final Path workRoot;
   private final String bootstrap;
@@ -37,8 +37,9 @@ final class LocalCluster implements AutoCloseable {
   }
 
   /**
-   * Starts a broker if none is given, then {@code workers} workers with the given capabilities, then the lead (last,
-   * so the workers already listen when the first offers go out).
+   * Starts a broker if none is given, then the lead and {@code workers} workers with the given capabilities at the
+   * same time: the lead creates the topics and joins its group while the workers set up (their subscriptions wait for
+   * the topics). Offers go out only on submit, after every worker listens.
    */
   static LocalCluster start(Path repo, int workers, List<String> capabilities, Optional<String> bootstrapServers) {
     Path root = tempDir("lanes-run-");
@@ -53,17 +54,31 @@ final class LocalCluster implements AutoCloseable {
         url = target.gitDir().toString();
       }
       String host = hostName();
-      for (int i = 1; i <= workers; i++) {
-        String id = "w" + i;
-        Worker.Config config = new Worker.Config(id, host, capabilities, 1, url, root.resolve("workers").resolve(id),
-            Duration.ofSeconds(5), Map.of());
-        cluster.workers.add(Worker.start(cluster.bus("worker-" + id), config, Clock.systemUTC()));
+      KafkaBus leadBus = cluster.bus("lead");
+      java.util.concurrent.CompletableFuture<Lead> lead = java.util.concurrent.CompletableFuture.supplyAsync(
+          () -> Lead.start(leadBus, repo, Clock.systemUTC(), Lead.Settings.fixedWorkers()));
+      try {
+        for (int i = 1; i <= workers; i++) {
+          String id = "w" + i;
+          Worker.Config config = new Worker.Config(id, host, capabilities, 1, url,
+              root.resolve("workers").resolve(id), Duration.ofSeconds(5), Map.of());
+          cluster.workers.add(Worker.start(cluster.bus("worker-" + id), config, Clock.systemUTC()));
+        }
+      } finally {
+        cluster.lead = joinLead(lead);
       }
-      cluster.lead = Lead.start(cluster.bus("lead"), repo, Clock.systemUTC(), Lead.Settings.fixedWorkers());
       return cluster;
     } catch (RuntimeException e) {
       cluster.close();
       throw e;
+    }
+  }
+
+  private static Lead joinLead(java.util.concurrent.CompletableFuture<Lead> lead) {
+    try {
+      return lead.join();
+    } catch (java.util.concurrent.CompletionException e) {
+      throw e.getCause() instanceof RuntimeException r ? r : e;
     }
   }
 
@@ -92,11 +107,14 @@ final class LocalCluster implements AutoCloseable {
 
   /** Stops everything; removes the work directory unless {@code keepWork} (failed tasks keep their worktrees). */
   void close(boolean keepWork) {
+    // The parties stop independently of each other, so they stop at the same time; the broker goes last.
+    List<Runnable> parties = new ArrayList<>();
     if (lead != null) {
-      lead.close();
+      parties.add(lead::close);
     }
-    workers.forEach(Worker::close);
-    buses.forEach(KafkaBus::close);
+    workers.forEach(w -> parties.add(w::close));
+    inParallel(parties);
+    inParallel(buses.stream().<Runnable>map(b -> b::close).toList());
     broker.ifPresent(EmbeddedBroker::close);
     if (keepWork) {
       deleteTree(workRoot.resolve("broker"));
@@ -108,6 +126,12 @@ final class LocalCluster implements AutoCloseable {
   @Override
   public void close() {
     close(false);
+  }
+
+  private static void inParallel(List<Runnable> actions) {
+    java.util.concurrent.CompletableFuture.allOf(actions.stream()
+        .map(a -> java.util.concurrent.CompletableFuture.runAsync(a))
+        .toArray(java.util.concurrent.CompletableFuture[]::new)).join();
   }
 
   static Path tempDir(String prefix) {

@@ -83,6 +83,7 @@ final class WorkerCommand implements Callable<Integer> {
     Worker.Config config = new Worker.Config(name, hostName(), capabilities, slots, repo, work,
         Durations.parse("--heartbeat", heartbeat), Map.of());
     KafkaBus bus = KafkaBus.connect(bootstrapServers, "lanes-worker-" + name);
+    bus.createTopics(); // a worker may well start before the lead does
     Worker worker = Worker.start(bus, config, Clock.systemUTC());
     out.println("Worker " + name + " (" + slots + " slot(s), capabilities " + capabilities + ") on " + bootstrapServers
         + ", repository " + repo + ", directory " + work);

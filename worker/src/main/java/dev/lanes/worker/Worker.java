@@ -93,7 +93,10 @@ public final class Worker implements AutoCloseable {
     this.beats = Executors.newSingleThreadScheduledExecutor(daemon("lanes-heartbeat-" + config.id()));
   }
 
-  /** Starts a worker: it announces itself and claims work from then on. */
+  /**
+   * Starts a worker: it announces itself and claims work from then on. Its subscription waits for the topics to
+   * exist (the lead creates them); a worker that may start first creates them with {@link Bus#createTopics}.
+   */
   public static Worker start(Bus bus, Config config, Clock clock) {
     // Locked first: a second worker on this directory would take the first one's worktrees for stale ones.
     WorkDir workDir = WorkDir.open(config.workDir(), config.repoUrl(), clock);
@@ -102,7 +105,6 @@ public final class Worker implements AutoCloseable {
     worker.workDir = workDir;
     try {
       workDir.recover();
-      bus.createTopics();
       worker.work = bus.subscribe(Topics.WORK, Bus.Start.NOW, worker::accept);
       long every = config.heartbeatEvery().toMillis();
       worker.beats.scheduleWithFixedDelay(worker::beat, every, every, TimeUnit.MILLISECONDS);
