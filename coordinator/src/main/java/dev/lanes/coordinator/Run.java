@@ -290,6 +290,8 @@ final class Run {
       attemptFailed(slot, "commit " + shortId(commit) + " does not descend from the offered base " + shortId(slot.base));
     } else {
       slot.changedFiles = result.changedFiles().size();
+      slot.usage = result.usage().map(u -> String.format(java.util.Locale.ROOT, "; $%.4f, %d turn(s)", u.costUsd(),
+          u.turns())).orElse("");
       landCommit(slot, commit);
     }
   }
@@ -304,7 +306,7 @@ final class Run {
           "Land " + slot.task.id() + ": " + slot.task.title() + " (run " + id + ")");
       slot.commit = tip;
       update(slot, TaskState.LANDED, (slot.changedFiles > 0 ? slot.changedFiles + " file(s), " : "")
-          + "target at " + shortId(tip));
+          + "target at " + shortId(tip) + slot.usage);
     } catch (TargetBranch.MergeConflict e) {
       slot.commit = null;
       attemptFailed(slot, "does not merge onto " + plan.target() + ": " + e.getMessage());
@@ -445,6 +447,8 @@ final class Run {
     int epoch;
     int waitingFor;
     int changedFiles;
+    /** What the agent reported it cost, for the landed task's detail; empty for command agents. */
+    String usage = "";
     String base = "";
     String worker = "";
     String phase = "";

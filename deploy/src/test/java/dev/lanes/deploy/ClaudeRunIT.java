@@ -1,0 +1,55 @@
+package dev.lanes.deploy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code lanes run} with the claude adapter on the embedded broker, against the fake {@code claude} that the build puts
+ * on this test's PATH (worker/src/test/resources/fake-claude): real-format stream-json, real processes, real budgets
+ * and time limits. Each task's prompt tells the fake how to behave.
+ */
+class ClaudeRunIT {
+  @TempDir Path dir;
+
+  @Test
+  void costAndTurnsAreReportedAndHangingOverspendingAndGarbageAgentsFailWithTheirReason() throws IOException {
+    Path repo = dir.resolve("repo");
+    Files.createDirectories(repo);
+    Files.writeString(repo.resolve("README.md"), "claude\n");
+    Demo.git(repo, "init", "-q", "-b", "main");
+    Demo.git(repo, "add", "-A");
+    Demo.git(repo, "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-q", "-m", "start");
+    Path plan = Files.writeString(dir.resolve("plan.yaml"), """
+        name: claude
+        agent:
+          claude: {budget-usd: 0.50, max-turns: 10}
+          timeout: 3s
+        tasks:
+          - {id: good, prompt: "Edit the file. fake-edit:good/file.txt", owns: [good/]}
+          - {id: hang, prompt: "fake-mode:hang", owns: [hang/]}
+          - {id: spend, prompt: "fake-mode:over-budget", owns: [spend/]}
+          - {id: junk, prompt: "fake-mode:garbage", owns: [junk/]}
+        """);
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+
+    int exit = Main.execute(new PrintWriter(out, true), new PrintWriter(err, true), "run", plan.toString(), "--repo",
+        repo.toString(), "--workers", "4");
+
+    String text = out.toString();
+    assertThat(exit).as(text + err).isEqualTo(1);
+    assertThat(text).containsPattern("good +running +agent: Edit ");
+    assertThat(text).containsPattern("good +landed .*target at [0-9a-f]+; \\$0.0123, 3 turn\\(s\\)");
+    assertThat(text).containsPattern("hang +failed .*agent timed out after 3s");
+    assertThat(text).containsPattern("spend +failed .*agent stopped: over budget: estimated \\$[0-9.]+ > \\$0.50");
+    assertThat(text).containsPattern("junk +failed .*agent stream: .*no result event");
+    assertThat(Demo.git(repo, "show", "lanes/claude:good/file.txt")).isEqualTo("edited by claude\n");
+  }
+}
