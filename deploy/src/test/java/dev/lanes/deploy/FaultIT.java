@@ -6,6 +6,7 @@ import dev.lanes.protocol.Message;
 import dev.lanes.protocol.RunFinished;
 import dev.lanes.protocol.TaskState;
 import dev.lanes.protocol.TaskUpdate;
+import dev.lanes.worker.WorkDir;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -52,7 +53,7 @@ class FaultIT {
     cluster.startLead("lead", repo, "3s", 3);
     cluster.startWorker("w1", repo);
     cluster.startWorker("w2", repo);
-    String run = submit(plan("slow", "sleep 3"));
+    String run = submit(plan("slow", "echo partial > slow.txt; sleep 3"));
 
     TaskUpdate running = cluster.awaitUpdate(run, u -> u.state() == TaskState.RUNNING && u.detail().startsWith("agent"),
         LONG);
@@ -65,6 +66,16 @@ class FaultIT {
 
     assertThat(regranted.worker()).isNotEqualTo(running.worker());
     assertLandedOnce(run, finished, List.of("slow"), "worker-kill", releaseMs);
+
+    // Started again on its directory, the killed worker archives the work it left and lists it as kept.
+    cluster.startWorker(running.worker(), repo);
+    Path work = dir.resolve("work-" + running.worker());
+    org.awaitility.Awaitility.await().atMost(LONG).until(() -> !WorkDir.listKept(work).isEmpty());
+    WorkDir.Kept kept = WorkDir.listKept(work).get(0);
+    assertThat(kept.reason()).startsWith("archived after a crash");
+    assertThat(kept.branch()).hasValueSatisfying(b -> assertThat(b).startsWith("lanes-archive/"));
+    // What the killed attempt left uncommitted (its agent, in a session of its own, may have finished meanwhile).
+    assertThat(Demo.git(work.resolve("mirror.git"), "show", kept.branch().get() + ":slow.txt")).isIn("partial\n", "done\n");
   }
 
   @Test
