@@ -207,6 +207,10 @@ public final class KafkaBus implements Bus {
     p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
     p.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Json.MAX_MESSAGE_BYTES * 2);
     p.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 100);
+    // The member that has the topic keeps it when another joins: with the default (eager) assignor every join would
+    // take it away and hand it out again, to either member.
+    p.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG,
+        org.apache.kafka.clients.consumer.CooperativeStickyAssignor.class.getName());
     // A member that dies is replaced within seconds, not the default 45.
     p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 6000);
     p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 1000);

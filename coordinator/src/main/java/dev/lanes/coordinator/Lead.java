@@ -104,6 +104,8 @@ public final class Lead implements AutoCloseable {
   private final Settings settings;
   private final ScheduledExecutorService loop;
   private final Map<String, Run> runs = new LinkedHashMap<>();
+  /** The end of each run started here, kept across replays, which rebuild the runs themselves. */
+  private final Map<String, CompletableFuture<RunReport>> endings = new java.util.concurrent.ConcurrentHashMap<>();
   /** Every run id in the log, finished ones too: a plan submitted again under a known id is not started twice. */
   private final java.util.Set<String> known = new java.util.HashSet<>();
   private final String name = "lead-" + ProcessHandle.current().pid() + "-" + HexFormat.of().formatHex(randomBytes());
@@ -112,6 +114,9 @@ public final class Lead implements AutoCloseable {
   private final Outbox outbox;
   private Workers workers = new Workers();
   private boolean active;
+  private long lastTick = System.nanoTime();
+  /** A gap between two ticks (one a second) longer than this means the lead was paused. */
+  private static final Duration PAUSED = Duration.ofSeconds(4);
   private volatile boolean closing;
 
   private Lead(Bus bus, TargetBranch repo, Clock clock, Settings settings) {
@@ -131,8 +136,7 @@ public final class Lead implements AutoCloseable {
     long every = settings.reofferEvery().toMillis();
     loop.scheduleWithFixedDelay(() -> guarded(() -> activeRuns().forEach(Run::reoffer)), every, every,
         TimeUnit.MILLISECONDS);
-    loop.scheduleWithFixedDelay(() -> guarded(() -> activeRuns().forEach(r -> r.tick(clock.instant()))), 1, 1,
-        TimeUnit.SECONDS);
+    loop.scheduleWithFixedDelay(() -> guarded(this::tick), 1, 1, TimeUnit.SECONDS);
   }
 
   /** Starts a lead on the bus that lands results in the repository at {@code repoDir}. */
@@ -215,7 +219,7 @@ public final class Lead implements AutoCloseable {
     }
     String base = repo.resolveBase(plan.base());
     repo.prepare(plan.target(), base);
-    Run run = new Run(id, plan, base, outbox, repo, workers, clock, settings);
+    Run run = new Run(id, plan, base, outbox, repo, workers, clock, settings, ending(id));
     runs.put(id, run);
     known.add(id);
     run.start();
@@ -233,8 +237,22 @@ public final class Lead implements AutoCloseable {
     active = gained;
     if (gained) {
       long start = System.nanoTime();
-      replay();
-      runs.values().forEach(Run::resume);
+      try {
+        replay();
+      } catch (RuntimeException e) {
+        // Acting on a half-read log would be worse than not acting: give the role up for another try.
+        LOG.error("{} could not replay the log, so it does not act: {}", name, e.toString(), e);
+        runs.clear();
+        active = false;
+        return;
+      }
+      for (Run run : List.copyOf(runs.values())) {
+        try {
+          run.resume();
+        } catch (RuntimeException e) {
+          LOG.error("{} could not resume run {}: {}", name, run.id(), e.toString(), e);
+        }
+      }
       LOG.info("{} holds the lead role; {} unfinished run(s) resumed from the log in {} ms", name, runs.size(),
           (System.nanoTime() - start) / 1_000_000);
       bus.publish(new LeadOnline(name));
@@ -246,6 +264,10 @@ public final class Lead implements AutoCloseable {
     }
   }
 
+  private CompletableFuture<RunReport> ending(String run) {
+    return endings.computeIfAbsent(run, k -> new CompletableFuture<>());
+  }
+
   private void replay() {
     Map<String, Run> restored = new LinkedHashMap<>();
     bus.replay(Topics.EVENTS, message -> {
@@ -254,7 +276,7 @@ public final class Lead implements AutoCloseable {
       }
       if (message instanceof RunStarted s && s.definition().isPresent()) {
         restored.put(s.run(), new Run(s.run(), s.definition().get(), s.baseCommit(), outbox, repo, workers, clock,
-            settings));
+            settings, ending(s.run())));
       } else if (message instanceof TaskUpdate u && restored.containsKey(u.run())) {
         restored.get(u.run()).restore(u);
       } else if (message instanceof RunFinished f) {
@@ -306,6 +328,23 @@ public final class Lead implements AutoCloseable {
     } catch (LeadException | ProtocolException e) {
       bus.publish(new PlanRejected(submitted.request(), submitted.definition().name(), List.of(e.getMessage())));
     }
+  }
+
+  /**
+   * The lead's clock. After a pause (a frozen process, a suspended machine) every lease looks expired, but another
+   * lead may have taken over meanwhile: this one skips that tick, and by the next one its subscription has learnt
+   * whether it still holds the lead role.
+   */
+  private void tick() {
+    long now = System.nanoTime();
+    long gap = now - lastTick;
+    lastTick = now;
+    if (gap > PAUSED.toNanos()) {
+      LOG.warn("{} was paused for {} ms; it checks that it still holds the lead role before it acts", name,
+          gap / 1_000_000);
+      return;
+    }
+    activeRuns().forEach(r -> r.tick(clock.instant()));
   }
 
   private List<Run> activeRuns() {

@@ -62,10 +62,11 @@ final class Run {
   /** Tasks that became final and whose dependents have not been looked at yet. */
   private final Queue<Slot> changed = new ArrayDeque<>();
   private int finals;
-  private final CompletableFuture<RunReport> done = new CompletableFuture<>();
+  private final CompletableFuture<RunReport> done;
 
   Run(String id, Plan plan, String baseCommit, Outbox outbox, TargetBranch repo, Workers workers, Clock clock,
-      Lead.Settings settings) {
+      Lead.Settings settings, CompletableFuture<RunReport> done) {
+    this.done = done;
     this.id = id;
     this.plan = plan;
     this.baseCommit = baseCommit;
@@ -125,7 +126,9 @@ final class Run {
       slot.waitingFor = (int) slot.task.after().stream().filter(d -> tasks.get(d).state != TaskState.LANDED).count();
       switch (slot.state) {
         case OFFERED:
-          offer(slot, "offered again by a new lead");
+          // The same attempt again: no grant for it can be out there unrecorded (see Outbox), so claims for this
+          // epoch are still good, and a lead's restart does not use up the task's attempts.
+          publishOffer(slot);
           break;
         case RUNNING:
           slot.leaseUntil = now.plus(settings.lease());
@@ -310,7 +313,8 @@ final class Run {
     } catch (TargetBranch.MergeConflict e) {
       slot.commit = null;
       attemptFailed(slot, "does not merge onto " + plan.target() + ": " + e.getMessage());
-    } catch (LeadException e) {
+    } catch (RuntimeException e) {
+      // The log could not record the landing, or git failed: the attempt fails rather than the task waiting forever.
       slot.commit = null;
       attemptFailed(slot, "landing failed: " + e.getMessage());
     }

@@ -92,7 +92,7 @@ final class StatusCommand implements Callable<Integer> {
   private static List<RunRow> runs(Bus bus) {
     Map<String, RunStarted> started = new LinkedHashMap<>();
     Map<String, Map<String, TaskUpdate>> tasks = new LinkedHashMap<>();
-    Map<String, Boolean> finished = new LinkedHashMap<>();
+    Map<String, RunFinished> finished = new LinkedHashMap<>();
     bus.replay(Topics.EVENTS, m -> {
       if (m instanceof RunStarted s) {
         started.put(s.run(), s);
@@ -101,7 +101,7 @@ final class StatusCommand implements Callable<Integer> {
       } else if (m instanceof TaskUpdate u && tasks.containsKey(u.run())) {
         tasks.get(u.run()).put(u.task(), u);
       } else if (m instanceof RunFinished f) {
-        finished.put(f.run(), true);
+        finished.put(f.run(), f);
       }
     });
     List<RunRow> rows = new ArrayList<>();
@@ -111,6 +111,15 @@ final class StatusCommand implements Callable<Integer> {
           ? new TaskRow(task, "waiting", 0, "", "")
           : new TaskRow(task, u.state().toString().toLowerCase(Locale.ROOT), u.epoch(), u.worker(), u.detail())));
       rows.add(new RunRow(id, s.plan(), s.target(), finished.containsKey(id), taskRows));
+    });
+    // Compaction keeps only the end of a finished run: list such runs from their end.
+    finished.forEach((id, f) -> {
+      if (!started.containsKey(id)) {
+        List<TaskRow> taskRows = new ArrayList<>();
+        f.landed().forEach(t -> taskRows.add(new TaskRow(t, "landed", 0, "", "")));
+        f.failed().forEach(t -> taskRows.add(new TaskRow(t, "not landed", 0, "", "")));
+        rows.add(new RunRow(id, id.replaceAll("-\\d{8}-\\d{6}-[0-9a-f]{4}$", ""), f.target(), true, taskRows));
+      }
     });
     return rows;
   }

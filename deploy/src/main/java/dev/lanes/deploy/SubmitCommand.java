@@ -82,8 +82,14 @@ final class SubmitCommand implements Callable<Integer> {
           progress.onMessage(m);
         }
       });
-      bus.publish(new PlanSubmitted(run, ordered.plan(), System.getProperty("user.name") + "@"
-          + WorkerCommand.hostName())).get(timeoutSeconds, TimeUnit.SECONDS);
+      try {
+        bus.publish(new PlanSubmitted(run, ordered.plan(), System.getProperty("user.name") + "@"
+            + WorkerCommand.hostName())).get(timeoutSeconds, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.ExecutionException | TimeoutException e) {
+        spec.commandLine().getErr().println("lanes: could not hand the plan to Kafka at " + bootstrapServers + ": "
+            + (e.getCause() == null ? "no answer within " + timeoutSeconds + "s" : e.getCause().getMessage()));
+        return Main.FAILED;
+      }
       Message reply;
       try {
         reply = answer.get(timeoutSeconds, TimeUnit.SECONDS);

@@ -128,6 +128,28 @@ class FaultIT {
   }
 
   @Test
+  void leadFrozenPastItsSessionDoesNotActWhenItWakesUp() throws IOException {
+    cluster.startLead("lead", repo, "3s", 3);
+    cluster.awaitLog("lead", "holds the lead role");
+    cluster.startLead("lead-2", repo, "3s", 3);
+    cluster.startWorker("w1", repo);
+    String run = submit(plan("slow", "sleep 10"));
+
+    cluster.awaitUpdate(run, u -> u.state() == TaskState.RUNNING && u.detail().startsWith("agent"), LONG);
+    long frozen = System.nanoTime();
+    cluster.signal("lead", "STOP");
+    cluster.awaitLog("lead-2", "holds the lead role");
+    long takeoverMs = (System.nanoTime() - frozen) / 1_000_000;
+    cluster.signal("lead", "CONT");
+    RunFinished finished = cluster.awaitFinished(run, LONG);
+
+    assertLandedOnce(run, finished, List.of("slow"), "lead-freeze", takeoverMs);
+    assertThat(cluster.events().stream().filter(TaskUpdate.class::isInstance).map(TaskUpdate.class::cast)
+        .filter(u -> u.run().equals(run) && u.epoch() > 1)).as("nobody offered the running task again").isEmpty();
+    cluster.awaitLog("lead", "was paused for");
+  }
+
+  @Test
   void brokerRestartedMidRunTheRunCompletes() throws IOException {
     cluster.startLead("lead", repo, "30s", 3);
     cluster.startWorker("w1", repo);

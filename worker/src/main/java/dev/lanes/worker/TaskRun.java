@@ -88,15 +88,13 @@ final class TaskRun implements Worker.Attempt {
     Report report = new Report();
     try {
       attempt(report);
-    } catch (WorkerException e) {
-      report.outcome = Outcome.ERROR;
-      report.error = e.getMessage();
+    } catch (RuntimeException e) {
+      // Whatever went wrong, the lead hears of it now rather than when the lease runs out.
+      report.fail(Outcome.ERROR, e instanceof WorkerException ? e.getMessage() : e.toString());
     }
     long ms = Duration.between(start, clock.instant()).toMillis();
     publishFindings();
-    bus.publish(new TaskResult(offer.run(), offer.task(), offer.epoch(), config.id(), report.outcome, offer.branch(),
-        report.commit, report.changed, report.agentExit, report.verifyExit, report.agentTail, report.verifyTail, ms,
-        Optional.ofNullable(report.error), report.usage)).join();
+    publishResult(report, ms);
     if (placed == null) {
       return;
     } else if (report.outcome == Outcome.PASSED) {
@@ -104,6 +102,25 @@ final class TaskRun implements Worker.Attempt {
     } else {
       keep(report);
     }
+  }
+
+  /** Most paths a result lists, and most characters of each output tail: a result must fit in one message. */
+  private static final int MAX_PATHS = 2_000;
+  private static final int MAX_TAIL = 16 * 1024;
+
+  private void publishResult(Report report, long ms) {
+    List<String> changed = report.changed.size() > MAX_PATHS ? report.changed.subList(0, MAX_PATHS) : report.changed;
+    try {
+      bus.publish(new TaskResult(offer.run(), offer.task(), offer.epoch(), config.id(), report.outcome,
+          offer.branch(), report.commit, changed, report.agentExit, report.verifyExit, tail(report.agentTail),
+          tail(report.verifyTail), ms, Optional.ofNullable(report.error), report.usage)).join();
+    } catch (RuntimeException e) {
+      LOG.error("task {}: the result could not be published: {}", offer.task(), e.toString());
+    }
+  }
+
+  private static String tail(String text) {
+    return text.length() <= MAX_TAIL ? text : "…" + text.substring(text.length() - MAX_TAIL);
   }
 
   private void attempt(Report report) {

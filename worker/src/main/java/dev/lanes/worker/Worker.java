@@ -220,7 +220,9 @@ public final class Worker implements AutoCloseable {
           .findFirst()
           .orElseGet(() -> ready.get(ThreadLocalRandom.current().nextInt(ready.size())).offer());
       open.remove(offer.key());
-      claimed.put(offer.key(), offer);
+      if (claimed.put(offer.key(), offer) != null) {
+        busy--; // a newer attempt replaces a claim the lead never answered: its slot is this one
+      }
       claimedAt.put(offer.key(), System.nanoTime());
       busy++;
       bus.publish(new ClaimRequested(offer.run(), offer.task(), offer.epoch(), config.id()));
@@ -267,7 +269,7 @@ public final class Worker implements AutoCloseable {
 
   /**
    * Takes back claims the lead never answered (a lost grant, a lead that did not know this worker yet): their slots
-   * are freed and the offers can be claimed again.
+   * are freed. The lead publishes again the offers that are still open, so nothing is claimed twice from here.
    */
   private synchronized void expireClaims() {
     long now = System.nanoTime();
@@ -278,8 +280,8 @@ public final class Worker implements AutoCloseable {
       if (at != null && now - at > CLAIM_PATIENCE.toNanos()) {
         it.remove();
         claimedAt.remove(entry.getKey());
-        open.putIfAbsent(entry.getKey(), new Open(entry.getValue(), 0));
-        busy--;
+        busy--; // the lead publishes open offers again by itself; a stale one is not claimed again
+
         freed = true;
       }
     }

@@ -122,6 +122,27 @@ class WorkerTest {
   }
 
   @Test
+  void newerAttemptReplacingAnUnansweredClaimKeepsItsSlot() {
+    start("w1", 2, List.of("java"));
+    TaskOffered first = offer("core", "true", Optional.empty(), List.of("java"));
+
+    bus.publish(first);
+    reports.awaitFirst(ClaimRequested.class, c -> c.task().equals("core") && c.epoch() == 1);
+    bus.publish(attempt(first, 2));
+    reports.awaitFirst(ClaimRequested.class, c -> c.task().equals("core") && c.epoch() == 2);
+    bus.publish(offer("api", "true", Optional.empty(), List.of("java")));
+
+    ClaimRequested api = reports.awaitFirst(ClaimRequested.class, c -> c.task().equals("api"));
+    assertThat(api.worker()).as("the second slot is still free").isEqualTo("w1");
+  }
+
+  private static TaskOffered attempt(TaskOffered o, int epoch) {
+    return new TaskOffered(o.run(), o.plan(), o.task(), epoch, o.title(), o.prompt(), o.owns(), o.requires(),
+        o.agent(), o.verify(), o.baseCommit(), dev.lanes.protocol.TaskRef.branch(o.run(), o.task(), epoch),
+        o.preferred());
+  }
+
+  @Test
   void taskNeedingACapabilityTheWorkerLacksIsNeverClaimed() {
     start("w1", 2, List.of("java"));
 
