@@ -394,10 +394,14 @@ public final class Lead implements AutoCloseable {
   public void close() {
     closing = true;
     reports.close();
-    loop.shutdownNow();
+    // Queued work runs to its end (a caller may be waiting on it); the periodic ticks stop.
+    loop.shutdown();
     try {
-      loop.awaitTermination(5, TimeUnit.SECONDS);
+      if (!loop.awaitTermination(5, TimeUnit.SECONDS)) {
+        loop.shutdownNow();
+      }
     } catch (InterruptedException e) {
+      loop.shutdownNow();
       Thread.currentThread().interrupt();
     }
     outbox.close();

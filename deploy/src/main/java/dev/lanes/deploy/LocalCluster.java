@@ -27,6 +27,7 @@ final class LocalCluster implements AutoCloseable {
   private final List<KafkaBus> buses = new java.util.concurrent.CopyOnWriteArrayList<>();
   private final List<Worker> workers = new ArrayList<>();
   private final Path workRoot;
+  private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
   private final String bootstrap;
   private Lead lead;
 
@@ -107,6 +108,9 @@ final class LocalCluster implements AutoCloseable {
 
   /** Stops everything; removes the work directory unless {@code keepWork} (failed tasks keep their worktrees). */
   void close(boolean keepWork) {
+    if (!closed.compareAndSet(false, true)) {
+      return; // Ctrl-C and the end of the run may both get here
+    }
     // The parties stop independently of each other, so they stop at the same time; the broker goes last.
     List<Runnable> parties = new ArrayList<>();
     if (lead != null) {
