@@ -55,7 +55,7 @@ final class StatusCommand implements Callable<Integer> {
   record RunRow(String run, String plan, String target, boolean finished, List<TaskRow> tasks) {}
 
   /** A worker that answered the roll call. */
-  record WorkerRow(String worker, String host, List<String> capabilities, int slots, int busy, Instant lastSeen) {}
+  record WorkerRow(String worker, String host, List<String> capabilities, int slots, int busy, String lastSeen) {}
 
   @Override
   public Integer call() throws JsonProcessingException {
@@ -67,7 +67,7 @@ final class StatusCommand implements Callable<Integer> {
       bus.subscribe(Topics.REPORTS, Bus.Start.NOW, m -> {
         if (m instanceof WorkerStatus w) {
           workers.put(w.worker(), new WorkerRow(w.worker(), w.host(), w.capabilities(), w.slots(), w.busy(),
-              Instant.now().truncatedTo(ChronoUnit.SECONDS)));
+              Instant.now().truncatedTo(ChronoUnit.SECONDS).toString()));
         }
       });
       bus.publish(new LeadOnline("status-" + ProcessHandle.current().pid()));

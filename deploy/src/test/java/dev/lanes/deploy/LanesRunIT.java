@@ -3,6 +3,13 @@ package dev.lanes.deploy;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lanes.bus.EmbeddedBroker;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.lanes.bus.KafkaBus;
+import dev.lanes.protocol.Json;
+import dev.lanes.worker.Worker;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Map;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -218,6 +225,42 @@ class LanesRunIT {
     assertThat(run.out).containsPattern("train +offered +unschedulable: no worker has the capability gpu");
     assertThat(run.out).containsPattern("train +failed .*unschedulable");
     assertThat(run.out).containsPattern("cpu +landed");
+  }
+
+  @Test
+  void statusJsonShowsTheRunsTasksAndTheWorkersThatAnswer() throws IOException {
+    Path repo = repo();
+    Path plan = write("status.yaml", """
+        name: status
+        agent:
+          command: [sh, -c, 'echo done > done.txt']
+        tasks:
+          - {id: one, prompt: Write done.txt., owns: [done.txt]}
+        """);
+    assertThat(lanes("run", plan.toString(), "--repo", repo.toString(), "--bootstrap-servers",
+        broker.bootstrapServers()).exit).isZero();
+
+    try (KafkaBus bus = KafkaBus.connect(broker.bootstrapServers(), "status-test");
+        Worker worker = Worker.start(bus, new Worker.Config("status-w", "host-1", List.of("java"), 2,
+            repo.toString(), dir.resolve("status-w"), Duration.ofSeconds(1), Map.of()), Clock.systemUTC())) {
+      Run status = lanes("status", "--bootstrap-servers", broker.bootstrapServers(), "--json", "--all");
+
+      assertThat(status.exit).as(status.output()).isZero();
+      JsonNode doc = Json.mapper().readTree(status.out);
+      JsonNode run = java.util.stream.StreamSupport.stream(doc.get("runs").spliterator(), false)
+          .filter(r -> r.get("plan").asText().equals("status")).findFirst().orElseThrow();
+      assertThat(run.get("finished").asBoolean()).isTrue();
+      JsonNode task = run.get("tasks").get(0);
+      assertThat(task.get("task").asText()).isEqualTo("one");
+      assertThat(task.get("state").asText()).isEqualTo("landed");
+      assertThat(task.get("epoch").asInt()).isEqualTo(1);
+      assertThat(task.get("worker").asText()).matches("w[12]");
+      JsonNode seen = java.util.stream.StreamSupport.stream(doc.get("workers").spliterator(), false)
+          .filter(w -> w.get("worker").asText().equals("status-w")).findFirst().orElseThrow();
+      assertThat(seen.get("slots").asInt()).isEqualTo(2);
+      assertThat(seen.get("capabilities").get(0).asText()).isEqualTo("java");
+      assertThat(java.time.Instant.parse(seen.get("lastSeen").asText())).isBefore(java.time.Instant.now().plusSeconds(1));
+    }
   }
 
   @Test
