@@ -99,8 +99,7 @@ class LanesRunIT {
             owns: [later.txt]
             after: [bad]
         """);
-    Run run = lanes("run", plan.toString(), "--repo", repo.toString(), "--bootstrap-servers",
-        broker.bootstrapServers());
+    Run run = run(plan, repo);
 
     assertThat(run.exit).as(run.output()).isEqualTo(1);
     assertThat(git(repo, "ls-tree", "--name-only", "lanes/verify")).contains("good.txt").doesNotContain("bad.txt");
@@ -125,8 +124,7 @@ class LanesRunIT {
             prompt: Change the README.
             owns: [README.md, added.txt]
         """);
-    Run run = lanes("run", plan.toString(), "--repo", repo.toString(), "--bootstrap-servers",
-        broker.bootstrapServers());
+    Run run = run(plan, repo);
 
     assertThat(run.exit).as(run.output()).isEqualTo(0);
     assertThat(git(repo, "status", "--porcelain")).isEqualTo(statusBefore);
@@ -159,8 +157,7 @@ class LanesRunIT {
             agent:
               command: [sh, -c, 'mkdir -p .github && echo on > .github/ci.txt']
         """);
-    Run run = lanes("run", plan.toString(), "--repo", repo.toString(), "--bootstrap-servers",
-        broker.bootstrapServers());
+    Run run = run(plan, repo);
 
     assertThat(run.exit).as(run.output()).isEqualTo(1);
     assertThat(run.out).containsPattern("rogue +failed .*changed 1 path\\(s\\) it does not own: README.md");
@@ -186,15 +183,13 @@ class LanesRunIT {
             prompt: Add another line to the README.
             owns: [README.md]
         """);
-    Run strict = lanes("run", plan.toString(), "--repo", repo.toString(), "--strict", "--bootstrap-servers",
-        broker.bootstrapServers());
+    Run strict = run(plan, repo, "--strict");
 
     assertThat(strict.exit).as(strict.output()).isEqualTo(1);
     assertThat(strict.out).contains("conflict: ").contains("README.md").contains("--strict: nothing was run");
     assertThat(git(repo, "branch", "--list", "lanes/conflict")).isEmpty();
 
-    Run ordered = lanes("run", plan.toString(), "--repo", repo.toString(), "--bootstrap-servers",
-        broker.bootstrapServers());
+    Run ordered = run(plan, repo);
 
     assertThat(ordered.exit).as(ordered.output()).isEqualTo(0);
     assertThat(ordered.out).contains("ordered: readme now runs after docs");
@@ -218,8 +213,7 @@ class LanesRunIT {
             owns: [train.txt]
             requires: [java, gpu]
         """);
-    Run run = lanes("run", plan.toString(), "--repo", repo.toString(), "--capability", "java",
-        "--bootstrap-servers", broker.bootstrapServers());
+    Run run = run(plan, repo, "--capability", "java");
 
     assertThat(run.exit).as(run.output()).isEqualTo(1);
     assertThat(run.out).containsPattern("train +offered +unschedulable: no worker has the capability gpu");
@@ -237,8 +231,7 @@ class LanesRunIT {
         tasks:
           - {id: one, prompt: Write done.txt., owns: [done.txt]}
         """);
-    assertThat(lanes("run", plan.toString(), "--repo", repo.toString(), "--bootstrap-servers",
-        broker.bootstrapServers()).exit).isZero();
+    assertThat(run(plan, repo).exit).isZero();
 
     try (KafkaBus bus = KafkaBus.connect(broker.bootstrapServers(), "status-test");
         Worker worker = Worker.start(bus, new Worker.Config("status-w", "host-1", List.of("java"), 2,
@@ -278,8 +271,7 @@ class LanesRunIT {
             owns: [two/]
             after: [nine]
         """);
-    Run run = lanes("run", plan.toString(), "--repo", repo.toString(), "--bootstrap-servers",
-        broker.bootstrapServers());
+    Run run = run(plan, repo);
 
     assertThat(run.exit).isEqualTo(2);
     assertThat(run.err).contains("tasks[0].owns (task one): missing").contains("tasks[1].after[0] (task two): \"nine\"");
@@ -299,8 +291,7 @@ class LanesRunIT {
             prompt: Do it.
             owns: [one/]
         """);
-    Run run = lanes("run", plan.toString(), "--repo", repo.toString(), "--bootstrap-servers",
-        broker.bootstrapServers());
+    Run run = run(plan, repo);
 
     assertThat(run.exit).isEqualTo(2);
     assertThat(run.err).contains("target: \"main\" is the branch checked out");
@@ -328,6 +319,14 @@ class LanesRunIT {
     String output() {
       return out + err;
     }
+  }
+
+  /** {@code lanes run PLAN --repo REPO [extra…]} on the class's broker. */
+  private static Run run(Path plan, Path repo, String... extra) {
+    List<String> args = new java.util.ArrayList<>(List.of("run", plan.toString(), "--repo", repo.toString()));
+    args.addAll(List.of(extra));
+    args.addAll(List.of("--bootstrap-servers", broker.bootstrapServers()));
+    return lanes(args.toArray(String[]::new));
   }
 
   static Run lanes(String... args) {
