@@ -263,7 +263,6 @@ public final class Worker implements AutoCloseable {
         claimNext();
         scheduleDeferred();
       }
-      announce();
     }
   }
 
