@@ -106,6 +106,28 @@ public final class KafkaBus implements Bus {
       }
       admin.createTopics(topics).values().forEach((name, future) -> awaitCreated(name, future));
     }
+    awaitLeaders();
+  }
+
+  /**
+   * Returns once every partition's leader answers. A topic that was just created is in the metadata before its leader
+   * serves it, and a producer that writes in that moment gets NOT_LEADER_OR_FOLLOWER and can end up with a sequence
+   * the broker refuses for good; asking each leader for its end offset (retried until it answers) closes that gap.
+   */
+  private void awaitLeaders() {
+    Properties p = common();
+    p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) TIMEOUT.toMillis());
+    try (KafkaConsumer<String, byte[]> consumer =
+        new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+      List<TopicPartition> all = new ArrayList<>();
+      for (String topic : Topics.all()) {
+        all.addAll(partitions(consumer, topic));
+      }
+      consumer.endOffsets(all);
+    } catch (org.apache.kafka.common.errors.TimeoutException e) {
+      throw new BusException("the topics' leaders on " + bootstrapServers + " did not answer within "
+          + TIMEOUT.toSeconds() + "s", e);
+    }
   }
 
   private void awaitCreated(String name, org.apache.kafka.common.KafkaFuture<Void> future) {

@@ -119,7 +119,15 @@ final class DispatchBench {
         sleep(10);
       }
       long start = System.nanoTime();
-      RunReport report = lead.submit(plan).done().join();
+      RunReport report;
+      try {
+        report = lead.submit(plan).done().get(5, java.util.concurrent.TimeUnit.MINUTES);
+      } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+        throw new IllegalStateException("the dispatch run did not finish within 5 minutes: " + e, e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted", e);
+      }
       double seconds = (System.nanoTime() - start) / 1e9;
       double[] lat = latencies.stream().mapToDouble(Double::doubleValue).toArray();
       return new Result(lat, seconds, report.allLanded());
