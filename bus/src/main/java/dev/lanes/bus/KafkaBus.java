@@ -368,7 +368,7 @@ public final class KafkaBus implements Bus {
       } catch (RuntimeException e) {
         LOG.error("subscription to {} stopped: {}", topic, e.toString(), e);
       } finally {
-        consumer.close(Duration.ofSeconds(2));
+        consumer.close(org.apache.kafka.clients.consumer.CloseOptions.timeout(Duration.ofSeconds(2)));
         stopped.countDown();
       }
     }

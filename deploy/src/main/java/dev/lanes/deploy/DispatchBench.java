@@ -65,7 +65,7 @@ final class DispatchBench {
       Arrays.sort(lat);
       out.printf(Locale.ROOT, "offered->granted: n=%d p50=%.2f ms p90=%.2f ms p99=%.2f ms max=%.2f ms%n",
           lat.length, pct(lat, 50), pct(lat, 90), pct(lat, 99), lat[lat.length - 1]);
-      out.printf(Locale.ROOT, "grants to the worker the offer preferred: %d of %d%n", TO_PREFERRED.get(), lat.length);
+      out.printf(Locale.ROOT, "grants to the worker the offer preferred: %d of %d%n", r.toPreferred, lat.length);
       out.printf(Locale.ROOT, "throughput: %d tasks in %.2f s = %.0f tasks/s (all %s)%n", tasks, r.seconds,
           tasks / r.seconds, r.allLanded ? "landed" : "NOT landed");
       out.printf(Locale.ROOT, "plain Kafka produce->consume: n=%d p50=%.2f ms p99=%.2f ms%n", rtt.length,
@@ -79,7 +79,7 @@ final class DispatchBench {
     }
   }
 
-  private record Result(double[] latenciesMs, double seconds, boolean allLanded) {}
+  private record Result(double[] latenciesMs, double seconds, boolean allLanded, int toPreferred) {}
 
   private static Result dispatch(String bootstrap, Path repo, int workers, int tasks, int inFlight) {
     Demo.git(createDirs(repo), "init", "-q", "-b", "main");
@@ -94,8 +94,7 @@ final class DispatchBench {
           List.of(), noop, Optional.empty()));
     }
     Plan plan = new Plan("bench", Optional.of("main"), "lanes/bench", list);
-    Map<String, Long> offered = new ConcurrentHashMap<>();
-    List<Double> latencies = java.util.Collections.synchronizedList(new ArrayList<>());
+    Observations seen = new Observations();
     try (KafkaBus leadBus = KafkaBus.connect(bootstrap, "bench-lead");
         KafkaBus workerBus = KafkaBus.connect(bootstrap, "bench-workers");
         Lead lead = Lead.start(leadBus, repo, Clock.systemUTC())) {
@@ -106,7 +105,7 @@ final class DispatchBench {
       }
       Bus.Listener fanOut = message -> {
         long now = System.nanoTime();
-        observe(message, now, offered, latencies);
+        seen.observe(message, now);
         for (Worker w : sims) {
           w.accept(message);
         }
@@ -129,26 +128,32 @@ final class DispatchBench {
         throw new IllegalStateException("interrupted", e);
       }
       double seconds = (System.nanoTime() - start) / 1e9;
-      double[] lat = latencies.stream().mapToDouble(Double::doubleValue).toArray();
-      return new Result(lat, seconds, report.allLanded());
+      double[] lat = seen.latencies.stream().mapToDouble(Double::doubleValue).toArray();
+      return new Result(lat, seconds, report.allLanded(), seen.toPreferred.get());
     }
   }
 
-  private static final Map<String, String> PREFERRED = new ConcurrentHashMap<>();
-  private static final java.util.concurrent.atomic.AtomicInteger TO_PREFERRED = new java.util.concurrent.atomic.AtomicInteger();
+  /** What the simulated workers see of one run: when each offer and grant arrived, and to whom grants went. */
+  private static final class Observations {
+    final Map<String, Long> offered = new ConcurrentHashMap<>();
+    final Map<String, String> preferred = new ConcurrentHashMap<>();
+    final List<Double> latencies = java.util.Collections.synchronizedList(new ArrayList<>());
+    final java.util.concurrent.atomic.AtomicInteger toPreferred = new java.util.concurrent.atomic.AtomicInteger();
 
-  private static void observe(Message m, long now, Map<String, Long> offered, List<Double> latencies) {
-    if (m instanceof TaskOffered o) {
-      offered.putIfAbsent(o.key() + "#" + o.epoch(), now);
-      o.preferred().ifPresent(w -> PREFERRED.putIfAbsent(o.key() + "#" + o.epoch(), w));
-    } else if (m instanceof ClaimGranted g) {
-      String key = dev.lanes.protocol.TaskRef.key(g.run(), g.task()) + "#" + g.epoch();
-      Long at = offered.get(key);
-      if (at != null) {
-        latencies.add((now - at) / 1e6);
-      }
-      if (g.worker().equals(PREFERRED.get(key))) {
-        TO_PREFERRED.incrementAndGet();
+    void observe(Message m, long now) {
+      if (m instanceof TaskOffered o) {
+        String key = o.key() + "#" + o.epoch();
+        offered.putIfAbsent(key, now);
+        o.preferred().ifPresent(w -> preferred.putIfAbsent(key, w));
+      } else if (m instanceof ClaimGranted g) {
+        String key = dev.lanes.protocol.TaskRef.key(g.run(), g.task()) + "#" + g.epoch();
+        Long at = offered.get(key);
+        if (at != null) {
+          latencies.add((now - at) / 1e6);
+        }
+        if (g.worker().equals(preferred.get(key))) {
+          toPreferred.incrementAndGet();
+        }
       }
     }
   }
