@@ -1,6 +1,6 @@
 package dev.lanes.deploy;
 
-import dev.lanes.worker.ChildProcess;
+import dev.lanes.process.ChildProcess;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;

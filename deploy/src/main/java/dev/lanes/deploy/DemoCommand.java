@@ -2,7 +2,7 @@ package dev.lanes.deploy;
 
 import dev.lanes.protocol.Plan;
 import dev.lanes.protocol.PlanParser;
-import dev.lanes.worker.ChildProcess;
+import dev.lanes.process.ChildProcess;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -1,5 +1,6 @@
 package dev.lanes.worker;
 
+import dev.lanes.process.ChildProcess;
 import dev.lanes.protocol.AgentUsage;
 import dev.lanes.protocol.ClaudeAgent;
 import java.math.BigDecimal;

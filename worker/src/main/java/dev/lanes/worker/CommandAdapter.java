@@ -1,5 +1,6 @@
 package dev.lanes.worker;
 
+import dev.lanes.process.ChildProcess;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;

@@ -1,5 +1,7 @@
 package dev.lanes.worker;
 
+import dev.lanes.process.ChildProcess;
+import dev.lanes.process.ProcessException;
 import dev.lanes.bus.Bus;
 import dev.lanes.protocol.AgentUsage;
 import dev.lanes.protocol.Claim;
@@ -90,7 +92,7 @@ final class TaskRun implements Worker.Attempt {
       attempt(report);
     } catch (RuntimeException e) {
       // Whatever went wrong, the lead hears of it now rather than when the lease runs out.
-      report.fail(Outcome.ERROR, e instanceof WorkerException ? e.getMessage() : e.toString());
+      report.fail(Outcome.ERROR, e instanceof WorkerException || e instanceof ProcessException ? e.getMessage() : e.toString());
     }
     long ms = Duration.between(start, clock.instant()).toMillis();
     publishFindings();

@@ -1,5 +1,6 @@
 package dev.lanes.worker;
 
+import dev.lanes.process.ChildProcess;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lanes.protocol.AgentSpec;

@@ -1,6 +1,7 @@
 package dev.lanes.worker.git;
 
-import dev.lanes.worker.ChildProcess;
+import dev.lanes.process.ChildProcess;
+import dev.lanes.process.ProcessException;
 import dev.lanes.worker.WorkerException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -235,6 +236,10 @@ public final class Mirror {
     argv.add("-c");
     argv.add("core.hooksPath=/dev/null");
     argv.addAll(Arrays.asList(args));
-    return ChildProcess.run(argv, where, GIT_ENV, GIT_TIMEOUT, Optional.empty(), line -> {});
+    try {
+      return ChildProcess.run(argv, where, GIT_ENV, GIT_TIMEOUT, Optional.empty(), line -> {});
+    } catch (ProcessException e) {
+      throw new WorkerException(e.getMessage(), e);
+    }
   }
 }

@@ -1,4 +1,4 @@
-package dev.lanes.worker;
+package dev.lanes.process;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -148,9 +148,9 @@ class ChildProcessTest {
   }
 
   @Test
-  void missingProgramIsAWorkerException() {
+  void missingProgramIsAProcessException() {
     assertThatThrownBy(() -> run(List.of("no-such-program-lanes"), Map.of()))
-        .isInstanceOf(WorkerException.class)
+        .isInstanceOf(ProcessException.class)
         .hasMessageContaining("no-such-program-lanes")
         .hasMessageContaining(dir.toString());
   }

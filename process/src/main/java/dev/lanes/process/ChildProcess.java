@@ -1,4 +1,4 @@
-package dev.lanes.worker;
+package dev.lanes.process;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -112,7 +112,7 @@ public final class ChildProcess {
     try {
       process = builder.start();
     } catch (IOException e) {
-      throw new WorkerException("cannot start " + argv.get(0) + " in " + dir + ": " + e.getMessage(), e);
+      throw new ProcessException("cannot start " + argv.get(0) + " in " + dir + ": " + e.getMessage(), e);
     }
     try {
       process.getOutputStream().close();
@@ -154,7 +154,7 @@ public final class ChildProcess {
       if (Files.isExecutable(p) && !Files.isDirectory(p)) {
         return name;
       }
-      throw new WorkerException("cannot start " + name + " in " + dir + ": no executable file at " + p);
+      throw new ProcessException("cannot start " + name + " in " + dir + ": no executable file at " + p);
     }
     for (String entry : (path == null ? "" : path).split(java.io.File.pathSeparator)) {
       Path p = Path.of(entry.isEmpty() ? "." : entry).resolve(name);
@@ -162,7 +162,7 @@ public final class ChildProcess {
         return p.toString();
       }
     }
-    throw new WorkerException("cannot start " + name + " in " + dir + ": not found on PATH (" + path + ")");
+    throw new ProcessException("cannot start " + name + " in " + dir + ": not found on PATH (" + path + ")");
   }
 
   private static boolean waitFor(Process process, Duration timeout) {
@@ -171,7 +171,7 @@ public final class ChildProcess {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       end(process);
-      throw new WorkerException("interrupted while waiting for process " + process.pid());
+      throw new ProcessException("interrupted while waiting for process " + process.pid());
     }
   }
 
