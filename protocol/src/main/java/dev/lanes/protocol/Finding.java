@@ -18,6 +18,12 @@ public record Finding(String run, String task, int epoch, String worker, String 
   public static final String QUESTION = "question";
   /** Anything else the agent wanted the lead to know. */
   public static final String NOTE = "note";
+  /** A reviewer approves the change under review; {@code text} may say why. */
+  public static final String APPROVE = "approve";
+  /** A reviewer asks for changes; {@code text} says which, and goes into the prompt of the fix attempt. */
+  public static final String REQUEST_CHANGES = "request-changes";
+  /** The lead refused a lead agent's plan delta; {@code text} names the field, the value and the rule. */
+  public static final String DELTA_REJECTED = "delta-rejected";
   /** The agent's findings file could not be taken; {@code text} names the field, the value and the rule. */
   public static final String INVALID_FINDINGS = "invalid-findings";
 

@@ -25,10 +25,11 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
   @JsonSubTypes.Type(value = LeadOnline.class, name = "lead-online"),
   @JsonSubTypes.Type(value = PlanSubmitted.class, name = "plan-submitted"),
   @JsonSubTypes.Type(value = PlanRejected.class, name = "plan-rejected"),
+  @JsonSubTypes.Type(value = PlanRevised.class, name = "plan-revised"),
 })
 public sealed interface Message
     permits WorkerStatus, TaskOffered, ClaimRequested, ClaimGranted, Heartbeat, TaskResult, Finding, RunStarted,
-        TaskUpdate, RunFinished, TaskCancelled, LeadOnline, PlanSubmitted, PlanRejected {
+        TaskUpdate, RunFinished, TaskCancelled, LeadOnline, PlanSubmitted, PlanRejected, PlanRevised {
 
   /**
    * The record key on the bus. Messages about one task share a key so that they stay in order; worker messages

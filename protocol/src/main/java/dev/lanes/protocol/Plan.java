@@ -1,5 +1,6 @@
 package dev.lanes.protocol;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 import java.util.Optional;
 
@@ -10,10 +11,27 @@ import java.util.Optional;
  *
  * @param base the branch or commit tasks start from; empty means the repository's current branch
  * @param target the branch results land on
+ * @param verify the plan's verify command: the merge queue runs it on the merged tree before the target moves
+ * @param leadAgent a command the lead asks, with the plan's state and new findings, for a plan delta; absent: the lead
+ *     re-plans by its built-in rules only
  */
-public record Plan(String name, Optional<String> base, String target, List<Task> tasks) {
+public record Plan(String name, Optional<String> base, String target, List<Task> tasks,
+    @JsonInclude(JsonInclude.Include.NON_ABSENT) Optional<String> verify,
+    @JsonInclude(JsonInclude.Include.NON_ABSENT) Optional<AgentSpec> leadAgent) {
   public Plan {
     tasks = List.copyOf(tasks);
+    verify = verify == null ? Optional.empty() : verify; // absent in plans recorded before it was added
+    leadAgent = leadAgent == null ? Optional.empty() : leadAgent;
+  }
+
+  /** A plan without a plan-wide verify command or lead agent. */
+  public Plan(String name, Optional<String> base, String target, List<Task> tasks) {
+    this(name, base, target, tasks, Optional.empty(), Optional.empty());
+  }
+
+  /** The same plan with other tasks: how the lead re-plans, never in place. */
+  public Plan withTasks(List<Task> next) {
+    return new Plan(name, base, target, next, verify, leadAgent);
   }
 
   public Optional<Task> task(String id) {
@@ -30,6 +48,7 @@ public record Plan(String name, Optional<String> base, String target, List<Task>
    *
    * @param agent the plan's agent unless the task sets its own
    * @param verify the task's verify command, else the plan's, else none
+   * @param review present when another worker reviews the task's work before it may land: the agent that reviews
    */
   public record Task(
       String id,
@@ -39,11 +58,27 @@ public record Plan(String name, Optional<String> base, String target, List<Task>
       List<String> after,
       List<String> requires,
       AgentSpec agent,
-      Optional<String> verify) {
+      Optional<String> verify,
+      @JsonInclude(JsonInclude.Include.NON_ABSENT) Optional<AgentSpec> review) {
     public Task {
       owns = List.copyOf(owns);
       after = List.copyOf(after);
       requires = List.copyOf(requires);
+      review = review == null ? Optional.empty() : review; // absent in plans recorded before it was added
+    }
+
+    /** A task nobody reviews. */
+    public Task(String id, String title, String prompt, List<Claim> owns, List<String> after, List<String> requires,
+        AgentSpec agent, Optional<String> verify) {
+      this(id, title, prompt, owns, after, requires, agent, verify, Optional.empty());
+    }
+
+    public Task withOwns(List<Claim> claims) {
+      return new Task(id, title, prompt, claims, after, requires, agent, verify, review);
+    }
+
+    public Task withAfter(List<String> ids) {
+      return new Task(id, title, prompt, owns, ids, requires, agent, verify, review);
     }
   }
 }

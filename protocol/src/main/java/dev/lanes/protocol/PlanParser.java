@@ -33,9 +33,9 @@ import java.util.regex.Pattern;
 public final class PlanParser {
   static final Pattern ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
   private static final Pattern BRANCH = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._/-]{0,199}");
-  private static final Set<String> PLAN_KEYS = Set.of("name", "base", "target", "agent", "verify", "tasks");
+  private static final Set<String> PLAN_KEYS = Set.of("name", "base", "target", "agent", "verify", "review", "review-agent", "lead-agent", "tasks");
   private static final Set<String> TASK_KEYS =
-      Set.of("id", "title", "prompt", "owns", "after", "requires", "verify", "agent");
+      Set.of("id", "title", "prompt", "owns", "after", "requires", "verify", "agent", "review");
   private static final Set<String> AGENT_KEYS = Set.of("command", "claude", "timeout");
   private static final Set<String> CLAUDE_KEYS = Set.of("allowed-tools", "max-turns", "budget-usd", "model");
   private static final ObjectMapper YAML =
@@ -74,6 +74,98 @@ public final class PlanParser {
     return plan;
   }
 
+  private static final Set<String> DELTA_KEYS = Set.of("add", "drop", "order", "scope");
+
+  /**
+   * Reads a lead agent's plan delta (JSON, see {@link PlanDelta}) against the plan it changes. Added tasks take what
+   * they leave out (agent, verify, requires, review) from {@code template}, the task whose findings were answered.
+   * Every problem is reported at once, each naming its field ({@code add[0].owns[1]}), the value and the rule.
+   */
+  public static PlanDelta delta(String json, Plan plan, Plan.Task template) {
+    JsonNode root;
+    try {
+      root = Json.mapper().readTree(json);
+    } catch (JsonProcessingException e) {
+      throw new PlanException("delta", List.of("not valid JSON: " + e.getOriginalMessage()));
+    }
+    PlanParser parser = new PlanParser();
+    PlanDelta delta = parser.delta(root, plan, template);
+    if (!parser.problems.isEmpty()) {
+      throw new PlanException("delta", parser.problems);
+    }
+    return delta;
+  }
+
+  private PlanDelta delta(JsonNode root, Plan plan, Plan.Task template) {
+    if (root == null || !root.isObject()) {
+      problem("delta", "expected a JSON object with add, drop, order or scope, got " + kind(root));
+      return null;
+    }
+    unknownKeys("", root, DELTA_KEYS);
+    Set<String> known = new HashSet<>();
+    plan.tasks().forEach(t -> known.add(t.id()));
+    Defaults defaults = new Defaults(Optional.of(template.agent()), template.verify(), template.review().isPresent(),
+        template.review());
+    List<Plan.Task> add = new ArrayList<>();
+    JsonNode adds = root.path("add");
+    for (int i = 0; i < adds.size(); i++) {
+      Plan.Task task = task("add[" + i + "]", adds.get(i), defaults);
+      if (task == null) {
+        continue;
+      }
+      if (!known.add(task.id())) {
+        problem("add[" + i + "].id", quote(task.id()) + " is already the id of a task in the plan; ids are unique");
+        continue;
+      }
+      add.add(task.requires().isEmpty() && !adds.get(i).has("requires")
+          ? new Plan.Task(task.id(), task.title(), task.prompt(), task.owns(), task.after(), template.requires(),
+              task.agent(), task.verify(), task.review())
+          : task);
+    }
+    List<String> drop = existing("drop", ids("drop", root.get("drop")), known);
+    Map<String, List<String>> order = new LinkedHashMap<>();
+    Map<String, List<Claim>> scope = new LinkedHashMap<>();
+    JsonNode orders = root.path("order");
+    for (int i = 0; i < orders.size(); i++) {
+      String at = "order[" + i + "]";
+      String task = id(at + ".task", orders.get(i).get("task"));
+      if (task != null && existing(at + ".task", List.of(task), known).size() == 1) {
+        order.put(task, existing(at + ".after", ids(at + ".after", orders.get(i).get("after")), known));
+      }
+    }
+    JsonNode scopes = root.path("scope");
+    for (int i = 0; i < scopes.size(); i++) {
+      String at = "scope[" + i + "]";
+      String task = id(at + ".task", scopes.get(i).get("task"));
+      if (task != null && existing(at + ".task", List.of(task), known).size() == 1) {
+        scope.put(task, claims(at + ".owns", scopes.get(i).get("owns")));
+      }
+    }
+    PlanDelta delta = new PlanDelta(add, drop, order, scope);
+    for (Plan.Task t : add) {
+      existing("add (task " + t.id() + ").after", t.after(), known);
+    }
+    if (problems.isEmpty()) {
+      Map<String, Plan.Task> byId = new LinkedHashMap<>();
+      delta.applyTo(plan).tasks().forEach(t -> byId.put(t.id(), t));
+      cycle(byId).ifPresent(path -> problem("order", "dependency cycle: " + String.join(" -> ", path)));
+    }
+    return delta;
+  }
+
+  /** The ids that name tasks; each that does not is a problem. */
+  private List<String> existing(String at, List<String> ids, Set<String> known) {
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < ids.size(); i++) {
+      if (known.contains(ids.get(i))) {
+        out.add(ids.get(i));
+      } else {
+        problem(at + "[" + i + "]", quote(ids.get(i)) + " is not the id of any task in the plan");
+      }
+    }
+    return out;
+  }
+
   private Plan plan(JsonNode root) {
     if (root == null || !root.isObject()) {
       problem("plan", "expected a mapping with name and tasks, got " + kind(root));
@@ -88,11 +180,18 @@ public final class PlanParser {
     }
     Optional<AgentSpec> agent = agent("agent", root.get("agent"), Optional.empty());
     Optional<String> verify = optionalText("verify", root.get("verify"));
-    List<Plan.Task> tasks = tasks(root.get("tasks"), agent, verify);
-    return new Plan(name, base, target, tasks);
+    boolean review = flag("review", root.get("review")).orElse(false);
+    Optional<AgentSpec> reviewAgent = agent("review-agent", root.get("review-agent"), Optional.empty());
+    Optional<AgentSpec> leadAgent = agent("lead-agent", root.get("lead-agent"), Optional.empty());
+    List<Plan.Task> tasks = tasks(root.get("tasks"), new Defaults(agent, verify, review, reviewAgent));
+    return new Plan(name, base, target, tasks, verify, leadAgent);
   }
 
-  private List<Plan.Task> tasks(JsonNode node, Optional<AgentSpec> agent, Optional<String> verify) {
+  /** What a task takes from the plan unless it says otherwise. */
+  private record Defaults(Optional<AgentSpec> agent, Optional<String> verify, boolean review,
+      Optional<AgentSpec> reviewAgent) {}
+
+  private List<Plan.Task> tasks(JsonNode node, Defaults defaults) {
     List<Plan.Task> tasks = new ArrayList<>();
     if (node == null || !node.isArray() || node.isEmpty()) {
       problem("tasks", "expected a non-empty list of tasks, got " + kind(node));
@@ -106,7 +205,7 @@ public final class PlanParser {
       }
     });
     for (int i = 0; i < node.size(); i++) {
-      Plan.Task task = task("tasks[" + i + "]", node.get(i), agent, verify);
+      Plan.Task task = task("tasks[" + i + "]", node.get(i), defaults);
       if (task == null) {
         continue;
       }
@@ -120,7 +219,7 @@ public final class PlanParser {
     return tasks;
   }
 
-  private Plan.Task task(String at, JsonNode node, Optional<AgentSpec> planAgent, Optional<String> planVerify) {
+  private Plan.Task task(String at, JsonNode node, Defaults defaults) {
     if (node == null || !node.isObject()) {
       problem(at, "expected a mapping with id, prompt and owns, got " + kind(node));
       return null;
@@ -133,8 +232,9 @@ public final class PlanParser {
     List<Claim> owns = claims(at + ".owns", node.get("owns"));
     List<String> after = ids(at + ".after", node.get("after"));
     List<String> requires = ids(at + ".requires", node.get("requires"));
-    Optional<String> verify = optionalText(at + ".verify", node.get("verify")).or(() -> planVerify);
-    Optional<AgentSpec> agent = agent(at + ".agent", node.get("agent"), planAgent);
+    Optional<String> verify = optionalText(at + ".verify", node.get("verify")).or(defaults::verify);
+    Optional<AgentSpec> agent = agent(at + ".agent", node.get("agent"), defaults.agent());
+    boolean review = flag(at + ".review", node.get("review")).orElse(defaults.review());
     if (agent.isEmpty() && !node.has("agent")) {
       problem(at + ".agent", "missing: the task has no agent and the plan sets no default agent");
     }
@@ -147,7 +247,19 @@ public final class PlanParser {
     if (id == null || agent.isEmpty()) {
       return null;
     }
-    return new Plan.Task(id, title, prompt == null ? "" : prompt, owns, after, requires, agent.get(), verify);
+    Optional<AgentSpec> reviewer = review ? defaults.reviewAgent().or(() -> agent) : Optional.empty();
+    return new Plan.Task(id, title, prompt == null ? "" : prompt, owns, after, requires, agent.get(), verify, reviewer);
+  }
+
+  private Optional<Boolean> flag(String at, JsonNode node) {
+    if (node == null || node.isNull()) {
+      return Optional.empty();
+    }
+    if (!node.isBoolean()) {
+      problem(at, "expected true or false, got " + describe(node));
+      return Optional.empty();
+    }
+    return Optional.of(node.booleanValue());
   }
 
   /** Checks {@code after} lists against every id written in the plan, even of tasks that have errors of their own. */

@@ -8,7 +8,11 @@ public enum TaskState {
   OFFERED,
   /** Granted to one worker, which is running it. */
   RUNNING,
-  /** Passed on its worker; queued to land on the target branch. */
+  /** Passed on its worker; another worker reviews its change before it may land. */
+  REVIEWING,
+  /** Passed (and approved, when reviewed); waiting in the merge queue, or being verified on the merged tree. */
+  QUEUED,
+  /** Verified on the merged tree; the target branch is being moved to it. */
   LANDING,
   /** On the target branch. */
   LANDED,
@@ -16,7 +20,10 @@ public enum TaskState {
   FAILED,
   /** Not run, because a task it depends on did not land. */
   SKIPPED,
-  /** Failed as many times as the lead allows; set aside, with its reasons, for a person to look at. */
+  /**
+   * Set aside for a person to look at, with its reasons: it failed or was evicted as many times as the lead allows,
+   * or its agent asked a question.
+   */
   PARKED;
 
   public boolean isFinal() {

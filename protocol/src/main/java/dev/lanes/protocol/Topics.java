@@ -43,7 +43,8 @@ public final class Topics {
     } else if (message instanceof RunStarted
         || message instanceof TaskUpdate
         || message instanceof RunFinished
-        || message instanceof PlanRejected) {
+        || message instanceof PlanRejected
+        || message instanceof PlanRevised) {
       return EVENTS;
     }
     throw new IllegalArgumentException("no topic for message type " + message.getClass().getName());

@@ -98,6 +98,11 @@ class MessageGoldenTest {
             List.of(), new AgentSpec(List.of("sh", "-c", "true"), 60_000), Optional.empty()))), "alice@build-01"));
     samples.put("plan-rejected", new PlanRejected("submit-5b1e", "rename-account-id", List.of("target: \"main\" is"
         + " the branch checked out in /srv/repo; Lanes never moves a checked-out branch (choose another target)")));
+    samples.put("plan-revised", new PlanRevised(RUN, new Plan("docs", Optional.empty(), "lanes/docs", List.of(
+        new Plan.Task("readme", "readme", "Fix the README.", List.of(Claim.parse("README.md"), Claim.parse("docs/")),
+            List.of(), List.of(), new AgentSpec(List.of("sh", "-c", "true"), 60_000), Optional.empty())),
+        Optional.of("make check"), Optional.of(new AgentSpec(List.of("plan-agent", "{prompt}"), 300_000))),
+        "readme: claim extended by docs/ (needed: the guide links the README)"));
     return samples;
   }
 
@@ -107,6 +112,21 @@ class MessageGoldenTest {
    */
   static Map<String, Message> variants() {
     return Map.of(
+        "task-offered-review",
+        new TaskOffered(RUN, "rename-account-id", "core", 3, "Rename userId in core", "Rename userId.\n",
+            List.of("core/"), List.of("java"), new AgentSpec(List.of("reviewer", "{prompt}"), 600_000), Optional.empty(),
+            "9b1e0c47d2a3f5e6b8c9d0a1f2e3d4c5b6a79801", TaskRef.branch(RUN, "core", 3), Optional.of("w-build-03"),
+            Optional.of(new TaskOffered.Review(WORKER, BASE))),
+        "task-update-sent-back",
+        new TaskUpdate(RUN, "core", TaskState.OFFERED, 4, "", "evicted from the merge queue: conflict in core/A.java",
+            Optional.of(BASE), Optional.empty(), Optional.of("The merge onto lanes/x conflicted in core/A.java."),
+            Optional.of(new TaskUpdate.Tally(0, 1, 0, WORKER))),
+        "run-started-reviewed",
+        new RunStarted(RUN, "docs", "lanes/docs", BASE, List.of("readme"), Optional.of(new Plan("docs",
+            Optional.empty(), "lanes/docs", List.of(new Plan.Task("readme", "readme", "Fix the README.",
+                List.of(Claim.parse("README.md")), List.of(), List.of(), new AgentSpec(List.of("sh", "-c", "true"),
+                60_000), Optional.of("make check"), Optional.of(new AgentSpec(List.of("reviewer", "{prompt}"),
+                60_000)))), Optional.of("make check"), Optional.empty()))),
         "task-offered-claude",
         new TaskOffered(
             RUN,

@@ -119,7 +119,93 @@ class PlanParserTest {
                 List.of("core", "api"),
                 List.of(),
                 script,
-                Optional.of("./mvnw -q test")))));
+                Optional.of("./mvnw -q test"))),
+        Optional.of("./mvnw -q test"),
+        Optional.empty()));
+  }
+
+  @Test
+  void parse_reviewByPlanDefaultWithItsReviewAgentUnlessTheTaskSaysNo() {
+    Plan plan = PlanParser.parse("""
+        name: reviewed
+        agent: {command: [writer, "{prompt}"]}
+        review: true
+        review-agent: {command: [reviewer, "{prompt}"], timeout: 5m}
+        lead-agent: {command: [planner, "{prompt}"]}
+        tasks:
+          - {id: a, prompt: A, owns: [a/]}
+          - {id: b, prompt: B, owns: [b/], review: false}
+        """, SOURCE);
+
+    assertThat(plan.task("a").orElseThrow().review()).contains(new AgentSpec(List.of("reviewer", "{prompt}"), 300_000));
+    assertThat(plan.task("b").orElseThrow().review()).isEmpty();
+    assertThat(plan.leadAgent().orElseThrow().command()).containsExactly("planner", "{prompt}");
+  }
+
+  @Test
+  void parse_reviewWithoutReviewAgentUsesTheTasksAgent() {
+    Plan plan = PlanParser.parse(plan("", task("a", "owns: [a/]\n  review: true")), SOURCE);
+
+    assertThat(plan.task("a").orElseThrow().review()).contains(plan.task("a").orElseThrow().agent());
+  }
+
+  @Test
+  void parse_reviewThatIsNotABoolean() {
+    assertOnlyProblem(plan("", task("a", "owns: [a/]\n  review: yes please")), "tasks[0].review", "expected true or"
+        + " false, got \"yes please\"");
+  }
+
+  @Test
+  void delta_addsTasksThatInheritFromTheTemplateAndReordersAndRescopes() {
+    Plan plan = PlanParser.parse(plan("", task("a", "owns: [a/]\n  requires: [java]") + task("b", "owns: [b/]")),
+        SOURCE);
+    Plan.Task a = plan.task("a").orElseThrow();
+
+    PlanDelta delta = PlanParser.delta("""
+        {"add": [{"id": "c", "prompt": "C", "owns": ["c/"], "after": ["a"]}],
+         "order": [{"task": "b", "after": ["c"]}],
+         "scope": [{"task": "a", "owns": ["a/", "docs/a.md"]}],
+         "drop": []}
+        """, plan, a);
+    Plan next = delta.applyTo(plan);
+
+    assertThat(next.tasks()).extracting(Plan.Task::id).containsExactly("a", "b", "c");
+    assertThat(next.task("c").orElseThrow().requires()).containsExactly("java");
+    assertThat(next.task("c").orElseThrow().agent()).isEqualTo(a.agent());
+    assertThat(next.task("b").orElseThrow().after()).containsExactly("c");
+    assertThat(next.task("a").orElseThrow().owns()).extracting(Claim::text).containsExactly("a/", "docs/a.md");
+  }
+
+  @Test
+  void delta_reportsEveryProblemWithItsField() {
+    Plan plan = PlanParser.parse(plan("", task("a", "owns: [a/]") + task("b", "owns: [b/]")), SOURCE);
+
+    assertThatThrownBy(() -> PlanParser.delta("""
+        {"add": [{"id": "a", "prompt": "again", "owns": ["x/"]}, {"id": "d", "prompt": "D", "owns": ["../up"]}],
+         "drop": ["zz"], "order": [{"task": "a", "after": ["b"]}, {"task": "b", "after": ["a"]}], "rename": 1}
+        """, plan, plan.task("a").orElseThrow()))
+        .isInstanceOfSatisfying(PlanException.class, e -> assertThat(e.problems()).anySatisfy(
+                p -> assertThat(p).startsWith("add[0].id: \"a\" is already the id of a task"))
+            .anySatisfy(p -> assertThat(p).startsWith("add[1].owns[0] (task d): "))
+            .anySatisfy(p -> assertThat(p).isEqualTo("drop[0]: \"zz\" is not the id of any task in the plan"))
+            .anySatisfy(p -> assertThat(p).startsWith("rename: unknown key")));
+  }
+
+  @Test
+  void delta_thatMakesACycleIsRefused() {
+    Plan plan = PlanParser.parse(plan("", task("a", "owns: [a/]") + task("b", "owns: [b/]\n  after: [a]")), SOURCE);
+
+    assertThatThrownBy(() -> PlanParser.delta("{\"order\": [{\"task\": \"a\", \"after\": [\"b\"]}]}", plan,
+        plan.task("a").orElseThrow()))
+        .hasMessageContaining("order: dependency cycle: ");
+  }
+
+  @Test
+  void delta_thatIsNotJson() {
+    Plan plan = PlanParser.parse(plan("", task("a", "owns: [a/]")), SOURCE);
+
+    assertThatThrownBy(() -> PlanParser.delta("add a task please", plan, plan.task("a").orElseThrow()))
+        .isInstanceOf(PlanException.class).hasMessageStartingWith("delta: not valid JSON");
   }
 
   @Test
@@ -246,7 +332,7 @@ class PlanParserTest {
         plan("owner: alice\n", task("a", "owns: [a/]")),
         "owner",
         "unknown key",
-        "known keys here are agent, base, name, target, tasks, verify");
+        "known keys here are agent, base, lead-agent, name, review, review-agent, target, tasks, verify");
   }
 
   @Test
