@@ -2,6 +2,8 @@ package dev.lanes.coordinator;
 
 import dev.lanes.bus.Bus;
 import dev.lanes.coordinator.git.TargetBranch;
+import dev.lanes.coordinator.git.VerifyTrees;
+import dev.lanes.protocol.PlanRevised;
 import dev.lanes.protocol.ClaimRequested;
 import dev.lanes.protocol.Finding;
 import dev.lanes.protocol.Heartbeat;
@@ -23,6 +25,8 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -65,9 +69,12 @@ public final class Lead implements AutoCloseable {
    *     reported and waits for a capable worker to join
    * @param lease how long a granted attempt lives without a heartbeat
    * @param maxAttempts how many attempts a task gets before it is parked (1: a failure is final)
+   * @param maxEvictions how many times a task's work may be sent back (evicted from the merge queue, or changes
+   *     requested by a review) before it is parked as needing a human
+   * @param mergeWindow how many merge-queue entries may be verified at once, speculatively
    */
   public record Settings(Duration reofferEvery, Optional<Duration> failUnschedulableAfter, Duration lease,
-      int maxAttempts) {
+      int maxAttempts, int maxEvictions, int mergeWindow) {
     public static final Duration DEFAULT_LEASE = Duration.ofMinutes(2);
 
     public Settings {
@@ -77,24 +84,38 @@ public final class Lead implements AutoCloseable {
       if (maxAttempts < 1) {
         throw new IllegalArgumentException("--max-attempts: " + maxAttempts + " must be at least 1");
       }
+      if (maxEvictions < 1) {
+        throw new IllegalArgumentException("--max-evictions: " + maxEvictions + " must be at least 1");
+      }
+      if (mergeWindow < 1) {
+        throw new IllegalArgumentException("--merge-window: " + mergeWindow + " must be at least 1");
+      }
     }
+
+    public static final int DEFAULT_EVICTIONS = 2;
+    public static final int DEFAULT_WINDOW = 4;
 
     /** For a long-running lead whose workers come and go. */
     public static Settings daemon() {
-      return new Settings(Duration.ofSeconds(10), Optional.empty(), DEFAULT_LEASE, 3);
+      return new Settings(Duration.ofSeconds(10), Optional.empty(), DEFAULT_LEASE, 3, DEFAULT_EVICTIONS, DEFAULT_WINDOW);
     }
 
     /** For a lead whose workers are all started with it, as in {@code lanes run}. */
     public static Settings fixedWorkers() {
-      return new Settings(Duration.ofSeconds(10), Optional.of(Duration.ofSeconds(5)), DEFAULT_LEASE, 1);
+      return new Settings(Duration.ofSeconds(10), Optional.of(Duration.ofSeconds(5)), DEFAULT_LEASE, 1,
+          DEFAULT_EVICTIONS, DEFAULT_WINDOW);
     }
 
     public Settings withLease(Duration lease) {
-      return new Settings(reofferEvery, failUnschedulableAfter, lease, maxAttempts);
+      return new Settings(reofferEvery, failUnschedulableAfter, lease, maxAttempts, maxEvictions, mergeWindow);
     }
 
     public Settings withMaxAttempts(int attempts) {
-      return new Settings(reofferEvery, failUnschedulableAfter, lease, attempts);
+      return new Settings(reofferEvery, failUnschedulableAfter, lease, attempts, maxEvictions, mergeWindow);
+    }
+
+    public Settings withMerging(int evictions, int window) {
+      return new Settings(reofferEvery, failUnschedulableAfter, lease, maxAttempts, evictions, window);
     }
   }
 
@@ -112,6 +133,13 @@ public final class Lead implements AutoCloseable {
   private final CompletableFuture<Void> firstActive = new CompletableFuture<>();
   private final Bus.Subscription reports;
   private final Outbox outbox;
+  private final VerifyTrees verifyTrees;
+  /** Where lead agents run: they may take minutes, and the loop must not wait for them. */
+  private final java.util.concurrent.ExecutorService background = Executors.newCachedThreadPool(r -> {
+    Thread t = new Thread(r, "lanes-lead-agent");
+    t.setDaemon(true);
+    return t;
+  });
   private Workers workers = new Workers();
   private boolean active;
   private long lastTick = System.nanoTime();
@@ -124,6 +152,7 @@ public final class Lead implements AutoCloseable {
     this.repo = repo;
     this.clock = clock;
     this.settings = settings;
+    this.verifyTrees = new VerifyTrees(repo.commonGitDir());
     this.loop = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "lanes-lead");
       t.setDaemon(true);
@@ -219,7 +248,7 @@ public final class Lead implements AutoCloseable {
     }
     String base = repo.resolveBase(plan.base());
     repo.prepare(plan.target(), base);
-    Run run = new Run(id, plan, base, outbox, repo, workers, clock, settings, ending(id));
+    Run run = new Run(id, plan, base, context(), ending(id));
     runs.put(id, run);
     known.add(id);
     run.start();
@@ -231,6 +260,7 @@ public final class Lead implements AutoCloseable {
     if (gained == active) {
       return;
     }
+    runs.values().forEach(Run::close);
     runs.clear();
     known.clear();
     workers = new Workers();
@@ -264,27 +294,44 @@ public final class Lead implements AutoCloseable {
     }
   }
 
+  private Run.Context context() {
+    return new Run.Context(outbox, repo, verifyTrees, workers, clock, settings, loop, background, name);
+  }
+
   private CompletableFuture<RunReport> ending(String run) {
     return endings.computeIfAbsent(run, k -> new CompletableFuture<>());
   }
 
+  /**
+   * Rebuilds the unfinished runs from the log. A run is built from its latest plan (the last revision, else the plan
+   * it started with), then every task update is applied in log order: compaction may have dropped older revisions
+   * and left updates of tasks they added before the revision that survives, so the plan must be complete first.
+   */
   private void replay() {
-    Map<String, Run> restored = new LinkedHashMap<>();
+    Map<String, RunStarted> starts = new LinkedHashMap<>();
+    Map<String, Plan> plans = new HashMap<>();
+    Map<String, List<TaskUpdate>> updates = new HashMap<>();
     bus.replay(Topics.EVENTS, message -> {
       if (message instanceof RunStarted s) {
         known.add(s.run());
-      }
-      if (message instanceof RunStarted s && s.definition().isPresent()) {
-        restored.put(s.run(), new Run(s.run(), s.definition().get(), s.baseCommit(), outbox, repo, workers, clock,
-            settings, ending(s.run())));
-      } else if (message instanceof TaskUpdate u && restored.containsKey(u.run())) {
-        restored.get(u.run()).restore(u);
+        if (s.definition().isPresent()) {
+          starts.put(s.run(), s);
+          plans.putIfAbsent(s.run(), s.definition().get());
+        }
+      } else if (message instanceof PlanRevised r) {
+        plans.put(r.run(), r.definition());
+      } else if (message instanceof TaskUpdate u) {
+        updates.computeIfAbsent(u.run(), k -> new ArrayList<>()).add(u);
       } else if (message instanceof RunFinished f) {
         known.add(f.run()); // after compaction, a finished run's end may be all that is left of it
-        restored.remove(f.run());
+        starts.remove(f.run());
       }
     });
-    runs.putAll(restored);
+    for (RunStarted s : starts.values()) {
+      Run run = new Run(s.run(), plans.get(s.run()), s.baseCommit(), context(), ending(s.run()));
+      updates.getOrDefault(s.run(), List.of()).forEach(run::restore);
+      runs.put(s.run(), run);
+    }
   }
 
   private void dispatch(Message message) {
@@ -404,6 +451,8 @@ public final class Lead implements AutoCloseable {
       loop.shutdownNow();
       Thread.currentThread().interrupt();
     }
+    runs.values().forEach(Run::close);
+    background.shutdownNow();
     outbox.close();
     repo.close();
   }

@@ -1,13 +1,22 @@
 package dev.lanes.coordinator;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.lanes.coordinator.git.TargetBranch;
+import dev.lanes.coordinator.git.VerifyTrees;
 import dev.lanes.protocol.Claim;
 import dev.lanes.protocol.ClaimGranted;
 import dev.lanes.protocol.ClaimRequested;
 import dev.lanes.protocol.Finding;
 import dev.lanes.protocol.Heartbeat;
+import dev.lanes.protocol.Json;
 import dev.lanes.protocol.Message;
+import dev.lanes.protocol.OwnershipCheck;
+import dev.lanes.protocol.OwnershipReport;
 import dev.lanes.protocol.Plan;
+import dev.lanes.protocol.PlanDelta;
+import dev.lanes.protocol.PlanException;
+import dev.lanes.protocol.PlanParser;
+import dev.lanes.protocol.PlanRevised;
 import dev.lanes.protocol.RunFinished;
 import dev.lanes.protocol.RunStarted;
 import dev.lanes.protocol.TaskCancelled;
@@ -16,6 +25,7 @@ import dev.lanes.protocol.TaskRef;
 import dev.lanes.protocol.TaskResult;
 import dev.lanes.protocol.TaskState;
 import dev.lanes.protocol.TaskUpdate;
+import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -23,11 +33,16 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Queue;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,20 +52,34 @@ import org.slf4j.LoggerFactory;
  * <p>A task is offered once every task it depends on has landed, starting from the target's tip at that moment (so it
  * sees their work), or from the run's base commit when it depends on nothing. Each offer is a new attempt with a new
  * epoch; the first claim for it wins and gets a lease, which the worker's heartbeats renew. Only a result for the
- * current epoch from the granted worker counts, so a task lands at most once however often it ran. A failed attempt
- * (including a lease that ran out) is offered again until the plan's attempts are used up; then the task is parked.
+ * current epoch from the granted worker counts, so a task lands at most once however often it ran.
  *
- * <p>Every change of a task's state is written to the events topic, and acknowledged, <em>before</em> the action it
- * decides (the offer, the grant, the move of the target branch). A lead that restarts replays those records with
- * {@link #restore} and continues with {@link #resume}: what was offered is offered again under a new epoch, leases
- * start over, and a landing that was under way is completed (landing is idempotent).
+ * <p>A passed attempt goes to review when the task asks for one (another worker reads the change and approves it or
+ * asks for changes), then into the {@link MergeQueue}, which lands it only on a merged tree that passed the verify
+ * command. What the workers found is folded into the plan by the rules in {@link #written}: questions park the task
+ * for a human, paths it needed extend its claim (or make it wait for their owner), suggested follow-ups become tasks,
+ * a failing verify gets one more attempt with its output. Work that is evicted from the queue or that a reviewer
+ * sends back returns as a fix attempt with the reason in its prompt, until it has been sent back
+ * {@code maxEvictions} times; then it is parked as needing a human.
+ *
+ * <p>Every change of a task's state, and every change to the plan, is written to the events topic, and acknowledged,
+ * <em>before</em> the action it decides (the offer, the grant, the move of the target branch). A lead that restarts
+ * replays those records with {@link #restore} and continues with {@link #resume}: what was offered is offered again
+ * under the same epoch, leases start over, and the merge queue is rebuilt in the order its entries joined (landing is
+ * idempotent).
  */
-final class Run {
+final class Run implements MergeQueue.Listener {
   private static final Logger LOG = LoggerFactory.getLogger(Run.class);
+  private static final int MAX_CONTEXT = 24 * 1024;
+
+  /** What a run uses of its lead. */
+  record Context(Outbox outbox, TargetBranch repo, VerifyTrees trees, Workers workers, Clock clock,
+      Lead.Settings settings, Executor loop, Executor background, String lead) {}
 
   private final String id;
-  private final Plan plan;
+  private Plan plan;
   private final String baseCommit;
+  private final Context cx;
   private final Outbox outbox;
   private final TargetBranch repo;
   private final Workers workers;
@@ -61,25 +90,28 @@ final class Run {
   private final Map<String, List<Slot>> dependents = new HashMap<>();
   /** Tasks that became final and whose dependents have not been looked at yet. */
   private final Queue<Slot> changed = new ArrayDeque<>();
+  /** The merge queue's entries as the log left them, in the order they joined; taken up by {@link #resume}. */
+  private final Set<Slot> restoredQueue = new LinkedHashSet<>();
+  private final MergeQueue queue;
   private int finals;
   private final CompletableFuture<RunReport> done;
 
-  Run(String id, Plan plan, String baseCommit, Outbox outbox, TargetBranch repo, Workers workers, Clock clock,
-      Lead.Settings settings, CompletableFuture<RunReport> done) {
+  Run(String id, Plan plan, String baseCommit, Context cx, CompletableFuture<RunReport> done) {
     this.done = done;
     this.id = id;
     this.plan = plan;
     this.baseCommit = baseCommit;
-    this.outbox = outbox;
-    this.repo = repo;
-    this.workers = workers;
-    this.clock = clock;
-    this.settings = settings;
+    this.cx = cx;
+    this.outbox = cx.outbox();
+    this.repo = cx.repo();
+    this.workers = cx.workers();
+    this.clock = cx.clock();
+    this.settings = cx.settings();
     this.started = clock.instant();
     plan.tasks().forEach(t -> tasks.put(t.id(), new Slot(t)));
-    for (Slot slot : tasks.values()) {
-      slot.task.after().forEach(d -> dependents.computeIfAbsent(d, k -> new ArrayList<>()).add(slot));
-    }
+    linkDependents();
+    this.queue = new MergeQueue(plan.target(), repo, cx.trees(), cx.loop(), settings.mergeWindow(),
+        Map.of("LANES_RUN", id, "LANES_TARGET", plan.target()), this);
   }
 
   String id() {
@@ -99,7 +131,7 @@ final class Run {
     for (Slot slot : tasks.values()) {
       slot.waitingFor = slot.task.after().size();
       if (slot.waitingFor == 0) {
-        offer(slot, "from " + shortId(baseCommit));
+        offer(slot, "from " + shortId(baseCommit), "");
       }
     }
   }
@@ -116,6 +148,12 @@ final class Run {
     slot.detail = update.detail();
     update.base().ifPresent(b -> slot.base = b);
     update.commit().ifPresent(c -> slot.commit = c);
+    slot.context = update.context().orElse("");
+    update.tally().ifPresent(slot::tally);
+    restoredQueue.remove(slot);
+    if (slot.state == TaskState.QUEUED || slot.state == TaskState.LANDING) {
+      restoredQueue.add(slot);
+    }
   }
 
   /** Continues after a replay: see the class comment. */
@@ -124,36 +162,33 @@ final class Run {
     Instant now = clock.instant();
     for (Slot slot : tasks.values()) {
       slot.waitingFor = (int) slot.task.after().stream().filter(d -> tasks.get(d).state != TaskState.LANDED).count();
-      switch (slot.state) {
-        case OFFERED:
-          // The same attempt again: no grant for it can be out there unrecorded (see Outbox), so claims for this
-          // epoch are still good, and a lead's restart does not use up the task's attempts.
-          publishOffer(slot);
-          break;
-        case RUNNING:
-          slot.leaseUntil = now.plus(settings.lease());
-          break;
-        case LANDING:
-          landCommit(slot, slot.commit);
-          break;
-        case WAITING:
-          if (slot.task.after().stream().anyMatch(d -> tasks.get(d).state.isFinal()
-              && tasks.get(d).state != TaskState.LANDED)) {
-            update(slot, TaskState.SKIPPED, "depends on a task that did not land");
-          } else if (slot.waitingFor == 0) {
-            offer(slot, "from " + shortId(repo.tip(plan.target()).orElse(baseCommit)));
-          }
-          break;
-        default:
-          break;
+      if (slot.state == TaskState.OFFERED || slot.state == TaskState.REVIEWING && slot.worker.isEmpty()) {
+        // The same attempt again: no grant for it can be out there unrecorded (see Outbox), so claims for this
+        // epoch are still good, and a lead's restart does not use up the task's attempts.
+        publishOffer(slot);
+      } else if (slot.state == TaskState.RUNNING || slot.state == TaskState.REVIEWING) {
+        slot.leaseUntil = now.plus(settings.lease());
+      } else if (slot.state == TaskState.WAITING) {
+        if (slot.task.after().stream().anyMatch(d -> tasks.get(d).state.isFinal()
+            && tasks.get(d).state != TaskState.LANDED)) {
+          update(slot, TaskState.SKIPPED, "depends on a task that did not land");
+        } else if (slot.waitingFor == 0) {
+          offer(slot, "from " + shortId(tip()), slot.context);
+        }
       }
     }
+    // Whatever was landing goes first: it was at the head of the queue when the lead stopped.
+    restoredQueue.stream().filter(s -> s.state == TaskState.LANDING).forEach(s -> queue.add(entry(s)));
+    restoredQueue.stream().filter(s -> s.state == TaskState.QUEUED).forEach(s -> queue.add(entry(s)));
+    restoredQueue.clear();
     advance();
   }
 
   void onClaim(ClaimRequested claim) {
     Slot slot = tasks.get(claim.task());
-    if (slot == null || slot.state != TaskState.OFFERED || slot.epoch != claim.epoch()) {
+    boolean open = slot != null && slot.epoch == claim.epoch() && (slot.state == TaskState.OFFERED
+        || slot.state == TaskState.REVIEWING && slot.worker.isEmpty() && !claim.worker().equals(slot.writer));
+    if (!open) {
       LOG.debug("ignored claim {} (state {})", claim, slot == null ? "unknown" : slot.state);
       return;
     }
@@ -163,13 +198,21 @@ final class Run {
     slot.preferred.ifPresent(workers::unload);
     slot.preferred = Optional.empty();
     workers.load(claim.worker());
-    update(slot, TaskState.RUNNING, "granted to " + claim.worker());
+    if (slot.state == TaskState.REVIEWING) {
+      update(slot, TaskState.REVIEWING, "review granted to " + claim.worker());
+    } else {
+      update(slot, TaskState.RUNNING, "granted to " + claim.worker());
+    }
     publish(new ClaimGranted(id, slot.task.id(), slot.epoch, claim.worker()));
+  }
+
+  private static boolean granted(Slot slot) {
+    return slot.state == TaskState.RUNNING || slot.state == TaskState.REVIEWING && !slot.worker.isEmpty();
   }
 
   void onHeartbeat(Heartbeat beat) {
     Slot slot = current(beat.task(), beat.epoch(), beat.worker());
-    if (slot == null || slot.state != TaskState.RUNNING) {
+    if (slot == null || !granted(slot)) {
       return;
     }
     slot.leaseUntil = clock.instant().plus(settings.lease());
@@ -178,14 +221,14 @@ final class Run {
       slot.phase = beat.phase();
       slot.said = beat.detail();
       // Progress, not a decision: published for people watching, not awaited.
-      outbox.tell(new TaskUpdate(id, slot.task.id(), TaskState.RUNNING, slot.epoch, slot.worker,
+      outbox.tell(new TaskUpdate(id, slot.task.id(), slot.state, slot.epoch, slot.worker,
           beat.phase() + (beat.detail().isEmpty() ? "" : ": " + beat.detail()), optional(slot.base), Optional.empty()));
     }
   }
 
   void onFinding(Finding finding) {
     Slot slot = tasks.get(finding.task());
-    if (slot != null) {
+    if (slot != null && !Finding.DELTA_REJECTED.equals(finding.kind())) {
       slot.findings.add(finding);
       LOG.info("finding on {}: {} {}", finding.task(), finding.kind(), finding.text());
     }
@@ -193,7 +236,7 @@ final class Run {
 
   void onResult(TaskResult result) {
     Slot slot = current(result.task(), result.epoch(), result.worker());
-    if (slot == null || slot.state != TaskState.RUNNING) {
+    if (slot == null || !granted(slot)) {
       Slot known = tasks.get(result.task());
       if (known != null) {
         // A decision too: recorded, though it changes nothing about the task.
@@ -205,12 +248,352 @@ final class Run {
     }
     slot.finished = clock.instant();
     workers.unload(slot.worker);
-    if (result.outcome() != TaskResult.Outcome.PASSED) {
-      attemptFailed(slot, failure(result));
+    List<Finding> found = slot.findings.stream().filter(f -> f.epoch() == result.epoch()).toList();
+    slot.findings.removeIf(f -> f.epoch() <= result.epoch());
+    if (slot.state == TaskState.REVIEWING) {
+      reviewed(slot, result, found);
     } else {
-      land(slot, result);
+      written(slot, result, found);
     }
     advance();
+  }
+
+  /**
+   * A writing attempt ended. The rules, in order: a question parks the task for a human; paths it needed outside its
+   * claim extend the claim (see {@link #extend}); passed work goes to review or the merge queue; a failing verify is
+   * tried once more with its output in the prompt; any other failure uses up an attempt. Suggested follow-ups are
+   * added whatever the outcome, and the lead agent, if the plan has one, hears of every finding.
+   */
+  private void written(Slot slot, TaskResult result, List<Finding> found) {
+    followUps(slot, found);
+    askLeadAgent(slot, found);
+    Optional<Finding> question = found.stream().filter(f -> f.kind().equals(Finding.QUESTION)).findFirst();
+    List<Claim> needed = needed(slot, found);
+    if (question.isPresent()) {
+      update(slot, TaskState.PARKED, "needs a human: the agent asks: " + question.get().text());
+    } else if (!needed.isEmpty()) {
+      extend(slot, needed, found.stream().filter(f -> f.kind().equals(Finding.NEEDS_PATHS)).map(Finding::text)
+          .collect(Collectors.joining("; ")));
+    } else if (result.outcome() == TaskResult.Outcome.PASSED) {
+      passed(slot, result);
+    } else if (result.outcome() == TaskResult.Outcome.VERIFY_FAILED && slot.verifyRetries < 1) {
+      slot.verifyRetries++;
+      offer(slot, "verify failed; one more attempt with its output: " + failure(result), "Your last attempt did not"
+          + " pass the verify command:\n    " + result.verifyTail().strip().replace("\n", "\n    ")
+          + "\nFix what it reports; the whole task is still yours to do.");
+    } else {
+      attemptFailed(slot, failure(result));
+    }
+  }
+
+  private void passed(Slot slot, TaskResult result) {
+    String commit = result.commit().orElse("");
+    if (commit.equals(slot.base) || result.changedFiles().isEmpty()) {
+      update(slot, TaskState.LANDED, "nothing to land: the agent changed no file");
+    } else if (!repo.hasCommit(commit)) {
+      attemptFailed(slot, "commit " + commit + " was not pushed to the repository");
+    } else if (!repo.descendsFrom(commit, slot.base)) {
+      attemptFailed(slot, "commit " + shortId(commit) + " does not descend from the offered base " + shortId(slot.base));
+    } else {
+      slot.commit = commit;
+      slot.writer = result.worker();
+      slot.changedFiles = result.changedFiles().size();
+      slot.usage = result.usage().map(u -> String.format(Locale.ROOT, "; $%.4f, %d turn(s)", u.costUsd(),
+          u.turns())).orElse("");
+      if (slot.task.review().isPresent()) {
+        offerReview(slot, "passed on " + slot.writer + "; waiting for a review by another worker");
+      } else {
+        enqueue(slot);
+      }
+    }
+  }
+
+  /** A review ended: approved work joins the merge queue; requested changes go back to the writer's branch. */
+  private void reviewed(Slot slot, TaskResult result, List<Finding> found) {
+    List<Finding> changes = found.stream().filter(f -> f.kind().equals(Finding.REQUEST_CHANGES)).toList();
+    boolean approved = found.stream().anyMatch(f -> f.kind().equals(Finding.APPROVE));
+    if (result.outcome() != TaskResult.Outcome.PASSED) {
+      attemptFailed(slot, "review " + failure(result));
+    } else if (!changes.isEmpty()) {
+      String asked = changes.stream().map(Finding::text).collect(Collectors.joining("\n"));
+      sendBack(slot, "review by " + result.worker() + " requested changes: " + firstLine(asked), "A reviewer read"
+          + " your change and asked for these changes before it may land:\n" + asked
+          + "\nYour worktree starts from your earlier work; change it as asked.", slot.commit);
+    } else if (approved) {
+      slot.detail = "approved by " + result.worker();
+      enqueue(slot);
+    } else {
+      attemptFailed(slot, "the review gave no verdict (approve or request-changes in .lanes/findings.json)");
+    }
+  }
+
+  /**
+   * The task needs paths outside its claim. When no task that is being worked on (offered or running) owns them, the
+   * claim is extended and the task runs again at once; tasks that own them and have not started are ordered after it,
+   * so the two never run alongside. Otherwise the task waits, with its claim extended, until those owners have
+   * landed. A task that owns them and has finished (under review or in the merge queue) does not hold the extension
+   * back: if the two changes clash, the merge queue evicts the later one and it is fixed on top of the other.
+   */
+  private void extend(Slot slot, List<Claim> needed, String why) {
+    List<Claim> owns = new ArrayList<>(slot.task.owns());
+    owns.addAll(needed);
+    String claims = needed.stream().map(Claim::text).collect(Collectors.joining(", "));
+    List<Slot> owners = owners(needed, slot);
+    List<Slot> busy = owners.stream()
+        .filter(o -> o.state == TaskState.OFFERED || o.state == TaskState.RUNNING).toList();
+    if (busy.isEmpty()) {
+      replace(slot, slot.task.withOwns(owns));
+      for (Slot waiting : owners.stream().filter(o -> o.state == TaskState.WAITING).toList()) {
+        replace(waiting, waiting.task.withAfter(plus(waiting.task.after(), slot.task.id())));
+      }
+      revise(slot.task.id() + ": claim extended by " + claims + " (needed: " + why + ")");
+      offer(slot, "claim extended by " + claims, "Your claim now also covers " + claims
+          + ", which your last attempt said it needed (" + why + "). Do the whole task, including those files.");
+    } else {
+      List<String> after = new ArrayList<>(slot.task.after());
+      busy.forEach(o -> after.add(o.task.id()));
+      replace(slot, slot.task.withOwns(owns).withAfter(after));
+      String names = busy.stream().map(o -> o.task.id()).collect(Collectors.joining(", "));
+      revise(slot.task.id() + ": claim extended by " + claims + " once " + names + " landed (needed: " + why + ")");
+      slot.waitingFor = busy.size();
+      slot.context = "Your claim now also covers " + claims + ", which your last attempt said it needed (" + why
+          + "). Do the whole task, including those files.";
+      update(slot, TaskState.WAITING, "needs " + claims + ", owned by " + names + "; runs again once "
+          + (busy.size() == 1 ? "it lands" : "they land"));
+    }
+  }
+
+  /** The claims of needs-paths findings that the task does not hold yet; unreadable ones are left out. */
+  private static List<Claim> needed(Slot slot, List<Finding> found) {
+    Set<String> own = slot.task.owns().stream().map(Claim::text).collect(Collectors.toSet());
+    List<Claim> needed = new ArrayList<>();
+    for (Finding f : found) {
+      if (f.kind().equals(Finding.NEEDS_PATHS)) {
+        for (String path : f.paths()) {
+          try {
+            Claim claim = Claim.parse(path);
+            if (own.add(claim.text())) {
+              needed.add(claim);
+            }
+          } catch (RuntimeException e) {
+            LOG.warn("task {}: needed path {} is not a claim: {}", slot.task.id(), path, e.getMessage());
+          }
+        }
+      }
+    }
+    return needed;
+  }
+
+  /** Tasks other than {@code except}, not final, whose claims overlap any of {@code claims}. */
+  private List<Slot> owners(List<Claim> claims, Slot except) {
+    return tasks.values().stream()
+        .filter(s -> s != except && !s.state.isFinal())
+        .filter(s -> s.task.owns().stream().anyMatch(o -> claims.stream().anyMatch(c -> o.overlap(c).isPresent())))
+        .toList();
+  }
+
+  /**
+   * Follow-up tasks the agent suggested become tasks of the plan: after the task that suggested them (they build on
+   * its work) and after every unfinished task whose claims overlap theirs, so they never run alongside one. A
+   * follow-up with no claims, or one already added (the same title from the same task), is not added.
+   */
+  private void followUps(Slot origin, List<Finding> found) {
+    List<Plan.Task> added = new ArrayList<>();
+    for (Finding f : found) {
+      if (!f.kind().equals(Finding.FOLLOW_UP)) {
+        continue;
+      }
+      JsonNode node;
+      try {
+        node = Json.mapper().readTree(f.text());
+      } catch (IOException e) {
+        LOG.warn("task {}: follow-up is not JSON, not added: {}", origin.task.id(), e.getMessage());
+        continue;
+      }
+      String title = node.path("title").asText("").strip();
+      String prompt = node.path("prompt").asText("").strip();
+      boolean known = tasks.values().stream().anyMatch(s -> s.task.title().equals(title)
+          && s.task.id().startsWith(origin.task.id() + "-f"));
+      if (title.isEmpty() || prompt.isEmpty() || f.paths().isEmpty() || known) {
+        if (!known) {
+          LOG.warn("task {}: follow-up \"{}\" has no title, prompt or claims; not added", origin.task.id(), title);
+        }
+        continue;
+      }
+      List<Claim> owns;
+      try {
+        owns = f.paths().stream().map(Claim::parse).toList();
+      } catch (RuntimeException e) {
+        LOG.warn("task {}: follow-up \"{}\" has a bad claim, not added: {}", origin.task.id(), title, e.getMessage());
+        continue;
+      }
+      List<String> after = new ArrayList<>(List.of(origin.task.id()));
+      owners(owns, origin).forEach(o -> after.add(o.task.id()));
+      Plan.Task t = origin.task;
+      Plan.Task task = new Plan.Task(freshId(origin.task.id() + "-f"), title, prompt, owns, after, t.requires(),
+          t.agent(), t.verify(), t.review());
+      added.add(task);
+      addSlot(task);
+    }
+    if (!added.isEmpty()) {
+      revise("follow-up task(s) " + added.stream().map(Plan.Task::id).collect(Collectors.joining(", "))
+          + " suggested by " + origin.task.id());
+      added.forEach(t -> settleNew(tasks.get(t.id())));
+    }
+  }
+
+  private String freshId(String prefix) {
+    String base = prefix.length() > 58 ? prefix.substring(0, 58) : prefix;
+    for (int n = 1; ; n++) {
+      if (!tasks.containsKey(base + n)) {
+        return base + n;
+      }
+    }
+  }
+
+  private void addSlot(Plan.Task task) {
+    plan = plan.withTasks(plus(plan.tasks(), task));
+    tasks.put(task.id(), new Slot(task));
+    linkDependents();
+  }
+
+  /** A task just added: offered when its dependencies have landed, skipped when one never will. */
+  private void settleNew(Slot slot) {
+    slot.waitingFor = (int) slot.task.after().stream().filter(d -> tasks.get(d).state != TaskState.LANDED).count();
+    Optional<String> lost = slot.task.after().stream()
+        .filter(d -> tasks.get(d).state.isFinal() && tasks.get(d).state != TaskState.LANDED).findFirst();
+    if (lost.isPresent()) {
+      update(slot, TaskState.SKIPPED, "depends on " + lost.get() + ", which did not land");
+    } else if (slot.waitingFor == 0) {
+      offer(slot, "added to the plan; from " + shortId(tip()), "");
+    } else {
+      update(slot, TaskState.WAITING, "added to the plan; waits for " + String.join(", ", slot.task.after()));
+    }
+  }
+
+  private void replace(Slot slot, Plan.Task next) {
+    slot.task = next;
+    plan = plan.withTasks(plan.tasks().stream().map(t -> t.id().equals(next.id()) ? next : t).toList());
+    linkDependents();
+  }
+
+  private void linkDependents() {
+    dependents.clear();
+    for (Slot slot : tasks.values()) {
+      slot.task.after().forEach(d -> dependents.computeIfAbsent(d, k -> new ArrayList<>()).add(slot));
+    }
+  }
+
+  /** A change to the plan: recorded whole, before anything it decides is published. */
+  private void revise(String reason) {
+    LOG.info("run {}: plan revised: {}", id, reason);
+    record(new PlanRevised(id, plan, reason));
+  }
+
+  /** Asks the plan's lead agent, if any, what to change given these findings; its answer comes back on the loop. */
+  private void askLeadAgent(Slot origin, List<Finding> found) {
+    List<Finding> worth = found.stream().filter(f -> !f.kind().equals(Finding.INVALID_FINDINGS)).toList();
+    if (plan.leadAgent().isEmpty() || worth.isEmpty()) {
+      return;
+    }
+    String input = LeadAgent.input(id, plan, tasks.values().stream()
+        .map(s -> new LeadAgent.TaskView(s.task.id(), s.state, s.detail)).toList(), worth);
+    Plan.Task task = origin.task;
+    int epoch = origin.epoch;
+    LeadAgent.ask(plan.leadAgent().get(), input, cx.background()).whenCompleteAsync((answer, error) -> {
+      if (error != null) {
+        reject(task.id(), epoch, "the lead agent failed: " + error.getMessage());
+      } else {
+        applyDelta(task, epoch, answer);
+      }
+    }, cx.loop());
+  }
+
+  /**
+   * Applies a lead agent's delta whole, or rejects it with a finding and changes nothing. Beyond its form (checked by
+   * {@link PlanParser#delta}), only tasks no worker has started may be dropped (waiting or offered), only waiting
+   * tasks re-ordered or re-scoped, and no task it adds or changes may own a path that a task able to run at the same
+   * time owns.
+   */
+  private void applyDelta(Plan.Task origin, int epoch, String answer) {
+    if (finished()) {
+      return;
+    }
+    PlanDelta delta;
+    try {
+      delta = PlanParser.delta(answer, plan, origin);
+      List<String> problems = new ArrayList<>();
+      for (int i = 0; i < delta.drop().size(); i++) {
+        TaskState state = tasks.get(delta.drop().get(i)).state;
+        if (state != TaskState.WAITING && state != TaskState.OFFERED) {
+          problems.add("drop[" + i + "]: task \"" + delta.drop().get(i) + "\" is " + state.name().toLowerCase(Locale.ROOT)
+              + "; only tasks no worker has started (waiting or offered) can be dropped");
+        }
+      }
+      Set<String> changedIds = new LinkedHashSet<>(delta.order().keySet());
+      changedIds.addAll(delta.scope().keySet());
+      for (String task : changedIds) {
+        if (tasks.get(task).state != TaskState.WAITING) {
+          problems.add((delta.scope().containsKey(task) ? "scope" : "order") + " (task " + task + "): it is "
+              + tasks.get(task).state.name().toLowerCase(Locale.ROOT) + "; only waiting tasks can be re-ordered or"
+              + " re-scoped");
+        }
+      }
+      Plan next = delta.applyTo(plan);
+      Set<String> touched = new LinkedHashSet<>(changedIds);
+      delta.add().forEach(t -> touched.add(t.id()));
+      Set<String> gone = new java.util.HashSet<>(delta.drop());
+      for (OwnershipReport.Conflict c : OwnershipCheck.of(next).report().conflicts()) {
+        boolean live = c.tasks().stream().allMatch(t -> !gone.contains(t)
+            && (!tasks.containsKey(t) || !tasks.get(t).state.isFinal()));
+        if (live && c.tasks().stream().anyMatch(touched::contains)) {
+          problems.add("ownership: " + c.describe(3) + "; tasks that may run at the same time must own disjoint"
+              + " paths (order one after the other)");
+        }
+      }
+      if (!problems.isEmpty()) {
+        throw new PlanException("delta", problems);
+      }
+    } catch (PlanException e) {
+      reject(origin.id(), epoch, e.getMessage());
+      return;
+    }
+    if (delta.isEmpty()) {
+      return;
+    }
+    plan = delta.applyTo(plan);
+    for (Plan.Task t : plan.tasks()) {
+      Slot slot = tasks.get(t.id());
+      if (slot == null) {
+        tasks.put(t.id(), new Slot(t));
+      } else {
+        slot.task = t;
+      }
+    }
+    linkDependents();
+    revise("lead agent: " + describe(delta));
+    for (String drop : delta.drop()) {
+      Slot slot = tasks.get(drop);
+      withdraw(slot, "dropped by the lead agent");
+      update(slot, TaskState.SKIPPED, "dropped by the lead agent");
+    }
+    delta.order().keySet().forEach(t -> settleNew(tasks.get(t)));
+    delta.add().forEach(t -> settleNew(tasks.get(t.id())));
+    advance();
+  }
+
+  private static String describe(PlanDelta delta) {
+    List<String> parts = new ArrayList<>();
+    delta.add().forEach(t -> parts.add("added " + t.id()));
+    delta.drop().forEach(t -> parts.add("dropped " + t));
+    delta.order().forEach((t, after) -> parts.add(t + " after " + after));
+    delta.scope().forEach((t, owns) -> parts.add(t + " owns " + owns));
+    return String.join("; ", parts);
+  }
+
+  private void reject(String task, int epoch, String why) {
+    LOG.warn("run {}: rejected the lead agent's delta after {}: {}", id, task, why);
+    outbox.tell(new Finding(id, task, epoch, cx.lead(), Finding.DELTA_REJECTED, why, List.of()));
   }
 
   /**
@@ -221,41 +604,44 @@ final class Run {
    */
   void tick(Instant now) {
     for (Slot slot : List.copyOf(tasks.values())) {
-      if (slot.state == TaskState.RUNNING && slot.leaseUntil != null && now.isAfter(slot.leaseUntil)) {
+      if (granted(slot) && slot.leaseUntil != null && now.isAfter(slot.leaseUntil)) {
         workers.unload(slot.worker);
         attemptFailed(slot, "the lease of " + slot.worker + " ran out (no heartbeat for "
             + settings.lease().toSeconds() + "s)");
-      } else if (slot.state == TaskState.OFFERED) {
+      } else if (offered(slot)) {
         checkSchedulable(slot, now);
       }
     }
     advance();
   }
 
+  private static boolean offered(Slot slot) {
+    return slot.state == TaskState.OFFERED || slot.state == TaskState.REVIEWING && slot.worker.isEmpty();
+  }
+
   private void checkSchedulable(Slot slot, Instant now) {
-    Optional<String> why = workers.whyNone(slot.task.requires());
+    Optional<String> why = workers.whyNone(slot.task.requires(), reviewing(slot) ? slot.writer : "");
     Optional<Duration> failAfter = settings.failUnschedulableAfter();
     if (why.isEmpty()) {
       slot.unschedulableSince = null;
     } else if (slot.unschedulableSince == null) {
       slot.unschedulableSince = now;
-      update(slot, TaskState.OFFERED, "unschedulable: " + why.get());
+      update(slot, slot.state, "unschedulable: " + why.get());
     } else if (failAfter.isPresent() && !now.isBefore(slot.unschedulableSince.plus(failAfter.get()))) {
       update(slot, TaskState.FAILED, "unschedulable: " + why.get());
     }
   }
 
+  private static boolean reviewing(Slot slot) {
+    return slot.state == TaskState.REVIEWING;
+  }
+
   /** Withdraws every attempt in flight and ends the run: what waits is skipped, what runs is cancelled. */
   void cancel(String reason) {
     for (Slot slot : tasks.values()) {
-      if (slot.state == TaskState.OFFERED || slot.state == TaskState.RUNNING) {
-        if (slot.state == TaskState.RUNNING) {
-          workers.unload(slot.worker);
-        }
-        slot.preferred.ifPresent(workers::unload);
-        slot.preferred = Optional.empty();
+      if (offered(slot) || granted(slot) || slot.state == TaskState.QUEUED || slot.state == TaskState.LANDING) {
+        withdraw(slot, reason);
         update(slot, TaskState.FAILED, "cancelled: " + reason);
-        publish(new TaskCancelled(id, slot.task.id(), slot.epoch, reason));
       } else if (slot.state == TaskState.WAITING) {
         update(slot, TaskState.SKIPPED, "cancelled: " + reason);
       }
@@ -263,61 +649,107 @@ final class Run {
     advance();
   }
 
+  /** Takes back whatever is out for the task: its offer or grant, or its place in the merge queue. */
+  private void withdraw(Slot slot, String reason) {
+    if (granted(slot)) {
+      workers.unload(slot.worker);
+    }
+    slot.preferred.ifPresent(workers::unload);
+    slot.preferred = Optional.empty();
+    if (offered(slot) || granted(slot)) {
+      publish(new TaskCancelled(id, slot.task.id(), slot.epoch, reason));
+    } else {
+      queue.remove(slot.task.id());
+    }
+  }
+
   /** Publishes again the offers nobody has claimed yet, for workers that joined after they went out. */
   void reoffer() {
-    tasks.values().stream().filter(s -> s.state == TaskState.OFFERED).forEach(this::publishOffer);
+    tasks.values().stream().filter(Run::offered).forEach(this::publishOffer);
   }
 
   /**
-   * An attempt failed: the task is offered again, from the target's current tip, until it has had the plan's number
-   * of attempts; then it is parked with every attempt's reason (or simply failed when only one attempt is allowed).
+   * An attempt failed: the task is offered again (a review is offered again as a review) until it has had the plan's
+   * number of attempts; then it is parked with every attempt's reason (or simply failed when only one attempt is
+   * allowed).
    */
   private void attemptFailed(Slot slot, String reason) {
-    slot.failures.add("attempt " + slot.epoch + ": " + reason);
-    if (slot.epoch < settings.maxAttempts()) {
-      offer(slot, "attempt " + (slot.epoch + 1) + " after: " + reason);
+    slot.failures++;
+    slot.reasons.add("attempt " + slot.epoch + ": " + reason);
+    if (slot.failures < settings.maxAttempts()) {
+      if (reviewing(slot)) {
+        offerReview(slot, "review attempt " + (slot.epoch + 1) + " after: " + reason);
+      } else {
+        offer(slot, "attempt " + (slot.epoch + 1) + " after: " + reason, "Your last attempt failed: " + reason);
+      }
     } else if (settings.maxAttempts() > 1) {
-      update(slot, TaskState.PARKED, "parked after " + slot.epoch + " attempts: " + String.join("; ", slot.failures));
+      update(slot, TaskState.PARKED, "parked after " + slot.failures + " failed attempts: "
+          + String.join("; ", slot.reasons));
     } else {
       update(slot, TaskState.FAILED, reason);
     }
   }
 
-  private void land(Slot slot, TaskResult result) {
-    String commit = result.commit().orElse("");
-    if (commit.equals(slot.base) || result.changedFiles().isEmpty()) {
-      update(slot, TaskState.LANDED, "nothing to land: the agent changed no file");
-    } else if (!repo.hasCommit(commit)) {
-      attemptFailed(slot, "commit " + commit + " was not pushed to the repository");
-    } else if (!repo.descendsFrom(commit, slot.base)) {
-      attemptFailed(slot, "commit " + shortId(commit) + " does not descend from the offered base " + shortId(slot.base));
+  /**
+   * The task's work was evicted from the merge queue or a review asked for changes: it gets a fix attempt with the
+   * reason in its prompt, until it has been sent back {@code maxEvictions} times; then it needs a human.
+   *
+   * @param fixBase where the fix starts: the writer's own commit for review changes, null for the target's tip
+   */
+  private void sendBack(Slot slot, String reason, String context, String fixBase) {
+    slot.sentBack++;
+    if (slot.sentBack >= settings.maxEvictions()) {
+      update(slot, TaskState.PARKED, "needs a human: sent back " + slot.sentBack + " times; last: " + reason);
     } else {
-      slot.changedFiles = result.changedFiles().size();
-      slot.usage = result.usage().map(u -> String.format(java.util.Locale.ROOT, "; $%.4f, %d turn(s)", u.costUsd(),
-          u.turns())).orElse("");
-      landCommit(slot, commit);
+      slot.fixBase = fixBase;
+      offer(slot, reason + "; fix attempt " + slot.sentBack + " of " + (settings.maxEvictions() - 1), context);
     }
   }
 
-  /** Records the landing, then moves the target; repeating it after a crash is harmless (landing is idempotent). */
-  private void landCommit(Slot slot, String commit) {
-    slot.commit = commit;
-    update(slot, TaskState.LANDING, "landing " + shortId(commit) + " on " + plan.target());
+  private void enqueue(Slot slot) {
+    int ahead = queue.tasks().size();
+    update(slot, TaskState.QUEUED, (slot.detail.startsWith("approved") ? slot.detail + "; " : "")
+        + "in the merge queue" + (ahead > 0 ? " behind " + ahead : ""));
+    queue.add(entry(slot));
+  }
+
+  private MergeQueue.Entry entry(Slot slot) {
+    return new MergeQueue.Entry(slot.task.id(), slot.commit, slot.base, "Land " + slot.task.id() + ": "
+        + slot.task.title() + " (run " + id + ")", plan.verify().or(() -> slot.task.verify()),
+        slot.task.agent().timeout());
+  }
+
+  @Override
+  public void verifying(MergeQueue.Entry entry, String merged, int position) {
+    Slot slot = tasks.get(entry.task());
+    outbox.tell(new TaskUpdate(id, entry.task(), TaskState.QUEUED, slot.epoch, slot.worker, "verifying on the merged"
+        + " tree " + shortId(merged) + (position > 0 ? " (speculatively, " + position + " ahead)" : ""),
+        optional(slot.base), Optional.ofNullable(slot.commit)));
+  }
+
+  @Override
+  public void landing(MergeQueue.Entry entry, String merged) {
+    Slot slot = tasks.get(entry.task());
+    update(slot, TaskState.LANDING, "landing " + shortId(merged) + " on " + plan.target());
     outbox.awaitRecorded();
-    try {
-      String tip = repo.land(plan.target(), commit,
-          "Land " + slot.task.id() + ": " + slot.task.title() + " (run " + id + ")");
-      slot.commit = tip;
-      update(slot, TaskState.LANDED, (slot.changedFiles > 0 ? slot.changedFiles + " file(s), " : "")
-          + "target at " + shortId(tip) + slot.usage);
-    } catch (TargetBranch.MergeConflict e) {
-      slot.commit = null;
-      attemptFailed(slot, "does not merge onto " + plan.target() + ": " + e.getMessage());
-    } catch (RuntimeException e) {
-      // The log could not record the landing, or git failed: the attempt fails rather than the task waiting forever.
-      slot.commit = null;
-      attemptFailed(slot, "landing failed: " + e.getMessage());
-    }
+  }
+
+  @Override
+  public void landed(MergeQueue.Entry entry, String tip) {
+    Slot slot = tasks.get(entry.task());
+    slot.commit = tip;
+    update(slot, TaskState.LANDED, (slot.changedFiles > 0 ? slot.changedFiles + " file(s), " : "")
+        + "target at " + shortId(tip) + (slot.sentBack > 0 ? " after " + slot.sentBack + " fix(es)" : "")
+        + slot.usage);
+    advance();
+  }
+
+  @Override
+  public void evicted(MergeQueue.Entry entry, MergeQueue.Eviction why) {
+    Slot slot = tasks.get(entry.task());
+    slot.commit = null;
+    sendBack(slot, "evicted from the merge queue: " + why.reason(), why.context(), null);
+    advance();
   }
 
   /**
@@ -333,8 +765,8 @@ final class Run {
           continue;
         }
         if (slot.state == TaskState.LANDED) {
-          if (--next.waitingFor == 0) {
-            offer(next, "from " + shortId(repo.tip(plan.target()).orElse(baseCommit)));
+          if (--next.waitingFor <= 0) {
+            offer(next, "from " + shortId(tip()), next.context);
           }
         } else {
           update(next, TaskState.SKIPPED, "depends on " + slot.task.id() + ", which did not land");
@@ -346,11 +778,22 @@ final class Run {
     }
   }
 
-  /** A new attempt: a new epoch, from the base commit for a first attempt without dependencies, else the target. */
-  private void offer(Slot slot, String why) {
+  private String tip() {
+    return repo.tip(plan.target()).orElse(baseCommit);
+  }
+
+  /**
+   * A new attempt: a new epoch, from the base commit for a first attempt without dependencies, from the writer's
+   * commit for a fix a reviewer asked for, else from the target's tip.
+   *
+   * @param context what the lead adds to the task's prompt for this attempt; empty for nothing
+   */
+  private void offer(Slot slot, String why, String context) {
     boolean first = slot.epoch == 0 && slot.task.after().isEmpty();
     slot.epoch++;
-    slot.base = first ? baseCommit : repo.tip(plan.target()).orElse(baseCommit);
+    slot.base = slot.fixBase != null ? slot.fixBase : first ? baseCommit : tip();
+    slot.fixBase = null;
+    slot.context = context.length() > MAX_CONTEXT ? context.substring(0, MAX_CONTEXT) + "\n…" : context;
     slot.phase = "";
     slot.worker = "";
     slot.leaseUntil = null;
@@ -358,15 +801,34 @@ final class Run {
     publishOffer(slot);
   }
 
+  /** A review attempt of the writer's commit, offered to every worker but the writer. */
+  private void offerReview(Slot slot, String why) {
+    slot.epoch++;
+    slot.phase = "";
+    slot.worker = "";
+    slot.leaseUntil = null;
+    update(slot, TaskState.REVIEWING, why);
+    publishOffer(slot);
+  }
+
   /** Publishes the offer, naming an idle capable worker as preferred; a repeated offer names a new one. */
   private void publishOffer(Slot slot) {
     Plan.Task t = slot.task;
     slot.preferred.ifPresent(workers::unload);
-    slot.preferred = workers.pick(t.requires());
+    slot.preferred = workers.pick(t.requires(), reviewing(slot) ? slot.writer : "");
     slot.preferred.ifPresent(workers::load);
-    publish(new TaskOffered(id, plan.name(), t.id(), slot.epoch, t.title(), t.prompt(),
-        t.owns().stream().map(Claim::text).toList(), t.requires(), t.agent(), t.verify(), slot.base,
-        TaskRef.branch(id, t.id(), slot.epoch), slot.preferred));
+    List<String> owns = t.owns().stream().map(Claim::text).toList();
+    String branch = TaskRef.branch(id, t.id(), slot.epoch);
+    if (reviewing(slot)) {
+      publish(new TaskOffered(id, plan.name(), t.id(), slot.epoch, t.title(), t.prompt(), owns, t.requires(),
+          t.review().orElse(t.agent()), Optional.empty(), slot.commit, branch, slot.preferred,
+          Optional.of(new TaskOffered.Review(slot.writer, slot.base))));
+    } else {
+      String prompt = slot.context.isEmpty() ? t.prompt()
+          : t.prompt().strip() + "\n\n## Why this task is offered again\n\n" + slot.context + "\n";
+      publish(new TaskOffered(id, plan.name(), t.id(), slot.epoch, t.title(), prompt, owns, t.requires(), t.agent(),
+          t.verify(), slot.base, branch, slot.preferred));
+    }
   }
 
   private void finish() {
@@ -377,11 +839,16 @@ final class Run {
     List<String> failed = new ArrayList<>();
     tasks.values().forEach(s -> (s.state == TaskState.LANDED ? landed : failed).add(s.task.id()));
     record(new RunFinished(id, plan.target(), landed, failed));
+    queue.close();
     done.complete(report());
   }
 
   boolean finished() {
     return done.isDone();
+  }
+
+  void close() {
+    queue.close();
   }
 
   RunReport report() {
@@ -410,7 +877,7 @@ final class Run {
     slot.state = state;
     slot.detail = detail;
     record(new TaskUpdate(id, slot.task.id(), state, slot.epoch, slot.worker, detail, optional(slot.base),
-        Optional.ofNullable(slot.commit)));
+        Optional.ofNullable(slot.commit), optional(slot.context), Optional.of(slot.tally())));
   }
 
   private void record(Message event) {
@@ -423,7 +890,7 @@ final class Run {
   }
 
   private static String failure(TaskResult r) {
-    String why = r.error().orElse(r.outcome().toString().toLowerCase(java.util.Locale.ROOT).replace('_', ' '));
+    String why = r.error().orElse(r.outcome().toString().toLowerCase(Locale.ROOT).replace('_', ' '));
     String tail = r.outcome() == TaskResult.Outcome.VERIFY_FAILED ? r.verifyTail() : r.agentTail();
     String last = tail.isBlank() ? "" : " | " + lastLine(tail);
     return why + last;
@@ -432,6 +899,16 @@ final class Run {
   private static String lastLine(String text) {
     String[] lines = text.strip().split("\n");
     return lines[lines.length - 1];
+  }
+
+  private static String firstLine(String text) {
+    return text.strip().split("\n")[0];
+  }
+
+  private static <T> List<T> plus(List<T> list, T item) {
+    List<T> out = new ArrayList<>(list);
+    out.add(item);
+    return out;
   }
 
   private static Optional<String> optional(String text) {
@@ -444,13 +921,23 @@ final class Run {
 
   /** The lead's view of one task. */
   private static final class Slot {
-    final Plan.Task task;
+    Plan.Task task;
     final List<Finding> findings = new ArrayList<>();
-    final List<String> failures = new ArrayList<>();
+    /** Why each failed attempt failed, for the parked task's detail. */
+    final List<String> reasons = new ArrayList<>();
     TaskState state = TaskState.WAITING;
     int epoch;
     int waitingFor;
     int changedFiles;
+    int failures;
+    int sentBack;
+    int verifyRetries;
+    /** The worker whose commit is under review or in the queue. */
+    String writer = "";
+    /** What the lead adds to the prompt of the current attempt. */
+    String context = "";
+    /** Where the next attempt starts when it is not the target's tip: the writer's commit, for requested changes. */
+    String fixBase;
     /** What the agent reported it cost, for the landed task's detail; empty for command agents. */
     String usage = "";
     String base = "";
@@ -459,7 +946,7 @@ final class Run {
     /** The last progress detail published, so that periodic heartbeats repeating it are not published again. */
     String said = "";
     String detail = "";
-    /** The commit being landed, then the target's tip once landed. */
+    /** The commit under review, queued or being landed, then the target's tip once landed. */
     String commit;
     Optional<String> preferred = Optional.empty();
     Instant unschedulableSince;
@@ -469,6 +956,17 @@ final class Run {
 
     Slot(Plan.Task task) {
       this.task = task;
+    }
+
+    TaskUpdate.Tally tally() {
+      return new TaskUpdate.Tally(failures, sentBack, verifyRetries, writer);
+    }
+
+    void tally(TaskUpdate.Tally t) {
+      failures = t.failures();
+      sentBack = t.sentBack();
+      verifyRetries = t.verifyRetries();
+      writer = t.writer();
     }
   }
 }

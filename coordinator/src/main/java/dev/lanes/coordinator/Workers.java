@@ -36,11 +36,16 @@ final class Workers {
 
   /** The capable worker with the most free capacity (ties taken in turn), if any has capacity left. */
   Optional<String> pick(List<String> requires) {
+    return pick(requires, "");
+  }
+
+  /** As {@link #pick(List)}, never naming {@code except} (the writer of work under review). */
+  Optional<String> pick(List<String> requires, String except) {
     Known best = null;
     long bestFree = 0;
     for (Known k : known.values()) {
       long free = k.status.slots() - k.load;
-      if (free > 0 && k.status.capabilities().containsAll(requires)
+      if (free > 0 && k.status.capabilities().containsAll(requires) && !k.status.worker().equals(except)
           && (best == null || free > bestFree || (free == bestFree && k.lastPicked < best.lastPicked))) {
         best = k;
         bestFree = free;
@@ -58,8 +63,17 @@ final class Workers {
    * has, or that no single worker has them all.
    */
   Optional<String> whyNone(List<String> requires) {
-    if (known.values().stream().anyMatch(k -> k.status.capabilities().containsAll(requires))) {
+    return whyNone(requires, "");
+  }
+
+  /** As {@link #whyNone(List)}, leaving {@code except} out: a review needs a worker other than the writer. */
+  Optional<String> whyNone(List<String> requires, String except) {
+    if (known.values().stream().anyMatch(k -> k.status.capabilities().containsAll(requires)
+        && !k.status.worker().equals(except))) {
       return Optional.empty();
+    }
+    if (!except.isEmpty() && known.values().stream().anyMatch(k -> k.status.capabilities().containsAll(requires))) {
+      return Optional.of("a review needs a worker other than its writer " + except + ", and no other can run it");
     }
     if (known.isEmpty()) {
       return Optional.of("no worker has announced itself");

@@ -191,7 +191,7 @@ class LeadTest {
     assertThat(((RunStarted) mine.get(0)).definition()).map(Plan::name).contains("sample");
     assertThat(mine.get(mine.size() - 1)).isEqualTo(new RunFinished(run.id(), TARGET, List.of("core"), List.of()));
     assertThat(events.all(TaskUpdate.class)).extracting(TaskUpdate::state).containsExactly(TaskState.OFFERED,
-        TaskState.RUNNING, TaskState.RUNNING, TaskState.LANDING, TaskState.LANDED);
+        TaskState.RUNNING, TaskState.RUNNING, TaskState.QUEUED, TaskState.LANDING, TaskState.LANDED);
     assertThat(events.all(TaskUpdate.class)).allSatisfy(u -> {
       assertThat(u.run()).isEqualTo(run.id());
       assertThat(u.task()).isEqualTo("core");
@@ -248,9 +248,9 @@ class LeadTest {
     TaskOffered offer = grant(run, "core", "w1");
     String commit = repo.commitOnto(offer.baseCommit(), offer.branch(), Map.of("core/file.txt", "broken\n"));
 
-    bus.publish(new TaskResult(run.id(), "core", offer.epoch(), "w1", Outcome.VERIFY_FAILED, offer.branch(),
-        Optional.of(commit), List.of("core/file.txt"), 0, 1, "", "Tests run: 3\nFAILED: CoreTest", 5,
-        Optional.of("verify exited with 1"), Optional.empty()));
+    bus.publish(new TaskResult(run.id(), "core", offer.epoch(), "w1", Outcome.AGENT_FAILED, offer.branch(),
+        Optional.of(commit), List.of("core/file.txt"), 1, -1, "Tests run: 3\nFAILED: CoreTest", "", 5,
+        Optional.of("agent exited with 1"), Optional.empty()));
     RunReport report = run.done().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
 
     assertThat(report.allLanded()).isFalse();
@@ -260,7 +260,7 @@ class LeadTest {
         org.assertj.core.groups.Tuple.tuple("core", TaskState.FAILED),
         org.assertj.core.groups.Tuple.tuple("docs", TaskState.SKIPPED),
         org.assertj.core.groups.Tuple.tuple("more", TaskState.SKIPPED));
-    assertThat(report.tasks().get(0).detail()).contains("verify exited with 1").contains("FAILED: CoreTest");
+    assertThat(report.tasks().get(0).detail()).contains("agent exited with 1").contains("FAILED: CoreTest");
     assertThat(report.tasks().get(0).commit()).isEmpty();
     assertThat(report.tasks().get(1).detail()).contains("core");
     events.sync();
@@ -271,11 +271,15 @@ class LeadTest {
   }
 
   @Test
-  void conflictingCommitFailsWithThePathAndLeavesTheTarget() throws Exception {
-    Lead.RunHandle run = lead.submit(plan("""
-        - {id: first, prompt: p, owns: [core/]}
-        - {id: second, prompt: p, owns: [docs/]}
-        """));
+  void conflictingCommitIsEvictedWithAFixAttemptFromTheNewTargetThenParkedAfterTheSecondEviction() throws Exception {
+    Lead.RunHandle run = lead.submit(PlanParser.parse("""
+        name: sample
+        agent: {command: [sh, -c, "true"]}
+        verify: test ! -e docs/broken
+        tasks:
+          - {id: first, prompt: p, owns: [core/]}
+          - {id: second, prompt: Do the second part., owns: [docs/]}
+        """, "plan.yaml"));
     TaskOffered first = grant(run, "first", "w1");
     TaskOffered second = grant(run, "second", "w2");
     String a = repo.commitOnto(first.baseCommit(), first.branch(), Map.of("core/file.txt", "one\nA\nthree\n"));
@@ -284,12 +288,42 @@ class LeadTest {
     bus.publish(passed(first, "w1", a));
     awaitUpdate("first", TaskState.LANDED);
     bus.publish(passed(second, "w2", b));
+    TaskOffered fix = grant(run, "second", "w2", 2);
+
+    assertThat(awaitUpdate("second", TaskState.OFFERED, 2).detail())
+        .contains("evicted from the merge queue: merge conflict in core/file.txt").contains("fix attempt 1 of 1");
+    assertThat(fix.baseCommit()).as("the fix starts from the target with first landed").isEqualTo(a);
+    assertThat(fix.prompt()).startsWith("Do the second part.").contains("conflicted in: core/file.txt")
+        .contains("+B");
+    assertThat(repo.rev(TARGET)).isEqualTo(a);
+
+    String again = repo.commitOnto(fix.baseCommit(), fix.branch(), Map.of("docs/broken", "x\n"));
+    bus.publish(passed(fix, "w2", again));
     RunReport report = run.done().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
 
-    assertThat(report.allLanded()).isFalse();
-    assertThat(row(report, "second").state()).isEqualTo(TaskState.FAILED);
-    assertThat(row(report, "second").detail()).contains("core/file.txt");
+    assertThat(row(report, "second").state()).isEqualTo(TaskState.PARKED);
+    assertThat(row(report, "second").detail()).startsWith("needs a human: sent back 2 times")
+        .contains("verify failed on the merged tree: exit 1");
     assertThat(repo.rev(TARGET)).isEqualTo(a);
+  }
+
+  @Test
+  void failingVerifyIsTriedOnceMoreWithItsOutputInThePrompt() throws Exception {
+    Lead.RunHandle run = lead.submit(plan("- {id: core, prompt: Fix core., owns: [core/]}"));
+    TaskOffered offer = grant(run, "core", "w1");
+
+    bus.publish(new TaskResult(run.id(), "core", offer.epoch(), "w1", Outcome.VERIFY_FAILED, offer.branch(),
+        Optional.empty(), List.of("core/file.txt"), 0, 1, "", "Tests run: 3\nFAILED: CoreTest.rename", 5,
+        Optional.of("verify exited with 1"), Optional.empty()));
+    TaskOffered retry = grant(run, "core", "w1", 2);
+    bus.publish(new TaskResult(run.id(), "core", retry.epoch(), "w1", Outcome.VERIFY_FAILED, retry.branch(),
+        Optional.empty(), List.of("core/file.txt"), 0, 1, "", "FAILED again", 5, Optional.of("verify exited with 1"),
+        Optional.empty()));
+    RunReport report = run.done().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+
+    assertThat(retry.prompt()).startsWith("Fix core.").contains("FAILED: CoreTest.rename");
+    assertThat(row(report, "core").state()).isEqualTo(TaskState.FAILED);
+    assertThat(row(report, "core").detail()).contains("FAILED again");
   }
 
   @Test
@@ -434,7 +468,7 @@ class LeadTest {
     RunReport report = run.done().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
 
     assertThat(row(report, "poison").state()).isEqualTo(TaskState.PARKED);
-    assertThat(row(report, "poison").detail()).contains("parked after 2 attempts")
+    assertThat(row(report, "poison").detail()).contains("parked after 2 failed attempts")
         .contains("attempt 1: agent exited with 139").contains("attempt 2: agent exited with 139");
     assertThat(row(report, "api").state()).isEqualTo(TaskState.LANDED);
     assertThat(work.all(TaskOffered.class).stream().filter(o -> o.task().equals("poison")).map(TaskOffered::epoch)

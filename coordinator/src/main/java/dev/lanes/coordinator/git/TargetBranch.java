@@ -225,6 +225,52 @@ public final class TargetBranch implements AutoCloseable {
     }
   }
 
+  /**
+   * What the target would be with {@code commit} landed on {@code parent}, computed in core and written to the object
+   * database but to no ref: {@code parent} itself when it already contains the commit, the commit when it is a
+   * fast-forward, else a new merge commit. The merge queue verifies this commit before it moves the target to it.
+   *
+   * @throws MergeConflict when the commit does not merge cleanly onto {@code parent}
+   */
+  public String mergeOnto(String parent, String commit, String message) {
+    ObjectId onto = ObjectId.fromString(parent);
+    ObjectId head = ObjectId.fromString(commit);
+    if (isAncestor(head, onto)) {
+      return onto.name();
+    }
+    return (isAncestor(onto, head) ? head : merge(onto, head, message)).name();
+  }
+
+  /**
+   * Moves the target from {@code expected} to {@code next} if it still points to {@code expected}.
+   *
+   * @return false when someone else moved the target meanwhile; it is unchanged
+   */
+  public boolean advance(String target, String expected, String next) {
+    return tryMoveRef(target, ObjectId.fromString(expected), ObjectId.fromString(next), "lanes: land " + next);
+  }
+
+  /** The change from {@code from} to {@code to} as a unified diff, cut at {@code maxChars}: context for a fix task. */
+  public String diff(String from, String to, int maxChars) {
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    try (RevWalk walk = new RevWalk(repo);
+        org.eclipse.jgit.diff.DiffFormatter format = new org.eclipse.jgit.diff.DiffFormatter(out)) {
+      format.setRepository(repo);
+      format.format(walk.parseCommit(ObjectId.fromString(from)).getTree(),
+          walk.parseCommit(ObjectId.fromString(to)).getTree());
+      format.flush();
+    } catch (IOException e) {
+      throw failure("diff " + from + ".." + to, e);
+    }
+    String text = out.toString(java.nio.charset.StandardCharsets.UTF_8);
+    return text.length() <= maxChars ? text : text.substring(0, maxChars) + "\n… (diff cut at " + maxChars + " characters)";
+  }
+
+  /** The repository's shared git directory: where the lead keeps its verify worktrees. */
+  public Path commonGitDir() {
+    return commonDir().toAbsolutePath();
+  }
+
   private ObjectId merge(ObjectId tip, ObjectId head, String message) {
     try (ObjectInserter inserter = repo.newObjectInserter()) {
       ResolveMerger merger = (ResolveMerger) MergeStrategy.RECURSIVE.newMerger(repo, true);
