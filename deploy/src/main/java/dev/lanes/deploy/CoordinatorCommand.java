@@ -34,6 +34,8 @@ final class CoordinatorCommand implements Callable<Integer> {
       description = "How long an attempt lives without a heartbeat (default: ${DEFAULT-VALUE}).")
   String lease;
 
+  @picocli.CommandLine.Mixin MergeOptions merge;
+
   @Option(names = "--max-attempts", defaultValue = "3",
       description = "Attempts a task gets before it is parked (default: ${DEFAULT-VALUE}).")
   int maxAttempts;
@@ -43,7 +45,7 @@ final class CoordinatorCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Duration leaseTime = Durations.parse("--lease", lease);
-    Lead.Settings settings = Lead.Settings.daemon().withLease(leaseTime).withMaxAttempts(maxAttempts);
+    Lead.Settings settings = merge.applyTo(Lead.Settings.daemon().withLease(leaseTime).withMaxAttempts(maxAttempts));
     PrintWriter out = spec.commandLine().getOut();
     KafkaBus bus = KafkaBus.connect(bootstrapServers, "lanes-lead");
     Lead lead = Lead.start(bus, repo.toAbsolutePath(), Clock.systemUTC(), settings);

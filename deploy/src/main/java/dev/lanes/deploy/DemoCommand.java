@@ -34,7 +34,7 @@ final class DemoCommand implements Callable<Integer> {
     Plan plan = PlanParser.parse(dir.resolve(Demo.PLAN));
     out.println("Sample repository: " + repo);
     out.println("Plan:              " + dir.resolve(Demo.PLAN));
-    int code = RunCommand.execute(plan, repo, 2, null, Optional.empty(), out);
+    int code = RunCommand.execute(plan, repo, 2, null, Optional.empty(), new MergeOptions(), out);
     if (code != Main.OK) {
       return code;
     }

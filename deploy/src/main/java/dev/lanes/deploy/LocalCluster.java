@@ -42,7 +42,8 @@ final class LocalCluster implements AutoCloseable {
    * same time: the lead creates the topics and joins its group while the workers set up (their subscriptions wait for
    * the topics). Offers go out only on submit, after every worker listens.
    */
-  static LocalCluster start(Path repo, int workers, List<String> capabilities, Optional<String> bootstrapServers) {
+  static LocalCluster start(Path repo, int workers, List<String> capabilities, Optional<String> bootstrapServers,
+      Lead.Settings settings) {
     Path root = tempDir("lanes-run-");
     Optional<EmbeddedBroker> broker = bootstrapServers.isPresent()
         ? Optional.empty()
@@ -57,7 +58,7 @@ final class LocalCluster implements AutoCloseable {
       String host = hostName();
       KafkaBus leadBus = cluster.bus("lead");
       java.util.concurrent.CompletableFuture<Lead> lead = java.util.concurrent.CompletableFuture.supplyAsync(
-          () -> Lead.start(leadBus, repo, Clock.systemUTC(), Lead.Settings.fixedWorkers()));
+          () -> Lead.start(leadBus, repo, Clock.systemUTC(), settings));
       try {
         for (int i = 1; i <= workers; i++) {
           String id = "w" + i;

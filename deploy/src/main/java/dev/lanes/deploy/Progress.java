@@ -28,7 +28,7 @@ final class Progress implements Bus.Listener {
   @Override
   public void onMessage(Message message) {
     if (message instanceof TaskUpdate u && u.run().equals(run)) {
-      line(String.format(Locale.ROOT, "%-14s %-8s %s", u.task(), u.state().toString().toLowerCase(Locale.ROOT),
+      line(String.format(Locale.ROOT, "%-14s %-9s %s", u.task(), u.state().toString().toLowerCase(Locale.ROOT),
           u.detail()));
     } else if (message instanceof RunStarted s && s.run().equals(run)) {
       line("run " + s.run() + ": " + s.tasks().size() + " tasks from " + s.baseCommit().substring(0, 10) + " to "
@@ -47,7 +47,7 @@ final class Progress implements Bus.Listener {
   /** The table printed when the run is over. */
   static void summary(PrintWriter out, RunReport report) {
     out.println();
-    String format = "%-14s %-8s %-8s %5s %8s  %-10s  %s%n";
+    String format = "%-14s %-9s %-8s %5s %8s  %-10s  %s%n";
     out.printf(Locale.ROOT, format, "TASK", "STATE", "WORKER", "TRIES", "TIME", "COMMIT", "DETAIL");
     for (RunReport.Row row : report.tasks()) {
       out.printf(Locale.ROOT, format, row.task(), row.state().toString().toLowerCase(Locale.ROOT),

@@ -50,6 +50,8 @@ final class RunCommand implements Callable<Integer> {
       description = "Use this Kafka cluster instead of an embedded broker.")
   Optional<String> bootstrapServers;
 
+  @picocli.CommandLine.Mixin MergeOptions merge;
+
   @Option(names = "--strict",
       description = "Refuse to start when tasks that may run at once own the same paths (default: run them in order).")
   boolean strict;
@@ -71,7 +73,7 @@ final class RunCommand implements Callable<Integer> {
     if (checked.isEmpty()) {
       return Main.FAILED;
     }
-    return execute(checked.get(), repo, workers, capabilities, bootstrapServers, out);
+    return execute(checked.get(), repo, workers, capabilities, bootstrapServers, merge, out);
   }
 
   /**
@@ -102,12 +104,13 @@ final class RunCommand implements Callable<Integer> {
 
   /** Runs a validated plan and prints its progress and summary; returns the exit code. */
   static int execute(Plan plan, Path repo, int workers, List<String> capabilities, Optional<String> bootstrap,
-      PrintWriter out) {
+      MergeOptions merge, PrintWriter out) {
     List<String> caps = capabilities == null ? required(plan) : capabilities;
     if (bootstrap.isEmpty()) {
       out.println("Starting an embedded Kafka broker, the lead and " + workers + " worker(s)...");
     }
-    LocalCluster cluster = LocalCluster.start(repo.toAbsolutePath().normalize(), workers, caps, bootstrap);
+    LocalCluster cluster = LocalCluster.start(repo.toAbsolutePath().normalize(), workers, caps, bootstrap,
+        merge.applyTo(Lead.Settings.fixedWorkers()));
     boolean keep = true;
     String runId = Lead.newRunId(plan, Clock.systemUTC());
     Thread hook = new Thread(() -> {

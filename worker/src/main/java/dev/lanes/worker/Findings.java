@@ -27,7 +27,8 @@ import java.util.Set;
  *   "follow-ups": [{"title": "Rename the REST field", "prompt": "…", "owns": ["api/"]}],
  *   "needs":      [{"paths": ["api/src/Handler.java"], "why": "it calls the renamed getter"}],
  *   "questions":  ["Should the old name stay as a deprecated alias?"],
- *   "notes":      ["The tests in core/legacy were already failing at the base commit."]
+ *   "notes":      ["The tests in core/legacy were already failing at the base commit."],
+ *   "review":     {"verdict": "request-changes", "comments": "Keep the old getter as a deprecated alias."}
  * }
  * </pre>
  * <ul>
@@ -36,6 +37,8 @@ import java.util.Set;
  *   <li>{@code needs}: paths outside the task's claims the agent would have had to change; {@code paths} (claims, at
  *       least one) and {@code why} are required.</li>
  *   <li>{@code questions}: for a human; {@code notes}: anything the lead should know. Non-blank strings.</li>
+ *   <li>{@code review}: a reviewer's verdict, {@code approve} or {@code request-changes}; {@code comments} is required
+ *       when changes are requested (it becomes the writer's next prompt), optional otherwise.</li>
  * </ul>
  * Each item becomes one finding: kind {@link Finding#FOLLOW_UP} (text: the follow-up as JSON, paths: its claims),
  * {@link Finding#NEEDS_PATHS} (text: why, paths: the claims), {@link Finding#QUESTION} or {@link Finding#NOTE}. The
@@ -48,7 +51,8 @@ final class Findings {
   static final int MAX_BYTES = 256 * 1024;
   static final int MAX_ITEMS = 100;
   static final int MAX_TITLE = 200;
-  private static final Set<String> KEYS = Set.of("follow-ups", "needs", "questions", "notes");
+  private static final Set<String> KEYS = Set.of("follow-ups", "needs", "questions", "notes", "review");
+  private static final Set<String> VERDICTS = Set.of(Finding.APPROVE, Finding.REQUEST_CHANGES);
 
   private Findings() {}
 
@@ -136,6 +140,16 @@ final class Findings {
     ArrayNode notes = array(root, "notes");
     for (int i = 0; i < notes.size(); i++) {
       out.add(new Item(Finding.NOTE, string(notes.get(i), "notes[" + i + "]"), List.of()));
+    }
+    if (root.has("review")) {
+      JsonNode review = object(root.get("review"), "review");
+      checkKeys(review, "review.", Set.of("verdict", "comments"));
+      String verdict = string(review.get("verdict"), "review.verdict");
+      if (!VERDICTS.contains(verdict)) {
+        throw new Problem("review.verdict: " + quoted(verdict) + " is neither approve nor request-changes");
+      }
+      boolean needsWords = verdict.equals(Finding.REQUEST_CHANGES) || review.has("comments");
+      out.add(new Item(verdict, needsWords ? string(review.get("comments"), "review.comments") : "approved", List.of()));
     }
     if (out.size() > MAX_ITEMS) {
       throw new Problem(out.size() + " items; at most " + MAX_ITEMS + " are taken");

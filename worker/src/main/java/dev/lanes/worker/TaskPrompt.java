@@ -32,4 +32,21 @@ final class TaskPrompt {
         + " would have had to change.\n");
     return out.toString();
   }
+
+  /** The prompt of a review attempt: the task, the change to review, and how to give the verdict. */
+  static String review(TaskOffered offer, String diff) {
+    StringBuilder out = new StringBuilder("You review another agent's change before it may land. Read it, and the"
+        + " repository around it (your working directory holds the change applied), and decide whether it does what"
+        + " the task asked, correctly and completely.\n\n");
+    out.append("## The task\n\n").append(offer.title()).append("\n\n").append(offer.prompt().strip()).append("\n\n");
+    out.append("## The change (").append(offer.review().map(r -> "by " + r.writer()).orElse("")).append(")\n\n");
+    out.append(diff.strip()).append("\n\n");
+    out.append("## Your verdict\n\n");
+    out.append("Write it to .lanes/findings.json, and change no other file (nothing you change is kept):\n");
+    out.append("    {\"review\": {\"verdict\": \"approve\"}}\n");
+    out.append("or\n");
+    out.append("    {\"review\": {\"verdict\": \"request-changes\", \"comments\": \"what must change, and why\"}}\n");
+    out.append("Your comments are given to the writer as they are: be specific.\n");
+    return out.toString();
+  }
 }

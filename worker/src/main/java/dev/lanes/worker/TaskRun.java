@@ -131,27 +131,11 @@ final class TaskRun implements Worker.Attempt {
     String gitLink = readGitLink();
     Map<String, String> env = environment();
 
-    AgentAdapter adapter = AgentAdapter.of(offer.agent());
-    AgentAdapter.Request request = new AgentAdapter.Request(TaskPrompt.build(offer), offer.task(), worktree);
-    enter("agent", adapter.describe());
-    AgentAdapter.Watch watch = adapter.watch(request, this::progress, stop);
-    ChildProcess.Result agent = ChildProcess.runIsolated(adapter.argv(request), worktree, env,
-        offer.agent().timeout(), Optional.of(logs.resolve("agent.log")), watch::line, stop);
-    report.agentExit = agent.exit();
-    report.agentTail = watch.tail(agent.output());
-    report.usage = watch.usage();
-    Optional<String> failure = watch.failure(agent);
-    if (agent.stopped().isPresent()) {
-      report.fail(Outcome.AGENT_FAILED, "agent stopped: " + agent.stopped().get());
+    if (offer.review().isPresent()) {
+      review(report, env);
       return;
-    } else if (agent.timedOut()) {
-      report.fail(Outcome.AGENT_FAILED, "agent timed out after " + Durations.format(offer.agent().timeout()));
-      return;
-    } else if (failure.isPresent()) {
-      report.fail(Outcome.AGENT_FAILED, failure.get());
-      return;
-    } else if (agent.exit() != 0) {
-      report.fail(Outcome.AGENT_FAILED, "agent exited with " + agent.exit());
+    }
+    if (!runAgent(TaskPrompt.build(offer), "agent", env, report)) {
       return;
     }
 
@@ -192,6 +176,53 @@ final class TaskRun implements Worker.Attempt {
       enter("push", offer.branch());
       mirror.push(offer.branch());
     }
+    report.outcome = Outcome.PASSED;
+  }
+
+  /**
+   * Runs the agent in the worktree with {@code prompt}; false (with the report failed) when it did not exit 0.
+   *
+   * @param phase what the heartbeats call this step
+   */
+  private boolean runAgent(String prompt, String phase, Map<String, String> env, Report report) {
+    AgentAdapter adapter = AgentAdapter.of(offer.agent());
+    AgentAdapter.Request request = new AgentAdapter.Request(prompt, offer.task(), worktree);
+    enter(phase, adapter.describe());
+    AgentAdapter.Watch watch = adapter.watch(request, this::progress, stop);
+    ChildProcess.Result agent = ChildProcess.runIsolated(adapter.argv(request), worktree, env,
+        offer.agent().timeout(), Optional.of(logs.resolve("agent.log")), watch::line, stop);
+    report.agentExit = agent.exit();
+    report.agentTail = watch.tail(agent.output());
+    report.usage = watch.usage();
+    Optional<String> failure = watch.failure(agent);
+    if (agent.stopped().isPresent()) {
+      report.fail(Outcome.AGENT_FAILED, "agent stopped: " + agent.stopped().get());
+      return false;
+    } else if (agent.timedOut()) {
+      report.fail(Outcome.AGENT_FAILED, "agent timed out after " + Durations.format(offer.agent().timeout()));
+      return false;
+    } else if (failure.isPresent()) {
+      report.fail(Outcome.AGENT_FAILED, failure.get());
+      return false;
+    } else if (agent.exit() != 0) {
+      report.fail(Outcome.AGENT_FAILED, "agent exited with " + agent.exit());
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * A review attempt: the agent reads the writer's change in a worktree at the writer's commit and gives its verdict
+   * in the findings file. Nothing it changes is committed or pushed; the result names the reviewed commit.
+   */
+  private void review(Report report, Map<String, String> env) {
+    TaskOffered.Review review = offer.review().orElseThrow();
+    String diff = mirror.diff(worktree, review.since(), offer.baseCommit(), logs.resolve("review.diff"),
+        MAX_TAIL * 4);
+    if (!runAgent(TaskPrompt.review(offer, diff), "review", env, report)) {
+      return;
+    }
+    report.commit = Optional.of(offer.baseCommit());
     report.outcome = Outcome.PASSED;
   }
 

@@ -147,8 +147,9 @@ public final class Worker implements AutoCloseable {
   }
 
   private synchronized void onOffer(TaskOffered offer) {
-    if (!config.capabilities().containsAll(offer.requires())) {
-      return;
+    if (!config.capabilities().containsAll(offer.requires())
+        || offer.review().filter(r -> r.writer().equals(config.id())).isPresent()) {
+      return; // a worker never reviews its own work
     }
     String key = offer.key();
     Open known = open.get(key);

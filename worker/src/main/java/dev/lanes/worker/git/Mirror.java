@@ -124,6 +124,17 @@ public final class Mirror {
     return nulSeparated(git(worktree, "diff", "--name-only", "--no-renames", "-z", from, to));
   }
 
+  /** The change from {@code from} to {@code to} as a unified diff, cut at {@code maxChars}; written through {@code file}. */
+  public String diff(Path worktree, String from, String to, Path file, int maxChars) {
+    git(worktree, "diff", "--no-color", "--no-ext-diff", "--output=" + file, from, to);
+    try {
+      String text = new String(java.nio.file.Files.readAllBytes(file), java.nio.charset.StandardCharsets.UTF_8);
+      return text.length() <= maxChars ? text : text.substring(0, maxChars) + "\n… (cut at " + maxChars + " characters)";
+    } catch (java.io.IOException e) {
+      throw new WorkerException("cannot read the diff in " + file + ": " + e.getMessage(), e);
+    }
+  }
+
   /** NUL-separated paths, so that any path survives; the output reader ends the text with one newline of its own. */
   private static List<String> nulSeparated(String out) {
     List<String> files = new ArrayList<>(Arrays.asList(out.stripTrailing().split("\0")));
