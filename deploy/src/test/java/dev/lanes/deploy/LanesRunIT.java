@@ -298,6 +298,11 @@ class LanesRunIT {
   }
 
   private Path repo() throws IOException {
+    return repo(dir);
+  }
+
+  /** A repository with one commit on main, under {@code dir}. */
+  static Path repo(Path dir) throws IOException {
     Path repo = dir.resolve("repo");
     Files.createDirectories(repo);
     Files.writeString(repo.resolve("README.md"), "a repository\n");
@@ -311,11 +316,11 @@ class LanesRunIT {
     return Files.writeString(dir.resolve(name), text);
   }
 
-  private static String git(Path repo, String... args) {
+  static String git(Path repo, String... args) {
     return Demo.git(repo, args);
   }
 
-  private record Run(int exit, String out, String err) {
+  record Run(int exit, String out, String err) {
     String output() {
       return out + err;
     }
@@ -323,6 +328,11 @@ class LanesRunIT {
 
   /** {@code lanes run PLAN --repo REPO [extra…]} on the class's broker. */
   private static Run run(Path plan, Path repo, String... extra) {
+    return run(broker, plan, repo, extra);
+  }
+
+  /** {@code lanes run PLAN --repo REPO [extra…]} on the given broker. */
+  static Run run(EmbeddedBroker broker, Path plan, Path repo, String... extra) {
     List<String> args = new java.util.ArrayList<>(List.of("run", plan.toString(), "--repo", repo.toString()));
     args.addAll(List.of(extra));
     args.addAll(List.of("--bootstrap-servers", broker.bootstrapServers()));
