@@ -35,18 +35,19 @@ import org.slf4j.LoggerFactory;
  * <p>Confined to the lead's event loop, like {@link Run}; only the verify commands run elsewhere, and their outcomes
  * come back through the loop.
  */
-final class MergeQueue implements AutoCloseable {
+public final class MergeQueue implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(MergeQueue.class);
   private static final int MAX_CONTEXT = 16 * 1024;
 
   /** One piece of finished work waiting to land. */
-  record Entry(String task, String commit, String base, String message, Optional<String> verify, Duration timeout) {}
+  public record Entry(String task, String commit, String base, String message, Optional<String> verify,
+      Duration timeout) {}
 
   /** Why an entry left the queue without landing, with what a fix task needs to know. */
-  record Eviction(String reason, String context, List<String> paths) {}
+  public record Eviction(String reason, String context, List<String> paths) {}
 
   /** What the queue tells its owner; called on the loop. */
-  interface Listener {
+  public interface Listener {
     /** The entry's merged tree is being verified (progress only). */
     void verifying(Entry entry, String merged, int position);
 
@@ -88,7 +89,16 @@ final class MergeQueue implements AutoCloseable {
     });
   }
 
-  void add(Entry entry) {
+  /**
+   * A queue on its own, as the merge benchmark uses it: verify worktrees under the repository's git directory, and
+   * every decision made on {@code loop}, which must run one task at a time.
+   */
+  public static MergeQueue open(TargetBranch repo, String target, int window, Executor loop, Listener listener) {
+    return new MergeQueue(target, repo, new VerifyTrees(repo.commonGitDir()), loop, window, Map.of(), listener);
+  }
+
+  /** Adds finished work at the back of the queue; call on the loop. */
+  public void add(Entry entry) {
     queue.add(new Spot(entry));
     pump();
   }
@@ -243,6 +253,7 @@ final class MergeQueue implements AutoCloseable {
     }
   }
 
+  /** Stops every verify still running; call on the loop. */
   @Override
   public void close() {
     queue.forEach(s -> s.reset("the lead is closing"));

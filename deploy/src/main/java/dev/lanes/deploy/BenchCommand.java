@@ -11,7 +11,7 @@ import picocli.CommandLine.Spec;
     name = "bench",
     mixinStandardHelpOptions = true,
     description = "Benchmarks. Each prints its figures and, as its last line, a machine-readable summary.",
-    subcommands = {BenchCommand.Dispatch.class, BenchCommand.Claims.class, BenchCommand.Setup.class, BenchCommand.Recovery.class})
+    subcommands = {BenchCommand.Dispatch.class, BenchCommand.Claims.class, BenchCommand.Setup.class, BenchCommand.Recovery.class, BenchCommand.Merge.class})
 final class BenchCommand implements Runnable {
   @Spec CommandSpec spec;
 
@@ -134,6 +134,39 @@ final class BenchCommand implements Runnable {
         throw new IllegalArgumentException("--tasks: " + tasks + " must be at least 1");
       }
       RecoveryBench.run(tasks, spec.commandLine().getOut());
+      return Main.OK;
+    }
+  }
+
+  @Command(
+      name = "merge",
+      mixinStandardHelpOptions = true,
+      description = {
+        "N finished, non-conflicting branches on a generated repository landed through the merge queue (verify: true",
+        "on every merged tree), next to a bare git loop of merge-tree + commit-tree + update-ref in the same run."
+      })
+  static final class Merge implements Callable<Integer> {
+    @Option(names = "--branches", defaultValue = "16", description = "Branches to land (default: ${DEFAULT-VALUE}).")
+    int branches;
+
+    @Option(names = "--files", defaultValue = "2000", description = "Files in the repository (default: ${DEFAULT-VALUE}).")
+    int files;
+
+    @Option(names = "--rounds", defaultValue = "5", description = "Measured rounds (default: ${DEFAULT-VALUE}).")
+    int rounds;
+
+    @Option(names = "--window", defaultValue = "4",
+        description = "The queue's speculative window (default: ${DEFAULT-VALUE}).")
+    int window;
+
+    @Spec CommandSpec spec;
+
+    @Override
+    public Integer call() {
+      if (branches < 1 || files < 1 || rounds < 1 || window < 1) {
+        throw new IllegalArgumentException("--branches, --files, --rounds and --window must be at least 1");
+      }
+      MergeBench.run(branches, files, rounds, window, spec.commandLine().getOut());
       return Main.OK;
     }
   }

@@ -61,6 +61,14 @@ class FindingsTest {
   }
 
   @Test
+  void parse_reviewVerdictIsOneFindingOfItsKind() {
+    assertThat(parse("{\"review\": {\"verdict\": \"approve\"}}"))
+        .containsExactly(new Findings.Item(Finding.APPROVE, "approved", List.of()));
+    assertThat(parse("{\"review\": {\"verdict\": \"request-changes\", \"comments\": \"Keep the alias.\"}}"))
+        .containsExactly(new Findings.Item(Finding.REQUEST_CHANGES, "Keep the alias.", List.of()));
+  }
+
+  @Test
   void parse_emptyObjectSaysNothing() {
     assertThat(parse("{}")).isEmpty();
     assertThat(parse("{\"notes\": []}")).isEmpty();
@@ -68,7 +76,10 @@ class FindingsTest {
 
   @ParameterizedTest
   @CsvSource(delimiter = '|', textBlock = """
-      {"notes": ["a"], "follow-up": []}                        | "follow-up": unknown key; allowed: follow-ups, needs, notes, questions
+      {"notes": ["a"], "follow-up": []}                        | "follow-up": unknown key; allowed: follow-ups, needs, notes, questions, review
+      {"review": {"verdict": "lgtm"}}                           | review.verdict: "lgtm" is neither approve nor request-changes
+      {"review": {"verdict": "request-changes"}}                | review.comments: required
+      {"review": {"verdict": "approve", "score": 5}}            | review."score": unknown key; allowed: comments, verdict
       {"follow-ups": [{"title": "t", "prompt": "p", "size": 3}]} | follow-ups[0]."size": unknown key; allowed: owns, prompt, title
       {"follow-ups": [{"title": "t", "prompt": "p", "owns": ["core/", "../x"]}]} | follow-ups[0].owns[1]: claim "../x"
       {"follow-ups": [{"title": "t", "prompt": "p", "owns": ["/etc"]}]} | follow-ups[0].owns[0]: claim "/etc": absolute claims are not allowed
@@ -195,7 +206,7 @@ class FindingsTest {
       Finding f = (Finding) m;
       assertThat(f.kind()).isEqualTo(Finding.INVALID_FINDINGS);
       assertThat(f.text()).isEqualTo(".lanes/findings.json: \"mood\": unknown key; allowed: follow-ups, needs, notes,"
-          + " questions");
+          + " questions, review");
     });
   }
 
