@@ -90,11 +90,12 @@ public final class MergeQueue implements AutoCloseable {
   }
 
   /**
-   * A queue on its own, as the merge benchmark uses it: verify worktrees under the repository's git directory, and
-   * every decision made on {@code loop}, which must run one task at a time.
+   * A queue on its own, as the merge benchmark uses it: every decision is made on {@code loop}, which must run one
+   * task at a time. Queues on one repository share one {@link VerifyTrees}.
    */
-  public static MergeQueue open(TargetBranch repo, String target, int window, Executor loop, Listener listener) {
-    return new MergeQueue(target, repo, new VerifyTrees(repo.commonGitDir()), loop, window, Map.of(), listener);
+  public static MergeQueue open(TargetBranch repo, VerifyTrees trees, String target, int window, Executor loop,
+      Listener listener) {
+    return new MergeQueue(target, repo, trees, loop, window, Map.of(), listener);
   }
 
   /** Adds finished work at the back of the queue; call on the loop. */
@@ -147,7 +148,7 @@ public final class MergeQueue implements AutoCloseable {
         return true;
       }
       queue.remove(0);
-      window = Math.min(maxWindow, window + 1);
+      window = Math.min(maxWindow, window * 2);
       listener.landed(head.entry, head.merged);
       return true;
     }
@@ -206,7 +207,14 @@ public final class MergeQueue implements AutoCloseable {
     String merged = spot.merged;
     listener.verifying(spot.entry, merged, position);
     verifiers.execute(() -> {
-      Outcome outcome = runVerify(command.get(), merged, spot.entry.timeout(), stop);
+      Path tree;
+      try {
+        tree = trees.take();
+      } catch (RuntimeException e) {
+        tree = null;
+      }
+      Outcome outcome = tree == null ? new Outcome(false, "could not make a verify worktree", "")
+          : runVerify(tree, command.get(), merged, spot.entry.timeout(), stop);
       loop.execute(() -> {
         if (spot.generation != generation || !queue.contains(spot)) {
           return; // rebuilt or gone meanwhile
@@ -221,29 +229,33 @@ public final class MergeQueue implements AutoCloseable {
         }
         pump();
       });
+      // Cleaned after the outcome is out, so that landing does not wait for it; taken again only once clean.
+      if (tree != null && !outcome.checkoutFailed) {
+        trees.clean(tree);
+      }
     });
   }
 
-  private record Outcome(boolean passed, String summary, String output) {}
-
-  private Outcome runVerify(String command, String merged, Duration timeout, ChildProcess.Stop stop) {
-    Path tree;
-    try {
-      tree = trees.acquire(merged);
-    } catch (RuntimeException e) {
-      return new Outcome(false, "could not check out the merged tree: " + e.getMessage(), "");
+  private record Outcome(boolean passed, String summary, String output, boolean checkoutFailed) {
+    Outcome(boolean passed, String summary, String output) {
+      this(passed, summary, output, false);
     }
+  }
+
+  private Outcome runVerify(Path tree, String command, String merged, Duration timeout, ChildProcess.Stop stop) {
     try {
-      ChildProcess.Result r = ChildProcess.runIsolated(List.of("sh", "-c", command), tree, env, timeout,
+      ChildProcess.Result r = ChildProcess.runIsolated(VerifyTrees.verify(merged, command), tree, env, timeout,
           Optional.empty(), line -> {}, stop);
+      if (r.exit() == VerifyTrees.CHECKOUT_FAILED && r.output().contains("lanes: could not check out")) {
+        trees.discard(tree);
+        return new Outcome(false, "could not check out the merged tree", r.output(), true);
+      }
       String summary = r.stopped().map(why -> "stopped: " + why)
           .orElse(r.timedOut() ? "timed out after " + timeout.toSeconds() + "s" : "exit " + r.exit());
       return new Outcome(r.ok(), summary, r.output());
     } catch (RuntimeException e) {
       LOG.warn("verify of {} could not run: {}", merged, e.toString());
       return new Outcome(false, "could not run: " + e.getMessage(), "");
-    } finally {
-      trees.release(tree);
     }
   }
 
@@ -257,7 +269,8 @@ public final class MergeQueue implements AutoCloseable {
   @Override
   public void close() {
     queue.forEach(s -> s.reset("the lead is closing"));
-    verifiers.shutdownNow();
+    // Not shutdownNow: a verify thread may be cleaning its worktree, which must finish before anyone takes it again.
+    verifiers.shutdown();
   }
 
   private enum State { NEW, VERIFYING, PASSED, FAILED }

@@ -2,6 +2,7 @@ package dev.lanes.deploy;
 
 import dev.lanes.coordinator.MergeQueue;
 import dev.lanes.coordinator.git.TargetBranch;
+import dev.lanes.coordinator.git.VerifyTrees;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -13,6 +14,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -51,10 +53,11 @@ final class MergeBench {
       List<Long> lanes = new ArrayList<>();
       List<Long> git = new ArrayList<>();
       try (TargetBranch target = TargetBranch.open(repo)) {
+        VerifyTrees trees = new VerifyTrees(target.commonGitDir());
         for (int round = -1; round < rounds; round++) {
           boolean lanesFirst = round % 2 == 0;
-          long a = lanesFirst ? viaQueue(target, repo, base, work, window, round) : viaGit(repo, base, work, round);
-          long b = lanesFirst ? viaGit(repo, base, work, round) : viaQueue(target, repo, base, work, window, round);
+          long a = lanesFirst ? viaQueue(target, trees, repo, base, work, window, round) : viaGit(repo, base, work, round);
+          long b = lanesFirst ? viaGit(repo, base, work, round) : viaQueue(target, trees, repo, base, work, window, round);
           long lanesMs = lanesFirst ? a : b;
           long gitMs = lanesFirst ? b : a;
           if (round >= 0) {
@@ -78,25 +81,32 @@ final class MergeBench {
     }
   }
 
-  /** A branch off the base that changes one file of its own, so no two branches conflict. */
+  /**
+   * A branch off the base that adds one file of its own, so no two branches conflict. Made with plumbing and a
+   * scratch index, without a worktree: checking out thousands of files sixteen times is slow on some filesystems.
+   */
   private static String branch(Path repo, String base, int i) {
-    String name = "work/" + i;
-    bare(repo, "branch", "-q", name, base);
-    Path tree = repo.resolve("bench-tree");
-    bare(repo, "worktree", "add", "-q", tree.toString(), name);
     try {
-      Files.writeString(tree.resolve("merged-" + i + ".txt"), "branch " + i + "\n");
-      bare(tree, "add", "-A");
-      bare(tree, with(IDENTITY, "commit", "-q", "-m", "work " + i));
-      return bare(tree, "rev-parse", "HEAD").strip();
+      Path file = Files.writeString(repo.resolve(".git/bench-blob"), "branch " + i + "\n");
+      String blob = bare(repo, "hash-object", "-w", file.toString()).strip();
+      String index = repo.resolve(".git/bench-index").toString();
+      bareWithIndex(repo, index, "read-tree", base);
+      bareWithIndex(repo, index, "update-index", "--add", "--cacheinfo",
+          "100644," + blob + ",merged-" + i + ".txt");
+      String tree = bareWithIndex(repo, index, "write-tree").strip();
+      String commit = bare(repo, with(IDENTITY, "commit-tree", tree, "-p", base, "-m", "work " + i)).strip();
+      bare(repo, "update-ref", "refs/heads/work/" + i, commit);
+      return commit;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
-    } finally {
-      bare(repo, "worktree", "remove", "--force", tree.toString());
     }
   }
 
-  private static long viaQueue(TargetBranch target, Path repo, String base, List<String> work, int window,
+  private static String bareWithIndex(Path repo, String index, String... args) {
+    return bare(repo, Map.of("GIT_INDEX_FILE", index), args);
+  }
+
+  private static long viaQueue(TargetBranch target, VerifyTrees trees, Path repo, String base, List<String> work, int window,
       int round) {
     String branch = "lanes/bench-" + (round + 1);
     bare(repo, "branch", "-f", branch, base);
@@ -106,7 +116,7 @@ final class MergeBench {
     try {
       long start = System.nanoTime();
       MergeQueue queue = CompletableFuture.supplyAsync(() -> {
-        MergeQueue q = MergeQueue.open(target, branch, window, loop, new MergeQueue.Listener() {
+        MergeQueue q = MergeQueue.open(target, trees, branch, window, loop, new MergeQueue.Listener() {
           @Override
           public void verifying(MergeQueue.Entry entry, String merged, int position) {}
 
@@ -169,10 +179,16 @@ final class MergeBench {
 
   /** git as the bare loop runs it: one process, its output read whole, nothing else around it. */
   static String bare(Path dir, String... args) {
+    return bare(dir, Map.of(), args);
+  }
+
+  private static String bare(Path dir, Map<String, String> env, String... args) {
     List<String> argv = new ArrayList<>(List.of("git"));
     argv.addAll(Arrays.asList(args));
     try {
-      Process p = new ProcessBuilder(argv).directory(dir.toFile()).redirectErrorStream(true).start();
+      ProcessBuilder builder = new ProcessBuilder(argv).directory(dir.toFile()).redirectErrorStream(true);
+      builder.environment().putAll(env);
+      Process p = builder.start();
       p.getOutputStream().close();
       String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       if (p.waitFor() != 0) {

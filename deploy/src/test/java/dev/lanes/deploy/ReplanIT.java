@@ -34,6 +34,9 @@ class ReplanIT {
 
   @TempDir Path dir;
 
+  /** Long enough that git sees a renamed copy with one line changed as a rename. */
+  private static final String GUIDE = "Guide\nline two\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n";
+
   @BeforeAll
   static void startBroker() throws IOException {
     brokerDir = Files.createTempDirectory("lanes-it-broker");
@@ -48,8 +51,8 @@ class ReplanIT {
 
   /**
    * {@code edit} changes the guide; {@code rename} first says it needs the guide, gets its claim extended while
-   * {@code edit} waits in the merge queue (its verify is slow), and renames the guide from the old tip. The two
-   * changes meet only at the merge: {@code edit} lands, {@code rename} is evicted with the conflict in its prompt, and
+   * {@code edit} waits in the merge queue (its verify is slow), and renames the guide from the old tip, changing the
+   * line {@code edit} changed. The two changes meet only at the merge: {@code edit} lands, {@code rename} is evicted with the conflict in its prompt, and
    * its fix, made on top of {@code edit}, lands. The target passes the plan's verify after every landing.
    */
   @Test
@@ -57,7 +60,7 @@ class ReplanIT {
     Path repo = LanesRunIT.repo(dir);
     Files.createDirectories(repo.resolve("docs"));
     Files.createDirectories(repo.resolve("src"));
-    Files.writeString(repo.resolve("docs/guide.md"), "Guide\nline two\n");
+    Files.writeString(repo.resolve("docs/guide.md"), GUIDE);
     Files.writeString(repo.resolve("src/app.txt"), "app\n");
     // The merge queue's verify is slow (LANES_TARGET is set only there), so edit sits in the queue a while.
     Files.writeString(repo.resolve("check.sh"), """
@@ -69,7 +72,7 @@ class ReplanIT {
     Path rename = script("rename.sh", """
         echo renamed >> src/app.txt
         case "$LANES_OWNS" in
-          *docs/guide.md*) mv docs/guide.md docs/manual.md ;;
+          *docs/guide.md*) sed 's/^line two$/line two, renamed/' docs/guide.md > docs/manual.md; rm docs/guide.md ;;
           *) sleep 1.5; mkdir -p .lanes
              echo '{"needs": [{"paths": ["docs/guide.md", "docs/manual.md"], "why": "rename the guide"}]}' \\
                > .lanes/findings.json ;;
@@ -83,7 +86,7 @@ class ReplanIT {
             prompt: Edit the guide.
             owns: [docs/guide.md]
             verify: "true"
-            agent: {command: [sh, -c, 'printf "Guide\\\\nedited\\\\n" > docs/guide.md']}
+            agent: {command: [sh, -c, "sed 's/^line two$/edited/' docs/guide.md > x && mv x docs/guide.md"]}
           - id: rename
             prompt: Rename the guide to the manual.
             owns: [src/]
@@ -95,9 +98,9 @@ class ReplanIT {
 
     assertThat(run.exit()).as(run.output()).isEqualTo(0);
     assertThat(run.out()).contains("claim extended by docs/guide.md, docs/manual.md")
-        .containsPattern("rename +offered +evicted from the merge queue: merge conflict in docs/guide.md; fix attempt")
+        .containsPattern("rename +offered +evicted from the merge queue: merge conflict in docs/[a-z]+.md.*; fix attempt")
         .contains("2 of 2 tasks landed");
-    assertThat(LanesRunIT.git(repo, "show", "lanes/clash:docs/manual.md")).isEqualTo("Guide\nedited\n");
+    assertThat(LanesRunIT.git(repo, "show", "lanes/clash:docs/manual.md")).isEqualTo(GUIDE.replace("line two", "edited"));
     assertThat(LanesRunIT.git(repo, "ls-tree", "-r", "--name-only", "lanes/clash")).doesNotContain("docs/guide.md");
     assertEveryLandingPasses(repo, "lanes/clash", "sh check.sh");
   }

@@ -36,22 +36,46 @@ public final class VerifyTrees {
     this.root = commonGitDir.resolve("lanes").resolve("verify");
   }
 
-  /** A worktree at {@code commit}, clean; give it back with {@link #release}. */
-  public synchronized Path acquire(String commit) {
-    Path tree = idle.isEmpty() ? make() : idle.pop();
+  /** Exit code of {@link #verify} when the worktree could not be moved to the commit; the verify did not run. */
+  public static final int CHECKOUT_FAILED = 125;
+
+  /** An idle, clean worktree, or a new one; give it back with {@link #clean}, or {@link #discard} it if it failed. */
+  public synchronized Path take() {
+    return idle.isEmpty() ? make() : idle.pop();
+  }
+
+  /**
+   * Removes what the last verify left that git does not ignore, and gives the worktree back; a worktree git cannot
+   * clean is dropped instead.
+   */
+  public void clean(Path tree) {
     try {
-      git(tree, "checkout", "--quiet", "--detach", "--force", commit);
       git(tree, "clean", "-ffdq");
-      return tree;
-    } catch (LeadException e) {
-      // A worktree git cannot move is dropped and made afresh next time.
-      forget(tree);
-      throw e;
+      release(tree);
+    } catch (RuntimeException e) {
+      discard(tree);
     }
   }
 
-  public synchronized void release(Path tree) {
+  private synchronized void release(Path tree) {
     idle.push(tree);
+  }
+
+  /** Drops a worktree git could not move; a new one is made when needed. */
+  public synchronized void discard(Path tree) {
+    forget(tree);
+  }
+
+  /**
+   * The argv that, run in a worktree from {@link #take}, moves it to {@code commit} and runs {@code command} with
+   * {@code sh -c}; it exits with {@value #CHECKOUT_FAILED} if git cannot move it. One process where two would do: on
+   * a queue of small changes the processes are most of the cost. The commit and the command are arguments of the
+   * script, never part of it.
+   */
+  public static List<String> verify(String commit, String command) {
+    return List.of("sh", "-c", "git -c core.hooksPath=/dev/null checkout -q --detach --force \"$1\""
+        + " || { echo \"lanes: could not check out $1 in the verify worktree\"; exit " + CHECKOUT_FAILED + "; }\n"
+        + "exec sh -c \"$2\"", "lanes-verify", commit, command);
   }
 
   private Path make() {
