@@ -30,6 +30,15 @@ class BenchIT {
     assertThat(lines.get(lines.size() - 1)).matches("recovery tasks=300 ms=\\d+ heap_mb=\\d+");
   }
 
+  @Test
+  void mergeBenchLandsEveryBranchThroughTheQueueAndPrintsItsRatio() {
+    List<String> lines = bench("merge", "--branches", "5", "--files", "200", "--rounds", "1");
+
+    assertThat(lines).contains("generated 200 files and 5 branches of one commit each, verify: true, window 4");
+    assertThat(lines).anyMatch(l -> l.matches("round 1: lanes \\d+ ms, git \\d+ ms"));
+    assertThat(lines.get(lines.size() - 1)).matches("merge n=5 lanes_ms=\\d+ git_ms=\\d+ ratio=\\d+\\.\\d\\d");
+  }
+
   private static List<String> bench(String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
