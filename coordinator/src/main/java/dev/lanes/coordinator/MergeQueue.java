@@ -49,10 +49,13 @@ public final class MergeQueue implements AutoCloseable {
   /** What the queue tells its owner; called on the loop. */
   public interface Listener {
     /** The entry's merged tree is being verified (progress only). */
-    void verifying(Entry entry, String merged, int position);
+    default void verifying(Entry entry, String merged, int position) {}
 
-    /** The target is about to move to {@code merged}: the decision must be recorded before this returns. */
-    void landing(Entry entry, String merged);
+    /**
+     * The target is about to move to {@code merged}: a lead records the decision before this returns; a caller with
+     * no log to keep has nothing to do.
+     */
+    default void landing(Entry entry, String merged) {}
 
     void landed(Entry entry, String tip);
 

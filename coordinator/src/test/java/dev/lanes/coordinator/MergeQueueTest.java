@@ -89,11 +89,6 @@ class MergeQueueTest {
     VerifyTrees trees = new VerifyTrees(target.commonGitDir());
     loop.submit(() -> {
       MergeQueue queue = MergeQueue.open(target, trees, TARGET, 4, loop, new MergeQueue.Listener() {
-        @Override
-        public void verifying(MergeQueue.Entry entry, String merged, int position) {}
-
-        @Override
-        public void landing(MergeQueue.Entry entry, String merged) {}
 
         @Override
         public void landed(MergeQueue.Entry entry, String tip) {

@@ -117,11 +117,6 @@ final class MergeBench {
       long start = System.nanoTime();
       MergeQueue queue = CompletableFuture.supplyAsync(() -> {
         MergeQueue q = MergeQueue.open(target, trees, branch, window, loop, new MergeQueue.Listener() {
-          @Override
-          public void verifying(MergeQueue.Entry entry, String merged, int position) {}
-
-          @Override
-          public void landing(MergeQueue.Entry entry, String merged) {}
 
           @Override
           public void landed(MergeQueue.Entry entry, String tip) {

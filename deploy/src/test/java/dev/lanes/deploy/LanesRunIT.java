@@ -16,8 +16,6 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,22 +24,9 @@ import org.junit.jupiter.api.io.TempDir;
  * the class (through --bootstrap-servers) to keep it quick; {@link DemoIT} covers the embedded default.
  */
 class LanesRunIT {
-  private static Path brokerDir;
-  private static EmbeddedBroker broker;
+  @org.junit.jupiter.api.extension.RegisterExtension static final ClassBroker BROKER = new ClassBroker();
 
   @TempDir Path dir;
-
-  @BeforeAll
-  static void startBroker() throws IOException {
-    brokerDir = Files.createTempDirectory("lanes-it-broker");
-    broker = EmbeddedBroker.start(brokerDir);
-  }
-
-  @AfterAll
-  static void stopBroker() {
-    broker.close();
-    LocalCluster.deleteTree(brokerDir);
-  }
 
   @Test
   void dependencyChainLandsInOrder() throws IOException {
@@ -233,10 +218,10 @@ class LanesRunIT {
         """);
     assertThat(run(plan, repo).exit).isZero();
 
-    try (KafkaBus bus = KafkaBus.connect(broker.bootstrapServers(), "status-test");
+    try (KafkaBus bus = KafkaBus.connect(BROKER.broker().bootstrapServers(), "status-test");
         Worker worker = Worker.start(bus, new Worker.Config("status-w", "host-1", List.of("java"), 2,
             repo.toString(), dir.resolve("status-w"), Duration.ofSeconds(1), Map.of()), Clock.systemUTC())) {
-      Run status = lanes("status", "--bootstrap-servers", broker.bootstrapServers(), "--json", "--all");
+      Run status = lanes("status", "--bootstrap-servers", BROKER.broker().bootstrapServers(), "--json", "--all");
 
       assertThat(status.exit).as(status.output()).isZero();
       JsonNode doc = Json.mapper().readTree(status.out);
@@ -328,7 +313,7 @@ class LanesRunIT {
 
   /** {@code lanes run PLAN --repo REPO [extra…]} on the class's broker. */
   private static Run run(Path plan, Path repo, String... extra) {
-    return run(broker, plan, repo, extra);
+    return run(BROKER.broker(), plan, repo, extra);
   }
 
   /** {@code lanes run PLAN --repo REPO [extra…]} on the given broker. */

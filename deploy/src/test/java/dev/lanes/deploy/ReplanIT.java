@@ -16,8 +16,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,25 +27,12 @@ import static org.awaitility.Awaitility.await;
  * follow-ups), the lead agent's deltas and reviews. Agents are shell scripts, so every run is deterministic.
  */
 class ReplanIT {
-  private static Path brokerDir;
-  private static EmbeddedBroker broker;
+  @org.junit.jupiter.api.extension.RegisterExtension static final ClassBroker BROKER = new ClassBroker();
 
   @TempDir Path dir;
 
   /** Long enough that git sees a renamed copy with one line changed as a rename. */
   private static final String GUIDE = "Guide\nline two\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n";
-
-  @BeforeAll
-  static void startBroker() throws IOException {
-    brokerDir = Files.createTempDirectory("lanes-it-broker");
-    broker = EmbeddedBroker.start(brokerDir);
-  }
-
-  @AfterAll
-  static void stopBroker() {
-    broker.close();
-    LocalCluster.deleteTree(brokerDir);
-  }
 
   /**
    * {@code edit} changes the guide; {@code rename} first says it needs the guide, gets its claim extended while
@@ -94,7 +79,7 @@ class ReplanIT {
             agent: {command: [sh, %s]}
         """.formatted(rename));
 
-    Run run = LanesRunIT.run(broker, plan, repo);
+    Run run = LanesRunIT.run(BROKER.broker(), plan, repo);
 
     assertThat(run.exit()).as(run.output()).isEqualTo(0);
     assertThat(run.out()).contains("claim extended by docs/guide.md, docs/manual.md")
@@ -117,7 +102,7 @@ class ReplanIT {
           - {id: bad, prompt: Write bad.txt., owns: [bad.txt], verify: "true"}
         """);
 
-    Run run = LanesRunIT.run(broker, plan, repo);
+    Run run = LanesRunIT.run(BROKER.broker(), plan, repo);
 
     assertThat(run.exit()).as(run.output()).isEqualTo(1);
     assertThat(run.out()).containsPattern("bad +offered +evicted from the merge queue: verify failed on the merged tree")
@@ -146,7 +131,7 @@ class ReplanIT {
           - {id: core, prompt: Write core.txt., owns: [core.txt]}
         """.formatted(agent));
 
-    Run run = LanesRunIT.run(broker, plan, repo);
+    Run run = LanesRunIT.run(BROKER.broker(), plan, repo);
 
     assertThat(run.exit()).as(run.output()).isEqualTo(0);
     assertThat(run.out()).containsPattern("core-f1 +waiting +added to the plan; waits for core")
@@ -176,13 +161,13 @@ class ReplanIT {
             agent: {command: [sh, -c, 'sleep 4; echo slow > slow.txt']}
         """.formatted(lead));
     List<Finding> findings = new CopyOnWriteArrayList<>();
-    try (KafkaBus bus = KafkaBus.connect(broker.bootstrapServers(), "replan-it");
+    try (KafkaBus bus = KafkaBus.connect(BROKER.broker().bootstrapServers(), "replan-it");
         Bus.Subscription sub = bus.subscribe(Topics.REPORTS, Bus.Start.BEGINNING, m -> {
           if (m instanceof Finding f && f.kind().equals(Finding.DELTA_REJECTED) && f.run().startsWith("lead-")) {
             findings.add(f);
           }
         })) {
-      Run run = LanesRunIT.run(broker, plan, repo);
+      Run run = LanesRunIT.run(BROKER.broker(), plan, repo);
 
       assertThat(run.exit()).as(run.output()).isEqualTo(0);
       assertThat(run.out()).contains("2 of 2 tasks landed").doesNotContain("grab");
@@ -218,7 +203,7 @@ class ReplanIT {
           - {id: a, prompt: Write a.txt., owns: [a.txt]}
         """.formatted(writer, reviewer));
 
-    Run run = LanesRunIT.run(broker, plan, repo);
+    Run run = LanesRunIT.run(BROKER.broker(), plan, repo);
 
     assertThat(run.exit()).as(run.output()).isEqualTo(0);
     assertThat(run.out()).containsPattern("a +offered +review by w[12] requested changes: Say polished, not draft.")
