@@ -88,20 +88,21 @@ final class LeadAgent {
     }
   }
 
-  /** The last line-starting JSON object in the output, through to the end; the whole output if there is none. */
+  /**
+   * The last JSON object in the output that starts a line and runs to its end (an agent may talk before it answers);
+   * the whole output if there is none, for the delta's parser to reject with its reason.
+   */
   static String lastJson(String output) {
     String text = output.strip();
-    int at = text.lastIndexOf("\n{");
-    for (int from = at; from >= 0; from = text.lastIndexOf("\n{", from - 1)) {
-      String candidate = text.substring(from + 1);
-      try {
-        Json.mapper().readTree(candidate);
-        return candidate;
-      } catch (IOException e) {
-        // not a whole object from here: look further up
-      }
-      if (from == 0) {
-        break;
+    for (int from = text.lastIndexOf('{'); from >= 0; from = text.lastIndexOf('{', from - 1)) {
+      if (from == 0 || text.charAt(from - 1) == '\n') {
+        String candidate = text.substring(from);
+        try {
+          Json.mapper().readTree(candidate);
+          return candidate;
+        } catch (IOException e) {
+          // not a whole object from here to the end: look further up
+        }
       }
     }
     return text;

@@ -520,6 +520,7 @@ final class Run implements MergeQueue.Listener {
       return;
     }
     PlanDelta delta;
+    Plan next;
     try {
       delta = PlanParser.delta(answer, plan, origin);
       List<String> problems = new ArrayList<>();
@@ -539,7 +540,7 @@ final class Run implements MergeQueue.Listener {
               + " re-scoped");
         }
       }
-      Plan next = delta.applyTo(plan);
+      next = delta.applyTo(plan);
       Set<String> touched = new LinkedHashSet<>(changedIds);
       delta.add().forEach(t -> touched.add(t.id()));
       Set<String> gone = new java.util.HashSet<>(delta.drop());
@@ -561,7 +562,7 @@ final class Run implements MergeQueue.Listener {
     if (delta.isEmpty()) {
       return;
     }
-    plan = delta.applyTo(plan);
+    plan = next;
     for (Plan.Task t : plan.tasks()) {
       Slot slot = tasks.get(t.id());
       if (slot == null) {

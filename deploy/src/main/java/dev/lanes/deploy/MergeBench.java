@@ -6,12 +6,10 @@ import dev.lanes.coordinator.git.VerifyTrees;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -30,9 +28,6 @@ import java.util.concurrent.TimeUnit;
  * is not counted.
  */
 final class MergeBench {
-  private static final List<String> IDENTITY =
-      List.of("-c", "user.name=bench", "-c", "user.email=bench@localhost", "-c", "commit.gpgsign=false");
-
   private MergeBench() {}
 
   static void run(int branches, int files, int rounds, int window, PrintWriter out) {
@@ -40,10 +35,7 @@ final class MergeBench {
     try {
       Path repo = dir.resolve("repo");
       SetupBench.generate(repo, files);
-      bare(repo, "init", "-q", "-b", "main");
-      bare(repo, "add", "-A");
-      bare(repo, with(IDENTITY, "commit", "-q", "-m", "generated"));
-      String base = bare(repo, "rev-parse", "HEAD").strip();
+      String base = BareGit.init(repo);
       List<String> work = new ArrayList<>();
       for (int i = 0; i < branches; i++) {
         work.add(branch(repo, base, i));
@@ -88,14 +80,15 @@ final class MergeBench {
   private static String branch(Path repo, String base, int i) {
     try {
       Path file = Files.writeString(repo.resolve(".git/bench-blob"), "branch " + i + "\n");
-      String blob = bare(repo, "hash-object", "-w", file.toString()).strip();
+      String blob = BareGit.git(repo, "hash-object", "-w", file.toString()).strip();
       String index = repo.resolve(".git/bench-index").toString();
       bareWithIndex(repo, index, "read-tree", base);
       bareWithIndex(repo, index, "update-index", "--add", "--cacheinfo",
           "100644," + blob + ",merged-" + i + ".txt");
       String tree = bareWithIndex(repo, index, "write-tree").strip();
-      String commit = bare(repo, with(IDENTITY, "commit-tree", tree, "-p", base, "-m", "work " + i)).strip();
-      bare(repo, "update-ref", "refs/heads/work/" + i, commit);
+      String commit =
+          BareGit.git(repo, BareGit.withIdentity("commit-tree", tree, "-p", base, "-m", "work " + i)).strip();
+      BareGit.git(repo, "update-ref", "refs/heads/work/" + i, commit);
       return commit;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -103,13 +96,13 @@ final class MergeBench {
   }
 
   private static String bareWithIndex(Path repo, String index, String... args) {
-    return bare(repo, Map.of("GIT_INDEX_FILE", index), args);
+    return BareGit.git(repo, Map.of("GIT_INDEX_FILE", index), args);
   }
 
   private static long viaQueue(TargetBranch target, VerifyTrees trees, Path repo, String base, List<String> work, int window,
       int round) {
     String branch = "lanes/bench-" + (round + 1);
-    bare(repo, "branch", "-f", branch, base);
+    BareGit.git(repo, "branch", "-f", branch, base);
     ExecutorService loop = Executors.newSingleThreadExecutor();
     CompletableFuture<Void> all = new CompletableFuture<>();
     int[] landed = {0};
@@ -149,52 +142,21 @@ final class MergeBench {
 
   private static long viaGit(Path repo, String base, List<String> work, int round) {
     String ref = "refs/heads/git/bench-" + (round + 1);
-    bare(repo, "update-ref", ref, base);
+    BareGit.git(repo, "update-ref", ref, base);
     long start = System.nanoTime();
     String tip = base;
     for (String commit : work) {
-      String tree = bare(repo, "merge-tree", "--write-tree", tip, commit).strip();
-      String next = bare(repo, with(IDENTITY, "commit-tree", tree, "-p", tip, "-p", commit, "-m", "land")).strip();
-      bare(repo, "update-ref", ref, next, tip);
+      String tree = BareGit.git(repo, "merge-tree", "--write-tree", tip, commit).strip();
+      String next =
+          BareGit.git(repo, BareGit.withIdentity("commit-tree", tree, "-p", tip, "-p", commit, "-m", "land")).strip();
+      BareGit.git(repo, "update-ref", ref, next, tip);
       tip = next;
     }
     return (System.nanoTime() - start) / 1_000_000;
   }
 
-  private static String[] with(List<String> first, String... rest) {
-    List<String> all = new ArrayList<>(first);
-    all.addAll(Arrays.asList(rest));
-    return all.toArray(String[]::new);
-  }
-
   private static long median(List<Long> values) {
     List<Long> sorted = values.stream().sorted().toList();
     return sorted.get(sorted.size() / 2);
-  }
-
-  /** git as the bare loop runs it: one process, its output read whole, nothing else around it. */
-  static String bare(Path dir, String... args) {
-    return bare(dir, Map.of(), args);
-  }
-
-  private static String bare(Path dir, Map<String, String> env, String... args) {
-    List<String> argv = new ArrayList<>(List.of("git"));
-    argv.addAll(Arrays.asList(args));
-    try {
-      ProcessBuilder builder = new ProcessBuilder(argv).directory(dir.toFile()).redirectErrorStream(true);
-      builder.environment().putAll(env);
-      Process p = builder.start();
-      p.getOutputStream().close();
-      String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      if (p.waitFor() != 0) {
-        throw new IllegalStateException("git " + String.join(" ", args) + " failed in " + dir + ": " + output.strip());
-      }
-      return output;
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted", e);
-    }
   }
 }

@@ -10,14 +10,12 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The per-task setup benchmark: what a worker does around each agent run, next to the bare git commands it wraps, on
@@ -31,9 +29,6 @@ import java.util.concurrent.TimeUnit;
  * that neither gets the warmer page cache.
  */
 final class SetupBench {
-  private static final List<String> IDENTITY =
-      List.of("-c", "user.name=bench", "-c", "user.email=bench@localhost", "-c", "commit.gpgsign=false");
-
   private SetupBench() {}
 
   static void run(int files, int iterations, int warmup, PrintWriter out) {
@@ -42,12 +37,7 @@ final class SetupBench {
       Path repo = dir.resolve("repo");
       long t0 = System.nanoTime();
       Tree tree = generate(repo, files);
-      git(repo, "init", "-q", "-b", "main");
-      git(repo, "add", "-A");
-      List<String> commit = new ArrayList<>(IDENTITY);
-      commit.addAll(List.of("commit", "-q", "-m", "generated"));
-      git(repo, commit.toArray(String[]::new));
-      String base = Demo.git(repo, "rev-parse", "HEAD").strip();
+      String base = BareGit.init(repo);
       out.printf(Locale.ROOT, "generated %d files in %d directories (depth up to %d) in %.1f s%n", files,
           tree.directories(), tree.depth(), (System.nanoTime() - t0) / 1e9);
       try (WorkDir work = WorkDir.open(dir.resolve("work"), repo.toString(), Clock.systemUTC())) {
@@ -115,10 +105,10 @@ final class SetupBench {
 
   private static double[] gitRound(Path mirror, Path worktree, String branch, String base) {
     long t0 = System.nanoTime();
-    git(mirror, "worktree", "add", "-q", "-b", branch, worktree.toString(), base);
+    BareGit.git(mirror, "worktree", "add", "-q", "-b", branch, worktree.toString(), base);
     long t1 = System.nanoTime();
-    git(mirror, "worktree", "remove", "--force", worktree.toString());
-    git(mirror, "branch", "-q", "-D", branch);
+    BareGit.git(mirror, "worktree", "remove", "--force", worktree.toString());
+    BareGit.git(mirror, "branch", "-q", "-D", branch);
     long t2 = System.nanoTime();
     return new double[] {(t1 - t0) / 1e6, (t2 - t1) / 1e6};
   }
@@ -173,27 +163,6 @@ final class SetupBench {
       Files.writeString(file, content);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
-    }
-  }
-
-  /** Runs git as a user would, without Lanes' wrapper: the bare tool, and the repository's setup. */
-  private static void git(Path dir, String... args) {
-    List<String> argv = new ArrayList<>(List.of("git"));
-    argv.addAll(Arrays.asList(args));
-    ProcessBuilder builder = new ProcessBuilder(argv).directory(dir.toFile()).redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.DISCARD);
-    List.of("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE").forEach(builder.environment()::remove);
-    try {
-      Process p = builder.start();
-      if (!p.waitFor(5, TimeUnit.MINUTES) || p.exitValue() != 0) {
-        p.destroyForcibly();
-        throw new IllegalStateException("git " + String.join(" ", args) + " failed in " + dir);
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted", e);
     }
   }
 
