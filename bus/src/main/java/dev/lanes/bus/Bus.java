@@ -25,7 +25,7 @@ public interface Bus extends AutoCloseable {
    * Joins the consumer group {@code group} on a one-partition topic: one member at a time receives its messages,
    * starting where the group's previous member stopped (a new group: at the topic's beginning), so nothing sent while
    * no member was there is lost. Messages
-   * count as handled once {@code listener} returns. {@code onActive} hears, on the subscription's thread and before
+   * count as handled once {@link Listener#handled} returns after them. {@code onActive} hears, on the subscription's thread and before
    * any message, when this member gains the topic ({@code true}) and when it loses it ({@code false}).
    */
   Subscription subscribeExclusive(String topic, String group, Listener listener, java.util.function.Consumer<Boolean> onActive);
@@ -54,6 +54,13 @@ public interface Bus extends AutoCloseable {
   /** Receives messages; a record that is not a valid message goes to {@link #onInvalid} and is skipped. */
   interface Listener {
     void onMessage(Message message);
+
+    /**
+     * Called after each batch of messages, before an exclusive subscription moves its committed position past them. A
+     * listener that hands messages on to another thread returns from here only once that thread has handled them, so
+     * no report counts as handled before it is; one that handles them in {@link #onMessage} has nothing to do.
+     */
+    default void handled() {}
 
     default void onInvalid(String where, ProtocolException problem) {
       System.getLogger(Bus.class.getName())

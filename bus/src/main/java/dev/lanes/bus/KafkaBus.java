@@ -332,6 +332,8 @@ public final class KafkaBus implements Bus {
     private final Listener listener;
     private final boolean commits;
     private long lastCommit = System.nanoTime();
+    /** Batches were handled since the last commit. */
+    private boolean uncommitted;
     /** A replay reads history: what it finds invalid was set aside when it was first read. */
     private boolean readOnly;
     private final Thread thread;
@@ -359,8 +361,11 @@ public final class KafkaBus implements Bus {
           for (ConsumerRecord<String, byte[]> record : records) {
             deliver(record);
           }
-          if (commits && !records.isEmpty()) {
-            commit();
+          if (!records.isEmpty() && handled()) {
+            uncommitted = commits;
+          }
+          if (uncommitted) {
+            commit(); // after an idle poll too, so the last batch before a quiet spell is committed
           }
         }
       } catch (WakeupException e) {
@@ -385,6 +390,7 @@ public final class KafkaBus implements Bus {
         return;
       }
       lastCommit = now;
+      uncommitted = false;
       consumer.commitAsync((offsets, error) -> {
         if (error != null) {
           LOG.debug("position on {} not committed: {}", topic, error.toString());
@@ -398,6 +404,17 @@ public final class KafkaBus implements Bus {
         consumer.commitSync(Duration.ofSeconds(5));
       } catch (RuntimeException e) {
         LOG.warn("could not commit the position on {}: {}", topic, e.getMessage());
+      }
+    }
+
+    /** Whether the listener finished the batch; a failure is logged, and the batch asks for no commit. */
+    private boolean handled() {
+      try {
+        listener.handled();
+        return true;
+      } catch (RuntimeException | AssertionError e) {
+        LOG.error("listener on {} failed to finish a batch: {}", topic, e.toString(), e);
+        return false;
       }
     }
 

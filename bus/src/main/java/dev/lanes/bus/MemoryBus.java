@@ -170,6 +170,7 @@ public final class MemoryBus implements Bus {
           deadLetter(topic, bytes, e.getMessage());
           listener.onInvalid(topic, e);
         }
+        listener.handled(); // every message is a batch of its own here
       });
     }
 

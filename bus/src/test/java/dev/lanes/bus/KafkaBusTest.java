@@ -22,16 +22,20 @@ import java.util.Optional;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.IntStream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
@@ -249,6 +253,62 @@ class KafkaBusTest {
 
       await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(delivered).hasSize(1));
       assertThat(invalid).hasValue(1);
+    }
+  }
+
+  @Test
+  void exclusiveSubscription_commitsPastABatchOnlyOnceItsListenerHasHandledIt() throws Exception {
+    String group = "g-" + run;
+    TopicPartition reports = new TopicPartition(Topics.REPORTS, 0);
+    CountDownLatch active = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    Recorder recorder = new Recorder(run);
+    AtomicInteger waiting = new AtomicInteger();
+    Bus.Listener slow = new Bus.Listener() {
+      @Override
+      public void onMessage(Message message) {
+        recorder.onMessage(message);
+      }
+
+      @Override
+      public void handled() {
+        if (!recorder.messages.isEmpty()) {
+          waiting.incrementAndGet();
+          awaitLatch(release); // as the lead does while its loop works through the batch
+        }
+      }
+    };
+    try (Admin admin = admin()) {
+      long before = admin.listOffsets(Map.of(reports, OffsetSpec.latest())).partitionResult(reports).get().offset();
+      bus.subscribeExclusive(Topics.REPORTS, group, slow, gained -> {
+        if (gained) {
+          active.countDown();
+        }
+      });
+      assertThat(active.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+      for (int i = 0; i < 3; i++) {
+        bus.publish(heartbeat("core", "report " + i)).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+      }
+      await().atMost(WAIT).untilAsserted(() -> assertThat(waiting).hasPositiveValue());
+      Thread.sleep(600); // three commit intervals: a commit past the reports would have happened by now
+      assertThat(committed(admin, group, reports)).isLessThanOrEqualTo(before);
+
+      release.countDown();
+      await().atMost(WAIT).untilAsserted(() -> assertThat(committed(admin, group, reports)).isGreaterThanOrEqualTo(before + 3));
+      assertThat(recorder.messages).hasSize(3);
+    }
+  }
+
+  private static long committed(Admin admin, String group, TopicPartition partition) throws Exception {
+    OffsetAndMetadata at = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().get(partition);
+    return at == null ? -1 : at.offset();
+  }
+
+  private static void awaitLatch(CountDownLatch latch) {
+    try {
+      latch.await(WAIT.toSeconds(), TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 

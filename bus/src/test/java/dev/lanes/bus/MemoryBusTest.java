@@ -45,6 +45,27 @@ class MemoryBusTest {
   }
 
   @Test
+  void listenerHearsThatEachMessageIsHandledAfterItsDelivery() {
+    List<String> events = new CopyOnWriteArrayList<>();
+    bus.subscribe(Topics.REPORTS, Bus.Start.NOW, new Bus.Listener() {
+      @Override
+      public void onMessage(Message message) {
+        events.add(((Heartbeat) message).detail());
+      }
+
+      @Override
+      public void handled() {
+        events.add("handled");
+      }
+    });
+    bus.publish(heartbeat("1"));
+    bus.publish(heartbeat("2"));
+
+    await().atMost(WAIT).untilAsserted(() -> assertThat(events).hasSize(4));
+    assertThat(events).containsExactly("1", "handled", "2", "handled");
+  }
+
+  @Test
   void subscribeBeginning_seesEarlierMessagesThenNewOnes() {
     bus.publish(heartbeat("1"));
     bus.publish(heartbeat("2"));

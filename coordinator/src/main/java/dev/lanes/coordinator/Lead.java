@@ -160,7 +160,7 @@ public final class Lead implements AutoCloseable {
     });
     bus.createTopics();
     this.outbox = new Outbox(bus);
-    this.reports = bus.subscribeExclusive(Topics.REPORTS, GROUP, m -> onLoopAndWait(() -> dispatch(m)),
+    this.reports = bus.subscribeExclusive(Topics.REPORTS, GROUP, new Reports(),
         gained -> onLoopAndWait(() -> setActive(gained)));
     long every = settings.reofferEvery().toMillis();
     loop.scheduleWithFixedDelay(() -> guarded(() -> activeRuns().forEach(Run::reoffer)), every, every,
@@ -408,6 +408,29 @@ public final class Lead implements AutoCloseable {
       action.run();
     } catch (RuntimeException e) {
       LOG.error("lead failed handling a report: {}", e.toString(), e);
+    }
+  }
+
+  /**
+   * Hands reports to the loop as they come and waits once a batch, for the subscription's thread: its position moves
+   * only past handled reports, and the thread that reads the next batch does not wait on the loop for each report.
+   */
+  private final class Reports implements Bus.Listener {
+    /** The last report handed over; the loop runs one task at a time, in order, so it ends after all earlier ones. */
+    private CompletableFuture<Void> last = CompletableFuture.completedFuture(null);
+
+    @Override
+    public void onMessage(Message message) {
+      try {
+        last = CompletableFuture.runAsync(() -> guarded(() -> dispatch(message)), loop);
+      } catch (RejectedExecutionException e) {
+        // closing: the report stays unhandled and uncommitted, for the next lead
+      }
+    }
+
+    @Override
+    public void handled() {
+      last.join();
     }
   }
 

@@ -14,6 +14,7 @@ import dev.lanes.protocol.WorkerStatus;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -84,6 +85,12 @@ public final class Worker implements AutoCloseable {
   private WorkDir workDir;
   private int busy;
   private boolean deferredPending;
+  /**
+   * No open offer may be claimed before this moment ({@link System#nanoTime}): the earliest hold-back among them, or
+   * earlier once offers are gone. It spares an idle worker a look at every open offer whenever another one arrives,
+   * which, with many workers in one process as in the dispatch benchmark, is most of what they cost.
+   */
+  private long nextReady = Long.MAX_VALUE;
 
   private Worker(Bus bus, Config config, Function<TaskOffered, Attempt> runs, Executor slots) {
     this.bus = bus;
@@ -161,6 +168,7 @@ public final class Worker implements AutoCloseable {
     boolean forOther = offer.preferred().filter(w -> !w.equals(config.id())).isPresent();
     long notBefore = forOther ? System.nanoTime() + HOLD_BACK.toNanos() : 0;
     open.put(key, new Open(offer, notBefore));
+    nextReady = Math.min(nextReady, notBefore);
     claimNext();
     if (forOther) {
       scheduleDeferred();
@@ -211,15 +219,26 @@ public final class Worker implements AutoCloseable {
    */
   private void claimNext() {
     long now = System.nanoTime();
-    while (busy < config.slots()) {
-      List<Open> ready = open.values().stream().filter(o -> o.notBefore() <= now).toList();
+    while (busy < config.slots() && nextReady <= now) {
+      List<Open> ready = new ArrayList<>();
+      Open meant = null;
+      long earliest = Long.MAX_VALUE;
+      for (Open o : open.values()) {
+        if (o.notBefore() > now) {
+          earliest = Math.min(earliest, o.notBefore());
+        } else {
+          ready.add(o);
+          if (meant == null && o.offer().preferred().filter(config.id()::equals).isPresent()) {
+            meant = o;
+          }
+        }
+      }
+      // The others that are ready stay ready.
+      nextReady = ready.size() > 1 ? now : earliest;
       if (ready.isEmpty()) {
         return;
       }
-      TaskOffered offer = ready.stream().map(Open::offer)
-          .filter(o -> o.preferred().filter(config.id()::equals).isPresent())
-          .findFirst()
-          .orElseGet(() -> ready.get(ThreadLocalRandom.current().nextInt(ready.size())).offer());
+      TaskOffered offer = (meant != null ? meant : ready.get(ThreadLocalRandom.current().nextInt(ready.size()))).offer();
       open.remove(offer.key());
       if (claimed.put(offer.key(), offer) != null) {
         busy--; // a newer attempt replaces a claim the lead never answered: its slot is this one
@@ -235,14 +254,14 @@ public final class Worker implements AutoCloseable {
    * anyway): with many idle workers and many offers, a timer per offer would keep every core busy waking up.
    */
   private void scheduleDeferred() {
-    if (deferredPending || busy >= config.slots()) {
+    if (deferredPending || busy >= config.slots() || open.isEmpty()) {
       return;
     }
     long now = System.nanoTime();
-    long next = open.values().stream().mapToLong(Open::notBefore).filter(t -> t > now).min().orElse(0);
-    if (next > 0) {
+    if (nextReady > now) {
+      // nextReady may be early (the offer it came from is gone): the timer then finds nothing and sets a new one.
       deferredPending = true;
-      beats.schedule(this::claimDeferred, next - now + 1_000_000, TimeUnit.NANOSECONDS);
+      beats.schedule(this::claimDeferred, nextReady - now + 1_000_000, TimeUnit.NANOSECONDS);
     }
   }
 

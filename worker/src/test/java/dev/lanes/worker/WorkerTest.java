@@ -212,6 +212,56 @@ class WorkerTest {
   }
 
   @Test
+  void offerMeantForAnotherWorkerIsLeftToItForTheHoldBackThenClaimed() {
+    Worker worker = simulated("sim", 2);
+    TaskOffered theirs = meantFor(offer("theirs", "true", Optional.empty(), List.of()), "other");
+    TaskOffered mine = meantFor(offer("mine", "true", Optional.empty(), List.of()), "sim");
+
+    long offered = System.nanoTime();
+    worker.accept(theirs);
+    worker.accept(mine);
+
+    ClaimRequested late = reports.awaitFirst(ClaimRequested.class, c -> c.task().equals("theirs"));
+    long waited = System.nanoTime() - offered;
+    assertThat(reports.all(ClaimRequested.class)).extracting(ClaimRequested::task)
+        .as("the offer meant for this worker is claimed at once, the other one only after the hold-back")
+        .containsExactly("mine", "theirs");
+    assertThat(late.worker()).isEqualTo("sim");
+    assertThat(Duration.ofNanos(waited)).isGreaterThanOrEqualTo(Worker.HOLD_BACK);
+  }
+
+  @Test
+  void heldBackOfferIsClaimedAfterItsOwnHoldBackWhenAnEarlierOneWentElsewhere() throws Exception {
+    Worker worker = simulated("sim", 1);
+    TaskOffered first = meantFor(offer("first", "true", Optional.empty(), List.of()), "other");
+    TaskOffered second = meantFor(offer("second", "true", Optional.empty(), List.of()), "other");
+
+    worker.accept(first);
+    worker.accept(new ClaimGranted(RUN, "first", 1, "other")); // the earliest hold-back is gone with it
+    Thread.sleep(Worker.HOLD_BACK.toMillis() / 2);
+    long offered = System.nanoTime();
+    worker.accept(second);
+
+    ClaimRequested claim = reports.awaitFirst(ClaimRequested.class, c -> c.task().equals("second"));
+    assertThat(Duration.ofNanos(System.nanoTime() - offered)).isGreaterThanOrEqualTo(Worker.HOLD_BACK);
+    assertThat(claim.worker()).isEqualTo("sim");
+    assertThat(reports.all(ClaimRequested.class)).extracting(ClaimRequested::task).containsExactly("second");
+  }
+
+  private Worker simulated(String id, int slots) {
+    Worker.Config config = new Worker.Config(id, "host", List.of(), slots, remote.url(), dir.resolve("work-" + id),
+        Duration.ofMinutes(5), Map.of());
+    Worker worker = Worker.simulated(bus, config, Clock.systemUTC());
+    workers.add(worker);
+    return worker;
+  }
+
+  private static TaskOffered meantFor(TaskOffered o, String worker) {
+    return new TaskOffered(o.run(), o.plan(), o.task(), o.epoch(), o.title(), o.prompt(), o.owns(), o.requires(),
+        o.agent(), o.verify(), o.baseCommit(), o.branch(), Optional.of(worker));
+  }
+
+  @Test
   void accept_reportMessageIsRefused() {
     Worker worker = Worker.simulated(bus, new Worker.Config("sim", "host", List.of(), 1, remote.url(),
         dir.resolve("work-sim"), Duration.ofMinutes(5), Map.of()), Clock.systemUTC());
