@@ -222,8 +222,6 @@ public final class EmbeddedBroker implements AutoCloseable {
         Map.entry("log.cleaner.dedupe.buffer.size", String.valueOf(CLEANER_DEDUPE_BUFFER_BYTES)),
         Map.entry("auto.create.topics.enable", "false"),
         Map.entry("num.partitions", "1"),
-        Map.entry("num.io.threads", System.getProperty("lanes.io", "8")),
-        Map.entry("num.network.threads", System.getProperty("lanes.net", "3")),
         Map.entry("server.max.startup.time.ms", String.valueOf(READY_TIMEOUT.toMillis())));
   }
 

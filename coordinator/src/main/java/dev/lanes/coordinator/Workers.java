@@ -45,7 +45,8 @@ final class Workers {
     long bestFree = 0;
     for (Known k : known.values()) {
       long free = k.status.slots() - k.load;
-      if (free > 0 && k.status.capabilities().containsAll(requires) && !k.status.worker().equals(except)
+      if (free > 0 && (requires.isEmpty() || k.status.capabilities().containsAll(requires))
+          && !k.status.worker().equals(except)
           && (best == null || free > bestFree || (free == bestFree && k.lastPicked < best.lastPicked))) {
         best = k;
         bestFree = free;

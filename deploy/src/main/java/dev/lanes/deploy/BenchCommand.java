@@ -31,11 +31,15 @@ final class BenchCommand implements Runnable {
     @Option(names = "--workers", defaultValue = "100", description = "Simulated workers (default: ${DEFAULT-VALUE}).")
     int workers;
 
-    @Option(names = "--tasks", defaultValue = "1000", description = "No-op tasks (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--tasks", defaultValue = "5000", description = "No-op tasks measured (default: ${DEFAULT-VALUE}).")
     int tasks;
 
     @Option(names = "--in-flight", description = "Tasks open at once (default: half the workers).")
     Integer inFlight;
+
+    @Option(names = "--warmup", defaultValue = "2000",
+        description = "No-op tasks run first and not counted, to warm up the JIT (default: ${DEFAULT-VALUE}).")
+    int warmup;
 
     @Spec CommandSpec spec;
 
@@ -44,11 +48,14 @@ final class BenchCommand implements Runnable {
       if (workers < 1 || tasks < 1) {
         throw new IllegalArgumentException("--workers and --tasks must be at least 1");
       }
+      if (warmup < 0) {
+        throw new IllegalArgumentException("--warmup: " + warmup + " must not be negative");
+      }
       int open = inFlight == null ? Math.max(1, workers / 2) : inFlight;
       if (open < 1) {
         throw new IllegalArgumentException("--in-flight: " + open + " must be at least 1");
       }
-      DispatchBench.run(workers, tasks, open, spec.commandLine().getOut());
+      DispatchBench.run(workers, tasks, open, warmup, spec.commandLine().getOut());
       return Main.OK;
     }
   }

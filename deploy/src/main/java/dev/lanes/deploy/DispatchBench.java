@@ -4,7 +4,6 @@ import dev.lanes.bus.Bus;
 import dev.lanes.bus.EmbeddedBroker;
 import dev.lanes.bus.KafkaBus;
 import dev.lanes.coordinator.Lead;
-import dev.lanes.coordinator.RunReport;
 import dev.lanes.protocol.AgentSpec;
 import dev.lanes.protocol.Claim;
 import dev.lanes.protocol.ClaimGranted;
@@ -47,6 +46,10 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * of tasks waiting for a free worker. Each landing releases the next task of its chain, so tasks/s is the lead's
  * whole cycle (offer, claim, grant, result, landing).
  *
+ * <p>A first plan of {@code warmup} tasks runs through the same lead and workers before the measured one and is not
+ * counted: it pays for class loading and the JIT, so the figures describe a running lead, as the Kafka baseline's own
+ * warm-up round trips do for the bare client.
+ *
  * <p>Latency is measured where the workers stand: from the moment an offer reaches them to the moment its grant does,
  * which covers the claim's trip to the lead, the lead's decision and the grant's trip back. The Kafka baseline is a
  * produce-to-consume round trip of one record at a time with the same client settings, in the same process.
@@ -54,13 +57,17 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 final class DispatchBench {
   private DispatchBench() {}
 
-  static void run(int workers, int tasks, int inFlight, PrintWriter out) {
+  static void run(int workers, int tasks, int inFlight, int warmup, PrintWriter out) {
     Path dir = LocalCluster.tempDir("lanes-bench-");
     try (EmbeddedBroker broker = EmbeddedBroker.start(dir.resolve("broker"))) {
-      out.printf(Locale.ROOT, "embedded broker at %s; %d simulated workers, %d no-op tasks in %d chains%n",
-          broker.bootstrapServers(), workers, tasks, inFlight);
+      out.printf(Locale.ROOT, "embedded broker at %s; %d simulated workers, %d no-op tasks in %d chains after %d"
+          + " to warm up%n", broker.bootstrapServers(), workers, tasks, inFlight, warmup);
+      out.printf(Locale.ROOT, "jvm: %s %s, %d cpus, options: %s%n", System.getProperty("java.vm.name"),
+          Runtime.version(), Runtime.getRuntime().availableProcessors(),
+          String.join(" ", java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()));
+      out.flush();
       double[] rtt = kafkaRoundTrips(broker.bootstrapServers(), 500);
-      Result r = dispatch(broker.bootstrapServers(), dir.resolve("repo"), workers, tasks, inFlight);
+      Result r = dispatch(broker.bootstrapServers(), dir.resolve("repo"), workers, tasks, inFlight, warmup, out);
       double[] lat = r.latenciesMs;
       Arrays.sort(lat);
       out.printf(Locale.ROOT, "offered->granted: n=%d p50=%.2f ms p90=%.2f ms p99=%.2f ms max=%.2f ms%n",
@@ -81,20 +88,25 @@ final class DispatchBench {
 
   private record Result(double[] latenciesMs, double seconds, boolean allLanded, int toPreferred) {}
 
-  private static Result dispatch(String bootstrap, Path repo, int workers, int tasks, int inFlight) {
-    Demo.git(createDirs(repo), "init", "-q", "-b", "main");
-    Demo.git(repo, "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q", "--allow-empty",
-        "-m", "empty");
+  /** {@code inFlight} independent chains of no-op tasks: never more offers open than that, each landing releases one. */
+  private static Plan chains(String name, int tasks, int inFlight) {
     List<Plan.Task> list = new ArrayList<>();
     AgentSpec noop = new AgentSpec(List.of("true"), 60_000);
     for (int i = 0; i < tasks; i++) {
-      // inFlight independent chains: never more offers open than that, each landing releases the next one.
       List<String> after = i < inFlight ? List.of() : List.of("t" + (i - inFlight));
       list.add(new Plan.Task("t" + i, "task " + i, "nothing", List.of(Claim.parse("m" + i + "/")), after,
           List.of(), noop, Optional.empty()));
     }
-    Plan plan = new Plan("bench", Optional.of("main"), "lanes/bench", list);
-    Observations seen = new Observations();
+    return new Plan(name, Optional.of("main"), "lanes/" + name, list);
+  }
+
+  private static Result dispatch(String bootstrap, Path repo, int workers, int tasks, int inFlight, int warmup,
+      PrintWriter out) {
+    Demo.git(createDirs(repo), "init", "-q", "-b", "main");
+    Demo.git(repo, "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q", "--allow-empty",
+        "-m", "empty");
+    java.util.concurrent.atomic.AtomicReference<Observations> current =
+        new java.util.concurrent.atomic.AtomicReference<>(new Observations());
     try (KafkaBus leadBus = KafkaBus.connect(bootstrap, "bench-lead");
         KafkaBus workerBus = KafkaBus.connect(bootstrap, "bench-workers");
         Lead lead = Lead.start(leadBus, repo, Clock.systemUTC())) {
@@ -105,7 +117,7 @@ final class DispatchBench {
       }
       Bus.Listener fanOut = message -> {
         long now = System.nanoTime();
-        seen.observe(message, now);
+        current.get().observe(message, now);
         for (Worker w : sims) {
           w.accept(message);
         }
@@ -117,19 +129,33 @@ final class DispatchBench {
       while (lead.knownWorkers() < workers && System.nanoTime() < deadline) {
         sleep(10);
       }
-      long start = System.nanoTime();
-      RunReport report;
-      try {
-        report = lead.submit(plan).done().get(5, java.util.concurrent.TimeUnit.MINUTES);
-      } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
-        throw new IllegalStateException("the dispatch run did not finish within 5 minutes: " + e, e);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IllegalStateException("interrupted", e);
+      if (warmup > 0) {
+        long start = System.nanoTime();
+        boolean landed = runToEnd(lead, chains("warmup", warmup, inFlight));
+        out.printf(Locale.ROOT, "warm-up: %d tasks in %.2f s (%s), not counted%n", warmup,
+            (System.nanoTime() - start) / 1e9, landed ? "all landed" : "NOT all landed");
+        out.flush();
       }
+      Observations seen = new Observations();
+      current.set(seen);
+      Plan plan = chains("bench", tasks, inFlight);
+      long start = System.nanoTime();
+      boolean landed = runToEnd(lead, plan);
       double seconds = (System.nanoTime() - start) / 1e9;
       double[] lat = seen.latencies.stream().mapToDouble(Double::doubleValue).toArray();
-      return new Result(lat, seconds, report.allLanded(), seen.toPreferred.get());
+      return new Result(lat, seconds, landed, seen.toPreferred.get());
+    }
+  }
+
+  /** Whether every task landed. */
+  private static boolean runToEnd(Lead lead, Plan plan) {
+    try {
+      return lead.submit(plan).done().get(5, java.util.concurrent.TimeUnit.MINUTES).allLanded();
+    } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+      throw new IllegalStateException("the " + plan.name() + " run did not finish within 5 minutes: " + e, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
     }
   }
 

@@ -13,8 +13,10 @@ import org.junit.jupiter.api.Test;
 class BenchIT {
   @Test
   void dispatchBenchLandsEveryTaskAndPrintsItsSummary() {
-    List<String> lines = bench("dispatch", "--workers", "10", "--tasks", "60");
+    List<String> lines = bench("dispatch", "--workers", "10", "--tasks", "60", "--warmup", "30");
 
+    assertThat(lines).anyMatch(l -> l.matches("warm-up: 30 tasks in [\\d.]+ s \\(all landed\\), not counted"));
+    assertThat(lines).anyMatch(l -> l.startsWith("offered->granted: n=60 "));
     assertThat(lines).anyMatch(l -> l.startsWith("throughput: 60 tasks in ") && l.endsWith("(all landed)"));
     Matcher last = Pattern.compile("dispatch p50_ms=([\\d.]+) p99_ms=([\\d.]+) tasks_per_s=(\\d+) kafka_rtt_p99_ms=([\\d.]+)")
         .matcher(lines.get(lines.size() - 1));

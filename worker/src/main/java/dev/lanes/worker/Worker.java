@@ -76,10 +76,10 @@ public final class Worker implements AutoCloseable {
   private final Function<TaskOffered, Attempt> runs;
   private final Executor slots;
   private final ScheduledExecutorService beats;
-  private final Map<String, Open> open = new LinkedHashMap<>();
-  private final Map<String, TaskOffered> claimed = new LinkedHashMap<>();
-  private final Map<String, Long> claimedAt = new java.util.HashMap<>();
-  private final Map<String, Attempt> running = new ConcurrentHashMap<>();
+  private final Map<Ref, Open> open = new LinkedHashMap<>();
+  private final Map<Ref, TaskOffered> claimed = new LinkedHashMap<>();
+  private final Map<Ref, Long> claimedAt = new java.util.HashMap<>();
+  private final Map<Ref, Attempt> running = new ConcurrentHashMap<>();
   private Bus.Subscription work;
   /** Set by {@link #start}: a simulated worker has none. */
   private WorkDir workDir;
@@ -158,7 +158,7 @@ public final class Worker implements AutoCloseable {
         || offer.review().filter(r -> r.writer().equals(config.id())).isPresent()) {
       return; // a worker never reviews its own work
     }
-    String key = offer.key();
+    Ref key = Ref.of(offer);
     Open known = open.get(key);
     TaskOffered mine = claimed.get(key);
     if ((known != null && known.offer().epoch() > offer.epoch()) || (mine != null && mine.epoch() >= offer.epoch())
@@ -176,7 +176,7 @@ public final class Worker implements AutoCloseable {
   }
 
   private synchronized void onGrant(ClaimGranted grant) {
-    String key = dev.lanes.protocol.TaskRef.key(grant.run(), grant.task());
+    Ref key = new Ref(grant.run(), grant.task());
     Open offer = open.get(key);
     if (offer != null && offer.offer().epoch() <= grant.epoch()) {
       open.remove(key);
@@ -200,7 +200,7 @@ public final class Worker implements AutoCloseable {
 
   /** Drops the offer if it is still open, or ends the attempt if this worker runs it. */
   private synchronized void onCancel(TaskCancelled cancel) {
-    String key = dev.lanes.protocol.TaskRef.key(cancel.run(), cancel.task());
+    Ref key = new Ref(cancel.run(), cancel.task());
     Open offer = open.get(key);
     if (offer != null && offer.offer().epoch() <= cancel.epoch()) {
       open.remove(key);
@@ -239,11 +239,12 @@ public final class Worker implements AutoCloseable {
         return;
       }
       TaskOffered offer = (meant != null ? meant : ready.get(ThreadLocalRandom.current().nextInt(ready.size()))).offer();
-      open.remove(offer.key());
-      if (claimed.put(offer.key(), offer) != null) {
+      Ref key = Ref.of(offer);
+      open.remove(key);
+      if (claimed.put(key, offer) != null) {
         busy--; // a newer attempt replaces a claim the lead never answered: its slot is this one
       }
-      claimedAt.put(offer.key(), System.nanoTime());
+      claimedAt.put(key, System.nanoTime());
       busy++;
       bus.publish(new ClaimRequested(offer.run(), offer.task(), offer.epoch(), config.id()));
     }
@@ -271,7 +272,7 @@ public final class Worker implements AutoCloseable {
     scheduleDeferred();
   }
 
-  private void runTask(String key, Attempt run) {
+  private void runTask(Ref key, Attempt run) {
     try {
       run.run();
     } catch (RuntimeException e) {
@@ -327,6 +328,21 @@ public final class Worker implements AutoCloseable {
       now = busy;
     }
     bus.publish(new WorkerStatus(config.id(), config.host(), config.capabilities(), config.slots(), now));
+  }
+
+  /**
+   * A task of a run, as the key of the worker's books. Not the bus key string: every simulated worker of the dispatch
+   * benchmark would build that string anew for every message, and the two ids' hashes are kept by the strings.
+   */
+  private record Ref(String run, String task) {
+    static Ref of(TaskOffered offer) {
+      return new Ref(offer.run(), offer.task());
+    }
+
+    @Override
+    public String toString() {
+      return dev.lanes.protocol.TaskRef.key(run, task);
+    }
   }
 
   /** An offer this worker could run, and when it may claim it (later, when the lead preferred another worker). */
