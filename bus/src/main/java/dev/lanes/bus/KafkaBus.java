@@ -334,6 +334,8 @@ public final class KafkaBus implements Bus {
     private long lastCommit = System.nanoTime();
     /** Batches were handled since the last commit. */
     private boolean uncommitted;
+    /** A batch its listener could not finish: nothing is committed from then on, so the next member reads it again. */
+    private boolean stuck;
     /** A replay reads history: what it finds invalid was set aside when it was first read. */
     private boolean readOnly;
     private final Thread thread;
@@ -391,6 +393,9 @@ public final class KafkaBus implements Bus {
       }
       lastCommit = now;
       uncommitted = false;
+      if (stuck) {
+        return;
+      }
       consumer.commitAsync((offsets, error) -> {
         if (error != null) {
           LOG.debug("position on {} not committed: {}", topic, error.toString());
@@ -400,6 +405,9 @@ public final class KafkaBus implements Bus {
 
     /** Commits the position now, when the member is about to give up the topic. */
     void commitNow() {
+      if (stuck) {
+        return;
+      }
       try {
         consumer.commitSync(Duration.ofSeconds(5));
       } catch (RuntimeException e) {
@@ -407,13 +415,15 @@ public final class KafkaBus implements Bus {
       }
     }
 
-    /** Whether the listener finished the batch; a failure is logged, and the batch asks for no commit. */
+    /** Whether the listener finished the batch; if not, this subscription commits nothing more (see {@link #stuck}). */
     private boolean handled() {
       try {
         listener.handled();
         return true;
-      } catch (RuntimeException | AssertionError e) {
-        LOG.error("listener on {} failed to finish a batch: {}", topic, e.toString(), e);
+      } catch (RuntimeException | AssertionError | LinkageError e) {
+        LOG.error("listener on {} could not finish a batch{}: {}", topic,
+            commits ? "; the position stays where it is" : "", e.toString());
+        stuck = true;
         return false;
       }
     }

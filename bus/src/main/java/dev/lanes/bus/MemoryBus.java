@@ -169,8 +169,9 @@ public final class MemoryBus implements Bus {
         } catch (ProtocolException e) {
           deadLetter(topic, bytes, e.getMessage());
           listener.onInvalid(topic, e);
+        } finally {
+          listener.handled(); // every message is a batch of its own here, handled whatever became of it
         }
-        listener.handled(); // every message is a batch of its own here
       });
     }
 

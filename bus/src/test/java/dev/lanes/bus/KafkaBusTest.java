@@ -286,6 +286,10 @@ class KafkaBusTest {
         }
       });
       assertThat(active.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+      // The history before the reports is committed first, and the commit interval has passed since: a commit made
+      // before the listener has handled the reports would go out at once.
+      await().atMost(WAIT).untilAsserted(() -> assertThat(committed(admin, group, reports)).isEqualTo(before == 0 ? -1 : before));
+      Thread.sleep(300);
       for (int i = 0; i < 3; i++) {
         bus.publish(heartbeat("core", "report " + i)).get(WAIT.toSeconds(), TimeUnit.SECONDS);
       }
@@ -296,6 +300,10 @@ class KafkaBusTest {
       release.countDown();
       await().atMost(WAIT).untilAsserted(() -> assertThat(committed(admin, group, reports)).isGreaterThanOrEqualTo(before + 3));
       assertThat(recorder.messages).hasSize(3);
+
+      // A report handled within the commit interval of the last commit, then silence: still committed.
+      bus.publish(heartbeat("core", "last before a quiet spell")).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+      await().atMost(WAIT).untilAsserted(() -> assertThat(committed(admin, group, reports)).isEqualTo(before + 4));
     }
   }
 

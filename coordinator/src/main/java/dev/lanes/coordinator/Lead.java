@@ -52,8 +52,9 @@ import org.slf4j.LoggerFactory;
  * group's committed position means reports sent while no lead was there are read when one comes back.
  *
  * <p>Every report is handed to one event-loop thread, which owns all run state: decisions are made in the order
- * reports arrive and no state is shared between threads. The subscription waits for each report to be handled, so its
- * position is committed only for handled reports.
+ * reports arrive and no state is shared between threads. The subscription hands over a batch of reports and waits
+ * until the loop has handled them before it reads the next batch, so its position is committed only for handled
+ * reports.
  */
 public final class Lead implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Lead.class);
@@ -406,7 +407,7 @@ public final class Lead implements AutoCloseable {
   private static void guarded(Runnable action) {
     try {
       action.run();
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | AssertionError | LinkageError e) {
       LOG.error("lead failed handling a report: {}", e.toString(), e);
     }
   }
@@ -424,13 +425,32 @@ public final class Lead implements AutoCloseable {
       try {
         last = CompletableFuture.runAsync(() -> guarded(() -> dispatch(message)), loop);
       } catch (RejectedExecutionException e) {
-        // closing: the report stays unhandled and uncommitted, for the next lead
+        // Closing: the report is not handled, so the batch must not count as handled either (see handled()).
+        last = CompletableFuture.failedFuture(e);
       }
     }
 
+    /**
+     * Waits for the batch. Throws when a report of it could not be handed over, or was dropped when the loop stopped,
+     * and the subscription then commits nothing more: the next lead reads those reports again.
+     */
     @Override
     public void handled() {
-      last.join();
+      while (true) {
+        try {
+          last.get(1, TimeUnit.SECONDS);
+          return;
+        } catch (TimeoutException e) {
+          if (loop.isTerminated() && !last.isDone()) {
+            throw new IllegalStateException("the lead stopped before it handled the batch");
+          }
+        } catch (ExecutionException e) {
+          throw new IllegalStateException("the lead could not take the batch: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException("interrupted waiting for the lead's loop", e);
+        }
+      }
     }
   }
 

@@ -94,8 +94,6 @@ final class Run implements MergeQueue.Listener {
   private final Set<Slot> restoredQueue = new LinkedHashSet<>();
   private final MergeQueue queue;
   private int finals;
-  /** See {@link #tip()}; null until first read. */
-  private String knownTip;
   private final CompletableFuture<RunReport> done;
 
   Run(String id, Plan plan, String baseCommit, Context cx, CompletableFuture<RunReport> done) {
@@ -739,7 +737,6 @@ final class Run implements MergeQueue.Listener {
 
   @Override
   public void landed(MergeQueue.Entry entry, String tip) {
-    knownTip = tip;
     Slot slot = tasks.get(entry.task());
     slot.commit = tip;
     update(slot, TaskState.LANDED, (slot.changedFiles > 0 ? slot.changedFiles + " file(s), " : "")
@@ -782,17 +779,8 @@ final class Run implements MergeQueue.Listener {
     }
   }
 
-  /**
-   * The target's tip as this run knows it: read from the repository once, then moved by this run's own landings. New
-   * attempts start from here; reading the branch for each of them would cost a file system walk per task (JGit looks
-   * for a packed-refs file each time). A change to the branch from elsewhere is still noticed where it matters: the
-   * merge queue reads the branch itself before it moves it, and lands on whatever it finds.
-   */
   private String tip() {
-    if (knownTip == null) {
-      knownTip = repo.tip(plan.target()).orElse(baseCommit);
-    }
-    return knownTip;
+    return repo.tip(plan.target()).orElse(baseCommit);
   }
 
   /**

@@ -307,6 +307,7 @@ public final class Worker implements AutoCloseable {
     }
     if (freed) {
       claimNext();
+      scheduleDeferred();
     }
   }
 

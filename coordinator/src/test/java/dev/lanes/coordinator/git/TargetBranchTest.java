@@ -139,6 +139,21 @@ class TargetBranchTest {
   }
 
   @Test
+  void tip_followsTheBranchWhetherItsRefIsLooseOrPacked() {
+    branch.prepare(TARGET, base);
+    String moved = repo.commitOnto(base, TARGET, Map.of("core/file.txt", "moved by someone else\n"));
+    assertThat(branch.tip(TARGET)).as("loose, moved by git itself").contains(moved);
+
+    repo.git("pack-refs", "--all"); // the loose file goes; the tip is in packed-refs alone
+    assertThat(dir.resolve("repo/.git/refs/heads/" + TARGET)).doesNotExist();
+    assertThat(branch.tip(TARGET)).as("packed").contains(moved);
+
+    String again = repo.commitOnto(moved, TARGET, Map.of("core/file.txt", "and again\n"));
+    assertThat(branch.tip(TARGET)).as("loose again, over the stale packed entry").contains(again);
+    assertThat(branch.tip("lanes/../main")).as("never a path outside refs/heads").isEmpty();
+  }
+
+  @Test
   void tip_missingBranchIsEmpty() {
     assertThat(branch.tip("no/such/branch")).isEmpty();
   }
