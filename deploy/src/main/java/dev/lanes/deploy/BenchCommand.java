@@ -23,10 +23,9 @@ final class BenchCommand implements Runnable {
   @Command(
       name = "dispatch",
       mixinStandardHelpOptions = true,
-      description = {
-        "Simulated workers (the real claiming logic, tasks that pass at once) against the embedded broker and a",
-        "real lead: offered-to-granted latency and tasks/s, next to a plain Kafka produce-to-consume round trip."
-      })
+      description = "Simulated workers (the real claiming logic, tasks that pass at once) against the embedded broker"
+          + " and a real lead: offered-to-granted latency and tasks/s, next to a plain Kafka produce-to-consume round"
+          + " trip. The tasks run in --in-flight chains, each landing releasing the next task of its chain.")
   static final class Dispatch implements Callable<Integer> {
     @Option(names = "--workers", defaultValue = "100", description = "Simulated workers (default: ${DEFAULT-VALUE}).")
     int workers;
