@@ -64,6 +64,10 @@ public final class KafkaBus implements Bus {
     p.put(ProducerConfig.ACKS_CONFIG, "all");
     p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
     p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+    // One request in flight: what is published meanwhile goes out together in the next one. Under load that is
+    // several records per request instead of one, which is most of the broker's work (lanes bench dispatch: a third
+    // more tasks/s); an idle bus sends at once as before.
+    p.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 1);
     p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, (int) TIMEOUT.toMillis());
     p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) Duration.ofMinutes(2).toMillis());
     p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Json.MAX_MESSAGE_BYTES + 4096);

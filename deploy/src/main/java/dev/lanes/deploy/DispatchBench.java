@@ -139,9 +139,16 @@ final class DispatchBench {
       Observations seen = new Observations();
       current.set(seen);
       Plan plan = chains("bench", tasks, inFlight);
+      Map<String, Long> before = endOffsets(bootstrap);
       long start = System.nanoTime();
       boolean landed = runToEnd(lead, plan);
       double seconds = (System.nanoTime() - start) / 1e9;
+      Map<String, Long> after = endOffsets(bootstrap);
+      StringBuilder perTask = new StringBuilder("records per task:");
+      for (String topic : Topics.all()) {
+        perTask.append(String.format(Locale.ROOT, " %s %.2f", topic, (after.get(topic) - before.get(topic)) / (double) tasks));
+      }
+      out.println(perTask);
       double[] lat = seen.latencies.stream().mapToDouble(Double::doubleValue).toArray();
       return new Result(lat, seconds, landed, seen.toPreferred.get());
     }
@@ -181,6 +188,18 @@ final class DispatchBench {
           toPreferred.incrementAndGet();
         }
       }
+    }
+  }
+
+  private static Map<String, Long> endOffsets(String bootstrap) {
+    Properties c = new Properties();
+    c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+      Map<String, Long> out = new java.util.TreeMap<>();
+      for (String topic : Topics.all()) {
+        out.put(topic, consumer.endOffsets(List.of(new TopicPartition(topic, 0))).values().iterator().next());
+      }
+      return out;
     }
   }
 

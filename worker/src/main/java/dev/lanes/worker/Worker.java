@@ -153,9 +153,15 @@ public final class Worker implements AutoCloseable {
     }
   }
 
+  // The handlers below run for every message on the work topic, in every worker, so they are written plainly (no
+  // lambdas, streams or Optional chains): with many workers in one process, as in the dispatch benchmark, their
+  // allocations are what sets the pace of garbage collection.
+
   private synchronized void onOffer(TaskOffered offer) {
-    if (!config.capabilities().containsAll(offer.requires())
-        || offer.review().filter(r -> r.writer().equals(config.id())).isPresent()) {
+    if (!offer.requires().isEmpty() && !config.capabilities().containsAll(offer.requires())) {
+      return;
+    }
+    if (offer.review().isPresent() && offer.review().get().writer().equals(config.id())) {
       return; // a worker never reviews its own work
     }
     Ref key = Ref.of(offer);
@@ -165,7 +171,7 @@ public final class Worker implements AutoCloseable {
         || running.containsKey(key)) {
       return;
     }
-    boolean forOther = offer.preferred().filter(w -> !w.equals(config.id())).isPresent();
+    boolean forOther = offer.preferred().isPresent() && !offer.preferred().get().equals(config.id());
     long notBefore = forOther ? System.nanoTime() + HOLD_BACK.toNanos() : 0;
     open.put(key, new Open(offer, notBefore));
     nextReady = Math.min(nextReady, notBefore);
@@ -228,7 +234,7 @@ public final class Worker implements AutoCloseable {
           earliest = Math.min(earliest, o.notBefore());
         } else {
           ready.add(o);
-          if (meant == null && o.offer().preferred().filter(config.id()::equals).isPresent()) {
+          if (meant == null && isMine(o.offer())) {
             meant = o;
           }
         }
@@ -248,6 +254,10 @@ public final class Worker implements AutoCloseable {
       busy++;
       bus.publish(new ClaimRequested(offer.run(), offer.task(), offer.epoch(), config.id()));
     }
+  }
+
+  private boolean isMine(TaskOffered offer) {
+    return offer.preferred().isPresent() && offer.preferred().get().equals(config.id());
   }
 
   /**
@@ -338,6 +348,18 @@ public final class Worker implements AutoCloseable {
   private record Ref(String run, String task) {
     static Ref of(TaskOffered offer) {
       return new Ref(offer.run(), offer.task());
+    }
+
+    // Written out: a record's generated equals and hashCode go through method handles, which the launcher's C1-only
+    // JIT does not inline, and these two run for every message in every worker.
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Ref r && task.equals(r.task) && run.equals(r.run);
+    }
+
+    @Override
+    public int hashCode() {
+      return 31 * run.hashCode() + task.hashCode();
     }
 
     @Override

@@ -197,7 +197,7 @@ public final class TargetBranch implements AutoCloseable {
     }
     try {
       String id = java.nio.file.Files.readString(file, java.nio.charset.StandardCharsets.US_ASCII).strip();
-      return ObjectId.isId(id) ? Optional.of(ObjectId.fromString(id).name()) : Optional.empty();
+      return ObjectId.isId(id) ? Optional.of(id.toLowerCase(java.util.Locale.ROOT)) : Optional.empty();
     } catch (IOException | java.io.UncheckedIOException e) {
       return Optional.empty(); // removed or repacked meanwhile
     }
