@@ -146,7 +146,8 @@ final class DispatchBench {
       Map<String, Long> after = endOffsets(bootstrap);
       StringBuilder perTask = new StringBuilder("records per task:");
       for (String topic : Topics.all()) {
-        perTask.append(String.format(Locale.ROOT, " %s %.2f", topic, (after.get(topic) - before.get(topic)) / (double) tasks));
+        double n = (after.get(topic) - before.get(topic)) / (double) tasks;
+        perTask.append(String.format(Locale.ROOT, " %s %.2f", topic, n));
       }
       out.println(perTask);
       double[] lat = seen.latencies.stream().mapToDouble(Double::doubleValue).toArray();
@@ -191,10 +192,12 @@ final class DispatchBench {
     }
   }
 
+  /** Each topic's end offset: the bench counts the records one run puts on the bus. */
   private static Map<String, Long> endOffsets(String bootstrap) {
     Properties c = new Properties();
     c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-    try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+    try (KafkaConsumer<byte[], byte[]> consumer =
+        new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
       Map<String, Long> out = new java.util.TreeMap<>();
       for (String topic : Topics.all()) {
         out.put(topic, consumer.endOffsets(List.of(new TopicPartition(topic, 0))).values().iterator().next());
