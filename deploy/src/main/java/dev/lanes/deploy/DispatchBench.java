@@ -23,7 +23,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
-import java.util.concurrent.ConcurrentHashMap;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -105,8 +104,7 @@ final class DispatchBench {
     Demo.git(createDirs(repo), "init", "-q", "-b", "main");
     Demo.git(repo, "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q", "--allow-empty",
         "-m", "empty");
-    java.util.concurrent.atomic.AtomicReference<Observations> current =
-        new java.util.concurrent.atomic.AtomicReference<>(new Observations());
+    Observations seen = new Observations("bench", tasks);
     try (KafkaBus leadBus = KafkaBus.connect(bootstrap, "bench-lead");
         KafkaBus workerBus = KafkaBus.connect(bootstrap, "bench-workers");
         Lead lead = Lead.start(leadBus, repo, Clock.systemUTC())) {
@@ -117,7 +115,7 @@ final class DispatchBench {
       }
       Bus.Listener fanOut = message -> {
         long now = System.nanoTime();
-        current.get().observe(message, now);
+        seen.observe(message, now);
         for (Worker w : sims) {
           w.accept(message);
         }
@@ -136,8 +134,6 @@ final class DispatchBench {
             (System.nanoTime() - start) / 1e9, landed ? "all landed" : "NOT all landed");
         out.flush();
       }
-      Observations seen = new Observations();
-      current.set(seen);
       Plan plan = chains("bench", tasks, inFlight);
       Map<String, Long> before = endOffsets(bootstrap);
       long start = System.nanoTime();
@@ -150,8 +146,7 @@ final class DispatchBench {
         perTask.append(String.format(Locale.ROOT, " %s %.2f", topic, n));
       }
       out.println(perTask);
-      double[] lat = seen.latencies.stream().mapToDouble(Double::doubleValue).toArray();
-      return new Result(lat, seconds, landed, seen.toPreferred.get());
+      return new Result(seen.latencies(), seconds, landed, seen.toPreferred());
     }
   }
 
@@ -167,32 +162,63 @@ final class DispatchBench {
     }
   }
 
-  /** What the simulated workers see of one run: when each offer and grant arrived, and to whom grants went. */
+  /**
+   * What the simulated workers see of the measured run: when each offer and grant arrived, and to whom grants went.
+   * Kept in arrays indexed by task number, allocated up front, so that measuring adds no garbage of its own to the
+   * run it measures (maps of boxed times did: half of what the run kept alive, and so of the collector's pauses).
+   */
   private static final class Observations {
-    final Map<String, Long> offered = new ConcurrentHashMap<>();
-    final Map<String, String> preferred = new ConcurrentHashMap<>();
-    final List<Double> latencies = java.util.Collections.synchronizedList(new ArrayList<>());
-    final java.util.concurrent.atomic.AtomicInteger toPreferred = new java.util.concurrent.atomic.AtomicInteger();
+    private final String plan;
+    private final long[] offeredAt;
+    private final int[] offeredEpoch;
+    private final int[] preferred;
+    private final double[] latencies;
+    private String run;
+    private int granted;
+    private int toPreferred;
 
-    void observe(Message m, long now) {
-      if (m instanceof TaskOffered o) {
-        String key = o.key() + "#" + o.epoch();
-        offered.putIfAbsent(key, now);
-        o.preferred().ifPresent(w -> preferred.putIfAbsent(key, w));
-      } else if (m instanceof ClaimGranted g) {
-        String key = dev.lanes.protocol.TaskRef.key(g.run(), g.task()) + "#" + g.epoch();
-        Long at = offered.get(key);
-        if (at != null) {
-          latencies.add((now - at) / 1e6);
+    Observations(String plan, int tasks) {
+      this.plan = plan;
+      offeredAt = new long[tasks];
+      offeredEpoch = new int[tasks];
+      preferred = new int[tasks];
+      latencies = new double[tasks];
+    }
+
+    synchronized void observe(Message m, long now) {
+      if (m instanceof TaskOffered o && o.plan().equals(plan)) {
+        run = o.run();
+        int i = number(o.task(), 1);
+        if (o.epoch() > offeredEpoch[i]) {
+          offeredEpoch[i] = o.epoch();
+          offeredAt[i] = now;
+          preferred[i] = o.preferred().isPresent() ? number(o.preferred().get(), 3) : -1;
         }
-        if (g.worker().equals(preferred.get(key))) {
-          toPreferred.incrementAndGet();
+      } else if (m instanceof ClaimGranted g && g.run().equals(run)) {
+        int i = number(g.task(), 1);
+        if (g.epoch() == offeredEpoch[i] && granted < latencies.length) {
+          latencies[granted++] = (now - offeredAt[i]) / 1e6;
+          if (number(g.worker(), 3) == preferred[i]) {
+            toPreferred++;
+          }
         }
       }
     }
+
+    /** The number in a bench id: {@code t12} (a task) or {@code sim7} (a worker), after its prefix. */
+    private static int number(String id, int prefix) {
+      return Integer.parseInt(id, prefix, id.length(), 10);
+    }
+
+    synchronized double[] latencies() {
+      return Arrays.copyOf(latencies, granted);
+    }
+
+    synchronized int toPreferred() {
+      return toPreferred;
+    }
   }
 
-  /** Each topic's end offset: the bench counts the records one run puts on the bus. */
   private static Map<String, Long> endOffsets(String bootstrap) {
     Properties c = new Properties();
     c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
