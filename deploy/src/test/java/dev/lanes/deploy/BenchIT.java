@@ -18,13 +18,14 @@ class BenchIT {
     assertThat(lines).anyMatch(l -> l.matches("warm-up: 30 tasks in [\\d.]+ s \\(all landed\\), not counted"));
     assertThat(lines).anyMatch(l -> l.startsWith("offered->granted: n=60 "));
     assertThat(lines).anyMatch(l -> l.startsWith("throughput: 60 tasks in ") && l.endsWith("(all landed)"));
-    // Each task takes at least an offer and a grant, a claim and a result, and three decisions; nothing is dead.
-    Matcher records = Pattern.compile("records per task: lanes.work ([\\d.]+) lanes.reports ([\\d.]+)"
-        + " lanes.events ([\\d.]+) lanes.dead 0.00").matcher(String.join("\n", lines));
+    // Each task takes an offer and a grant, a claim and a result, and three decisions, with a little room for the
+    // run's own records and a repeated offer; more would be a herd or records sent twice. Nothing is dead.
+    Matcher records = Pattern.compile("records per task: lanes\\.work ([\\d.]+) lanes\\.reports ([\\d.]+)"
+        + " lanes\\.events ([\\d.]+) lanes\\.dead 0\\.00").matcher(String.join("\n", lines));
     assertThat(records.find()).as(String.join("\n", lines)).isTrue();
-    assertThat(Double.parseDouble(records.group(1))).isGreaterThanOrEqualTo(2);
-    assertThat(Double.parseDouble(records.group(2))).isGreaterThanOrEqualTo(2);
-    assertThat(Double.parseDouble(records.group(3))).isGreaterThanOrEqualTo(3);
+    assertThat(Double.parseDouble(records.group(1))).isBetween(2.0, 2.25);
+    assertThat(Double.parseDouble(records.group(2))).isBetween(2.0, 2.25);
+    assertThat(Double.parseDouble(records.group(3))).isBetween(3.0, 3.25);
     Matcher last = Pattern.compile("dispatch p50_ms=([\\d.]+) p99_ms=([\\d.]+) tasks_per_s=(\\d+) kafka_rtt_p99_ms=([\\d.]+)")
         .matcher(lines.get(lines.size() - 1));
     assertThat(last.matches()).as(lines.get(lines.size() - 1)).isTrue();

@@ -153,9 +153,9 @@ public final class Worker implements AutoCloseable {
     }
   }
 
-  // The handlers below run for every message on the work topic, in every worker, so they are written plainly (no
-  // lambdas, streams or Optional chains): with many workers in one process, as in the dispatch benchmark, their
-  // allocations are what sets the pace of garbage collection.
+  // The offer and grant handlers below run for every message on the work topic, in every worker, so their common
+  // paths are written plainly (no lambdas, streams or Optional chains): with many workers in one process, as in the
+  // dispatch benchmark, their allocations are what sets the pace of garbage collection.
 
   private synchronized void onOffer(TaskOffered offer) {
     if (!offer.requires().isEmpty() && !config.capabilities().containsAll(offer.requires())) {
