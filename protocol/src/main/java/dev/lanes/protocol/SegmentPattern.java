@@ -72,8 +72,10 @@ final class SegmentPattern {
       if (tokens.isEmpty() || !tokens.get(tokens.size() - 1).star()) {
         tokens.add(Token.STAR);
       }
+    } else if (cp == '?') {
+      tokens.add(Token.ANY_CHAR);
     } else {
-      tokens.add(new Token(false, cp == '?' ? CharSet.ANY : CharSet.of(cp)));
+      tokens.add(cp < Token.ASCII.length ? Token.ASCII[cp] : new Token(false, CharSet.of(cp)));
     }
   }
 
@@ -300,6 +302,18 @@ final class SegmentPattern {
   /** A star, or a set of characters that matches exactly one character. */
   record Token(boolean star, CharSet chars) {
     static final Token STAR = new Token(true, CharSet.ANY);
+    static final Token ANY_CHAR = new Token(false, CharSet.ANY);
+    /**
+     * The token of each ASCII character, shared by every pattern: a lead holds the claims of every task of a plan,
+     * and one token and set per character of each was most of a task's memory.
+     */
+    static final Token[] ASCII = new Token[128];
+
+    static {
+      for (int c = 0; c < ASCII.length; c++) {
+        ASCII[c] = new Token(false, CharSet.of(c));
+      }
+    }
   }
 
   /**
