@@ -76,6 +76,20 @@ class MergeQueueTest {
     assertThat(target.tip(TARGET)).contains(first);
   }
 
+  @Test
+  void conflictWithAnEntryAheadThatIsEvictedLandsOnceItIsGone() throws Exception {
+    String first = repo.commitOnto(base, "first", Map.of("shared.txt", "first\n", "bad.txt", "x\n"));
+    String second = repo.commitOnto(base, "second", Map.of("shared.txt", "second\n"));
+    String third = repo.commitOnto(base, "third", Map.of("third.txt", "third\n"));
+
+    run(3, entry("first", first), entry("second", second), entry("third", third));
+
+    assertThat(events).containsExactly("evicted first: verify failed on the merged tree: exit 1", "landed second",
+        "landed third");
+    assertThat(repo.git("show", TARGET + ":shared.txt")).isEqualTo("second");
+    assertThat(repo.git("ls-tree", "--name-only", TARGET)).contains("third.txt").doesNotContain("bad.txt");
+  }
+
   private MergeQueue.Entry entry(String task, String commit) {
     return new MergeQueue.Entry(task, commit, base, "Land " + task, Optional.of("test ! -e bad.txt"),
         Duration.ofMinutes(1));
