@@ -19,8 +19,8 @@ import org.slf4j.LoggerFactory;
  * Lands finished work on one target branch, one entry at a time, so that the target only ever moves to a commit that
  * merged cleanly and passed the verify command.
  *
- * <p>For each entry the queue computes, without a worktree, the commit the target would become (a JGit in-core merge
- * onto the commit ahead of it, see {@link TargetBranch#mergeOnto}), runs the verify command on that tree in one of the
+ * <p>For each entry the queue computes, without a worktree, the commit the target would become (git's merge-tree onto
+ * the commit ahead of it, see {@link TargetBranch#mergeOnto}), runs the verify command on that tree in one of the
  * lead's own worktrees ({@link VerifyTrees}), and on success moves the target there with a compare-and-swap. A
  * conflict or a failing verify <em>evicts</em> the entry: it leaves the queue and its listener hears why, with the
  * context a fix needs.
@@ -29,7 +29,7 @@ import org.slf4j.LoggerFactory;
  * verified at once. Entries still land strictly in order. A failure at position k evicts that entry only once
  * everything ahead of it has landed (until then, the failure may be the fault of an entry ahead); whatever was built
  * on top of an evicted or re-built entry is built again without it, and verifies still running for it are stopped.
- * The window starts at one, grows by one with each landing up to its limit, and halves with each eviction, so a queue
+ * The window starts at one, doubles with each landing up to its limit, and halves with each eviction, so a queue
  * of good work runs wide and a queue of bad work wastes little.
  *
  * <p>Confined to the lead's event loop, like {@link Run}; only the verify commands run elsewhere, and their outcomes

@@ -78,14 +78,17 @@ class MergeQueueTest {
 
   @Test
   void conflictWithAnEntryAheadThatIsEvictedLandsOnceItIsGone() throws Exception {
+    // zero lands first, so that the window is two wide when first and second are built: second is merged onto first,
+    // conflicts there, and must wait for first's fate rather than be evicted for it
+    String zero = repo.commitOnto(base, "zero", Map.of("zero.txt", "zero\n"));
     String first = repo.commitOnto(base, "first", Map.of("shared.txt", "first\n", "bad.txt", "x\n"));
     String second = repo.commitOnto(base, "second", Map.of("shared.txt", "second\n"));
     String third = repo.commitOnto(base, "third", Map.of("third.txt", "third\n"));
 
-    run(3, entry("first", first), entry("second", second), entry("third", third));
+    run(4, entry("zero", zero), entry("first", first), entry("second", second), entry("third", third));
 
-    assertThat(events).containsExactly("evicted first: verify failed on the merged tree: exit 1", "landed second",
-        "landed third");
+    assertThat(events).containsExactly("landed zero", "evicted first: verify failed on the merged tree: exit 1",
+        "landed second", "landed third");
     assertThat(repo.git("show", TARGET + ":shared.txt")).isEqualTo("second");
     assertThat(repo.git("ls-tree", "--name-only", TARGET)).contains("third.txt").doesNotContain("bad.txt");
   }

@@ -75,7 +75,7 @@ final class SegmentPattern {
     } else if (cp == '?') {
       tokens.add(Token.ANY_CHAR);
     } else {
-      tokens.add(cp < Token.ASCII.length ? Token.ASCII[cp] : new Token(false, CharSet.of(cp)));
+      tokens.add(Token.literal(cp));
     }
   }
 
@@ -307,12 +307,17 @@ final class SegmentPattern {
      * The token of each ASCII character, shared by every pattern: a lead holds the claims of every task of a plan,
      * and one token and set per character of each was most of a task's memory.
      */
-    static final Token[] ASCII = new Token[128];
+    private static final Token[] ASCII = new Token[128];
 
     static {
       for (int c = 0; c < ASCII.length; c++) {
         ASCII[c] = new Token(false, CharSet.of(c));
       }
+    }
+
+    /** The token that matches exactly {@code cp}. */
+    static Token literal(int cp) {
+      return cp < ASCII.length ? ASCII[cp] : new Token(false, CharSet.of(cp));
     }
   }
 
