@@ -171,7 +171,7 @@ public final class Worker implements AutoCloseable {
         || running.containsKey(key)) {
       return;
     }
-    boolean forOther = offer.preferred().isPresent() && !offer.preferred().get().equals(config.id());
+    boolean forOther = offer.preferred().isPresent() && !isMine(offer);
     long notBefore = forOther ? System.nanoTime() + HOLD_BACK.toNanos() : 0;
     open.put(key, new Open(offer, notBefore));
     nextReady = Math.min(nextReady, notBefore);
