@@ -247,8 +247,9 @@ public final class MergeQueue implements AutoCloseable {
 
   private Outcome runVerify(Path tree, String command, String merged, Duration timeout, ChildProcess.Stop stop) {
     try {
+      // The output goes to a file and only its tail stays in memory: a verify may print more than the lead's heap.
       ChildProcess.Result r = ChildProcess.runIsolated(VerifyTrees.verify(merged, command), tree, env, timeout,
-          Optional.empty(), line -> {}, stop);
+          Optional.of(trees.log(tree)), line -> {}, stop);
       if (r.exit() == VerifyTrees.CHECKOUT_FAILED && r.output().contains("lanes: could not check out")) {
         trees.discard(tree);
         return new Outcome(false, "could not check out the merged tree", r.output(), true);

@@ -1,9 +1,8 @@
 package dev.lanes.process;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.Writer;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,6 +28,10 @@ import java.util.function.Consumer;
  */
 public final class ChildProcess {
   private static final int TAIL_LINES = 20;
+  private static final int TAIL_LINE_CHARS = 2048;
+  /** A stream-json event with a large tool result fits; a child that never ends its line does not fill the heap. */
+  private static final int LINE_BYTES = 1024 * 1024;
+  private static final long KEEP_ALL_BYTES = 16L * 1024 * 1024;
   private static final Duration GRACE = Duration.ofSeconds(3);
   private static final List<String> GIT_LOCATION =
       List.of("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR");
@@ -39,7 +42,7 @@ public final class ChildProcess {
    * The outcome of one run.
    *
    * @param exit the exit code, or -1 when the process was ended at its time limit
-   * @param output the whole output when no log file was given, else its last lines
+   * @param output the whole output (at most 16 MiB) when no log file was given, else its last lines, each cut to a few KiB
    */
   public record Result(int exit, boolean timedOut, Optional<String> stopped, String output, Duration took) {
     public boolean ok() {
@@ -119,7 +122,7 @@ public final class ChildProcess {
     } catch (IOException e) {
       // the child closed its input already; nothing to do
     }
-    Output output = new Output(log, log.isEmpty(), onLine);
+    Output output = new Output(log, onLine, stop);
     Thread reader = new Thread(() -> output.drain(process), "child-output-" + process.pid());
     reader.setDaemon(true);
     reader.start();
@@ -270,45 +273,102 @@ public final class ChildProcess {
     }
   }
 
-  /** Collects output: to the log file, into a bounded tail, or whole when there is no log. */
+  /**
+   * Collects output: every byte to the log file as it comes, and in memory only a bounded part: the last
+   * {@value #TAIL_LINES} lines, each cut to {@value #TAIL_LINE_CHARS} characters, or, with no log, the whole output up
+   * to {@value #KEEP_ALL_BYTES} bytes (past that the child is stopped). Lines are split from the bytes themselves, so a
+   * child that never prints a newline cannot make a line of unbounded length: {@code onLine} sees at most
+   * {@value #LINE_BYTES} bytes of a line and a note of how many were cut.
+   */
   private static final class Output {
+    private static final int START = 8192;
     private final Optional<Path> log;
     private final boolean keepAll;
     private final Consumer<String> onLine;
+    private final Stop stop;
+    /** With no log the caller wants the output as it was (git's NUL-separated lists are one line): never cut it. */
+    private final long limit;
     private final Deque<String> tail = new ArrayDeque<>();
     private final StringBuilder all = new StringBuilder();
+    private byte[] line = new byte[START];
+    private int length;
+    private long cut;
+    private long total;
 
-    Output(Optional<Path> log, boolean keepAll, Consumer<String> onLine) {
+    Output(Optional<Path> log, Consumer<String> onLine, Stop stop) {
       this.log = log;
-      this.keepAll = keepAll;
+      this.keepAll = log.isEmpty();
       this.onLine = onLine;
+      this.stop = stop;
+      this.limit = keepAll ? KEEP_ALL_BYTES : LINE_BYTES;
     }
 
     void drain(Process process) {
-      try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
-           Writer out = log.isPresent() ? Files.newBufferedWriter(log.get(), StandardOpenOption.CREATE,
-               StandardOpenOption.APPEND) : Writer.nullWriter()) {
-        String line;
-        while ((line = in.readLine()) != null) {
-          out.write(line);
-          out.write('\n');
-          accept(line);
+      byte[] buffer = new byte[64 * 1024];
+      try (InputStream in = process.getInputStream();
+           OutputStream out = log.isPresent() ? Files.newOutputStream(log.get(), StandardOpenOption.CREATE,
+               StandardOpenOption.APPEND) : OutputStream.nullOutputStream()) {
+        int n;
+        while ((n = in.read(buffer)) > 0) {
+          out.write(buffer, 0, n);
+          split(buffer, n);
+        }
+        if (length > 0 || cut > 0) {
+          emit();
         }
       } catch (IOException e) {
         accept("[lanes: output lost: " + e.getMessage() + "]");
       }
     }
 
-    private synchronized void accept(String line) {
+    private void split(byte[] buffer, int n) {
+      if (keepAll && (total += n) > KEEP_ALL_BYTES) {
+        stop.stop("output over " + KEEP_ALL_BYTES + " bytes");
+        return;
+      }
+      int from = 0;
+      for (int i = 0; i < n; i++) {
+        if (buffer[i] == '\n') {
+          append(buffer, from, i - from);
+          emit();
+          from = i + 1;
+        }
+      }
+      append(buffer, from, n - from);
+    }
+
+    private void append(byte[] bytes, int from, int n) {
+      int room = (int) Math.min(n, limit - length);
+      if (length + room > line.length) {
+        line = java.util.Arrays.copyOf(line, (int) Math.min(limit, Math.max(length + room, 2L * line.length)));
+      }
+      System.arraycopy(bytes, from, line, length, room);
+      length += room;
+      cut += n - room;
+    }
+
+    private void emit() {
+      int n = length > 0 && line[length - 1] == '\r' ? length - 1 : length;
+      String text = new String(line, 0, n, StandardCharsets.UTF_8);
+      accept(cut == 0 ? text : text + " [lanes: " + cut + " more bytes of this line cut]");
+      length = 0;
+      cut = 0;
+      if (line.length > LINE_BYTES) {
+        line = new byte[START]; // one long line does not keep its buffer for the rest of the run
+      }
+    }
+
+    private synchronized void accept(String text) {
       if (keepAll) {
-        all.append(line).append('\n');
+        all.append(text).append('\n');
       } else {
-        tail.addLast(line);
+        tail.addLast(text.length() <= TAIL_LINE_CHARS ? text : text.substring(0, TAIL_LINE_CHARS)
+            + " [lanes: " + (text.length() - TAIL_LINE_CHARS) + " more characters cut]");
         if (tail.size() > TAIL_LINES) {
           tail.removeFirst();
         }
       }
-      onLine.accept(line);
+      onLine.accept(text);
     }
 
     synchronized String text() {

@@ -78,6 +78,29 @@ class ChildProcessTest {
   }
 
   @Test
+  void aLineThatNeverEndsReachesTheLogWholeAndMemoryCut() throws IOException {
+    Path log = dir.resolve("agent.log");
+    List<String> lines = new CopyOnWriteArrayList<>();
+
+    ChildProcess.Result r = ChildProcess.run(List.of("sh", "-c", "head -c 5000000 /dev/zero | tr '\\0' x; echo; echo end"),
+        dir, Map.of(), GENEROUS, Optional.of(log), lines::add);
+
+    assertThat(Files.size(log)).isEqualTo(5_000_000 + "\nend\n".length());
+    assertThat(lines).hasSize(2);
+    assertThat(lines.get(0)).startsWith("xxxx").hasSizeLessThan(1024 * 1024 + 100)
+        .endsWith("[lanes: " + (5_000_000 - 1024 * 1024) + " more bytes of this line cut]");
+    assertThat(r.output()).hasSizeLessThan(2048 + 100).endsWith("\nend");
+  }
+
+  @Test
+  void withoutALogOutputPastItsLimitStopsTheChild() {
+    ChildProcess.Result r = run(List.of("yes"), Map.of());
+
+    assertThat(r.stopped()).contains("output over " + 16 * 1024 * 1024 + " bytes");
+    assertThat(r.output().length()).isLessThanOrEqualTo(16 * 1024 * 1024);
+  }
+
+  @Test
   void exitCodeIsReported() {
     ChildProcess.Result failed = run(List.of("sh", "-c", "exit 7"), Map.of());
     ChildProcess.Result passed = run(List.of("true"), Map.of());

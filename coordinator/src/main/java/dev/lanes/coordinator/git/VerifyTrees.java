@@ -78,6 +78,20 @@ public final class VerifyTrees {
         + "exec sh -c \"$2\"", "lanes-verify", commit, command);
   }
 
+  /**
+   * A fresh file beside {@code tree} for the output of its next verify; it is kept until that worktree's next verify,
+   * outside the worktree so that cleaning it does not remove the log and the verify does not see it.
+   */
+  public Path log(Path tree) {
+    Path log = tree.resolveSibling(tree.getFileName() + ".log");
+    try {
+      Files.deleteIfExists(log);
+    } catch (java.io.IOException e) {
+      throw new LeadException("cannot remove the verify log " + log + ": " + e.getMessage(), e);
+    }
+    return log;
+  }
+
   private Path make() {
     Path tree = root.resolve(Integer.toString(made++));
     if (Files.isDirectory(tree.resolve(".git")) || Files.isRegularFile(tree.resolve(".git"))) {
