@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
@@ -91,13 +92,15 @@ public final class EmbeddedBroker implements AutoCloseable {
   private final Path dataDir;
   private final String host;
   private final int port;
+  private final Security security;
   private final AtomicBoolean closed = new AtomicBoolean();
 
-  private EmbeddedBroker(KafkaRaftServer server, Path dataDir, String host, int port) {
+  private EmbeddedBroker(KafkaRaftServer server, Path dataDir, String host, int port, Security security) {
     this.server = server;
     this.dataDir = dataDir;
     this.host = host;
     this.port = port;
+    this.security = security;
   }
 
   /** Starts a broker on 127.0.0.1 and a free port, with its data in {@code dataDir}. */
@@ -113,6 +116,43 @@ public final class EmbeddedBroker implements AutoCloseable {
    *     left running
    */
   public static EmbeddedBroker start(Path dataDir, String host, int port) {
+    if (Files.isRegularFile(dataDir.resolve("secrets.properties"))) {
+      throw new IllegalArgumentException(String.format("--dir: %s holds a broker with credentials; it cannot be "
+          + "started without them (drop --insecure)", dataDir.toAbsolutePath().normalize()));
+    }
+    return start(dataDir, host, port, Security.PLAINTEXT);
+  }
+
+  /**
+   * Starts a broker on 127.0.0.1 that only clients with a password made here and now can use, for a party that runs
+   * every client in this JVM ({@code lanes run}): SASL PLAIN with a random password, held in memory only and handed
+   * out by {@link #clientConfig}. Nothing about the credential is written to disk or to any environment.
+   *
+   * <p>Without TLS: the listener is on loopback, where only this machine's root (who can read this JVM's memory
+   * anyway) could watch the traffic, and a TLS handshake would add to every connection of every run for nothing. The
+   * password is what keeps an agent that finds the port from publishing.
+   */
+  public static EmbeddedBroker startLocal(Path dataDir) {
+    return start(dataDir, DEFAULT_HOST, 0, Security.local());
+  }
+
+  /**
+   * Starts the broker of a {@link BrokerDir}: SASL_SSL with SCRAM-SHA-512 on {@code host}, ACLs enforced, the topics
+   * made by the broker itself, and a client file written for each {@link Role}.
+   */
+  public static EmbeddedBroker startSecure(BrokerDir dir, String host, int port) {
+    EmbeddedBroker broker = start(dir.kafkaDir(), host, port, Security.secure(dir, host));
+    try {
+      broker.prepareBus();
+      dir.writeClientFiles(broker.bootstrapServers());
+      return broker;
+    } catch (RuntimeException e) {
+      broker.close();
+      throw e;
+    }
+  }
+
+  private static EmbeddedBroker start(Path dataDir, String host, int port, Security security) {
     Objects.requireNonNull(dataDir, "dataDir");
     Objects.requireNonNull(host, "host");
     if (host.isBlank()) {
@@ -129,7 +169,7 @@ public final class EmbeddedBroker implements AutoCloseable {
     }
     acquireExitGuard();
     try {
-      return startWithRetries(dir, host, port);
+      return startWithRetries(dir, host, port, security);
     } catch (RuntimeException | Error e) {
       releaseExitGuard();
       throw e;
@@ -139,6 +179,14 @@ public final class EmbeddedBroker implements AutoCloseable {
   /** The address clients connect to, {@code host:port}. */
   public String bootstrapServers() {
     return hostPort(host, port);
+  }
+
+  /**
+   * How a client reaches this broker with every right: plaintext, the in-memory password of a local broker, or the
+   * admin principal of a secured one.
+   */
+  public ClientConfig clientConfig() {
+    return security.client(bootstrapServers());
   }
 
   /** The port of the client listener. */
@@ -166,24 +214,26 @@ public final class EmbeddedBroker implements AutoCloseable {
     return "EmbeddedBroker[" + bootstrapServers() + ", " + dataDir + "]";
   }
 
-  private static EmbeddedBroker startWithRetries(Path dir, String host, int requestedPort) {
+  private static EmbeddedBroker startWithRetries(Path dir, String host, int requestedPort, Security security) {
     long startNanos = System.nanoTime();
     boolean formatted = Files.exists(dir.resolve("meta.properties"));
     IllegalStateException failure = null;
     // A port picked by binding port 0 can be taken by someone else before Kafka binds it: pick again then.
     for (int attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
       int port = requestedPort != 0 ? requestedPort : freePort(host);
-      int controllerPort = freePort(host);
-      Map<String, Object> config = config(dir, host, port, controllerPort);
+      String controllerHost = security.secured() ? DEFAULT_HOST : host;
+      int controllerPort = freePort(controllerHost);
+      Map<String, Object> config = new java.util.HashMap<>(config(dir, host, port, controllerHost, controllerPort));
+      config.putAll(security.brokerConfig(hostPort(host, port), hostPort(controllerHost, controllerPort)));
       if (!formatted) {
-        format(dir, config);
+        format(dir, config, security.formatArgs());
         formatted = true;
       }
       try {
-        KafkaRaftServer server = startServer(config, host, port);
-        LOG.info("Embedded Kafka broker ready at {} in {} ms (data in {})",
-            hostPort(host, port), millisSince(startNanos), dir);
-        return new EmbeddedBroker(server, dir, host, port);
+        KafkaRaftServer server = startServer(config, host, port, security);
+        LOG.info("Embedded Kafka broker ready at {} ({}) in {} ms (data in {})",
+            hostPort(host, port), security.protocol, millisSince(startNanos), dir);
+        return new EmbeddedBroker(server, dir, host, port, security);
       } catch (PortTakenException e) {
         failure = new IllegalStateException(String.format(
             "cannot start the embedded Kafka broker: %s or controller port %d is already in use",
@@ -196,13 +246,14 @@ public final class EmbeddedBroker implements AutoCloseable {
   }
 
   /** The whole broker configuration; see the class comment for why each setting is there. */
-  private static Map<String, Object> config(Path dir, String host, int port, int controllerPort) {
+  private static Map<String, Object> config(Path dir, String host, int port, String controllerHost,
+      int controllerPort) {
     return Map.ofEntries(
         Map.entry("process.roles", "broker,controller"),
         Map.entry("node.id", String.valueOf(NODE_ID)),
-        Map.entry("controller.quorum.voters", NODE_ID + "@" + hostPort(host, controllerPort)),
+        Map.entry("controller.quorum.voters", NODE_ID + "@" + hostPort(controllerHost, controllerPort)),
         Map.entry("listeners",
-            "PLAINTEXT://" + hostPort(host, port) + ",CONTROLLER://" + hostPort(host, controllerPort)),
+            "PLAINTEXT://" + hostPort(host, port) + ",CONTROLLER://" + hostPort(controllerHost, controllerPort)),
         Map.entry("advertised.listeners", "PLAINTEXT://" + hostPort(host, port)),
         Map.entry("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"),
         Map.entry("inter.broker.listener.name", "PLAINTEXT"),
@@ -230,18 +281,27 @@ public final class EmbeddedBroker implements AutoCloseable {
    * tool reads the configuration from a file, so it goes to a temporary file outside the data directory. A random
    * cluster id is fine: a formatted directory is never formatted again.
    */
-  private static void format(Path dir, Map<String, Object> config) {
+  private static void format(Path dir, Map<String, Object> config, List<String> extraArgs) {
     ByteArrayOutputStream output = new ByteArrayOutputStream();
     int status;
     try {
       Path propertiesFile = Files.createTempFile("lanes-kafka-format-", ".properties");
       try {
         Properties properties = new Properties();
-        properties.putAll(config);
+        // The file is a temporary one outside the data directory: no password goes into it. The tool does not need
+        // the listeners' JAAS lines or store passwords to format.
+        config.forEach((name, value) -> {
+          if (!Security.isSecret(name)) {
+            properties.put(name, value);
+          }
+        });
         try (OutputStream out = Files.newOutputStream(propertiesFile)) {
           properties.store(out, "written by " + EmbeddedBroker.class.getName() + " to format " + dir);
         }
-        String[] args = {"format", "-t", Uuid.randomUuid().toString(), "-c", propertiesFile.toString()};
+        List<String> argv = new java.util.ArrayList<>(
+            List.of("format", "-t", Uuid.randomUuid().toString(), "-c", propertiesFile.toString()));
+        argv.addAll(extraArgs); // in this JVM: never a child's argv
+        String[] args = argv.toArray(String[]::new);
         try (PrintStream print = new PrintStream(output, true, StandardCharsets.UTF_8)) {
           status = StorageTool.execute(args, print);
         }
@@ -262,7 +322,8 @@ public final class EmbeddedBroker implements AutoCloseable {
   }
 
   /** Starts Kafka and waits until it answers clients; on any failure stops what was started. */
-  private static KafkaRaftServer startServer(Map<String, Object> config, String host, int port) {
+  private static KafkaRaftServer startServer(Map<String, Object> config, String host, int port,
+      Security security) {
     KafkaRaftServer server;
     try {
       server = new KafkaRaftServer(new KafkaConfig(config), Time.SYSTEM);
@@ -271,7 +332,7 @@ public final class EmbeddedBroker implements AutoCloseable {
     }
     try {
       server.startup();
-      awaitReady(hostPort(host, port));
+      awaitReady(security.client(hostPort(host, port)));
       return server;
     } catch (RuntimeException | Error e) {
       try {
@@ -290,13 +351,13 @@ public final class EmbeddedBroker implements AutoCloseable {
   }
 
   /** Kafka's startup returns before the broker has necessarily been unfenced: ask it like a client would. */
-  private static void awaitReady(String bootstrapServers) {
+  private static void awaitReady(ClientConfig client) {
+    String bootstrapServers = client.bootstrapServers();
     long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
-    Map<String, Object> adminConfig = Map.of(
-        AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-        AdminClientConfig.CLIENT_ID_CONFIG, "lanes-embedded-broker-probe",
-        AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 2_000,
-        AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 5_000);
+    Properties adminConfig = client.kafka();
+    adminConfig.put(AdminClientConfig.CLIENT_ID_CONFIG, "lanes-embedded-broker-probe");
+    adminConfig.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 2_000);
+    adminConfig.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 5_000);
     try (Admin admin = Admin.create(adminConfig)) {
       while (true) {
         try {
@@ -396,6 +457,165 @@ public final class EmbeddedBroker implements AutoCloseable {
 
   private static long millisSince(long startNanos) {
     return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
+  }
+
+  /**
+   * Makes the topics and grants every {@link Role} its ACLs, as the admin principal. Both are idempotent, so every
+   * start does it: a directory from an older version gets what is new.
+   */
+  private void prepareBus() {
+    ClientConfig admin = clientConfig();
+    try (KafkaBus bus = KafkaBus.connect(admin, "lanes-broker")) {
+      bus.createTopics();
+    }
+    List<org.apache.kafka.common.acl.AclBinding> acls = new java.util.ArrayList<>();
+    for (Role role : Role.values()) {
+      acls.addAll(role.acls(role.id()));
+    }
+    grant(admin, acls);
+  }
+
+  /** Adds ACLs as the given (admin) client. */
+  static void grant(ClientConfig admin, List<org.apache.kafka.common.acl.AclBinding> acls) {
+    try (Admin client = Admin.create(admin.kafka())) {
+      client.createAcls(acls).all().get(READY_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      throw new BusException("cannot grant the roles' ACLs on " + admin.bootstrapServers() + ": " + e, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new BusException("interrupted granting ACLs", e);
+    }
+  }
+
+  /**
+   * How the client listener is secured, and what that adds to the broker's configuration.
+   *
+   * <p>A secured broker has two listeners: the client listener on the given host, and the controller listener on
+   * 127.0.0.1. The controller listener is authenticated too (SASL PLAIN, one random password): it answers admin
+   * requests such as creating ACLs or SCRAM credentials, so a local process that could reach it unauthenticated could
+   * give itself any right. The broker speaks to itself (inter-broker) as {@code admin}, a super user, on the client
+   * listener.
+   */
+  private static final class Security {
+    static final Security PLAINTEXT = new Security("PLAINTEXT", "", "", Map.of(), null, "", "", null);
+
+    private static final String PLAIN_MODULE = "org.apache.kafka.common.security.plain.PlainLoginModule";
+    private static final String SCRAM_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule";
+
+    final String protocol;
+    final String mechanism;
+    final String controllerPassword;
+    /** Principals made at format time (SCRAM), with their passwords. */
+    final Map<String, String> scramUsers;
+    /** The secured broker's directory, for its key store; null without TLS. */
+    final BrokerDir tls;
+    final String clientUser;
+    final String clientPassword;
+    /** The PLAIN users the client listener knows (local broker), or null. */
+    final Map<String, String> plainUsers;
+
+    private Security(String protocol, String mechanism, String controllerPassword, Map<String, String> scramUsers,
+        BrokerDir tls, String clientUser, String clientPassword, Map<String, String> plainUsers) {
+      this.protocol = protocol;
+      this.mechanism = mechanism;
+      this.controllerPassword = controllerPassword;
+      this.scramUsers = scramUsers;
+      this.tls = tls;
+      this.clientUser = clientUser;
+      this.clientPassword = clientPassword;
+      this.plainUsers = plainUsers;
+    }
+
+    static Security local() {
+      String password = BrokerDir.randomPassword();
+      return new Security("SASL_PLAINTEXT", "PLAIN", BrokerDir.randomPassword(), Map.of(), null, "lanes", password,
+          Map.of("lanes", password));
+    }
+
+    static Security secure(BrokerDir dir, String host) {
+      return new Security("SASL_SSL", BrokerDir.SCRAM, dir.password(BrokerDir.CONTROLLER), dir.formatUsers(), dir,
+          BrokerDir.ADMIN, dir.password(BrokerDir.ADMIN), null);
+    }
+
+    boolean secured() {
+      return !protocol.equals("PLAINTEXT");
+    }
+
+    /** Settings that hold a password: kept out of the file the storage tool reads. */
+    static boolean isSecret(String name) {
+      return name.endsWith("sasl.jaas.config") || name.endsWith("password");
+    }
+
+    /** The client settings of this broker's all-powerful user. */
+    ClientConfig client(String bootstrap) {
+      if (!secured()) {
+        return ClientConfig.plaintext(bootstrap);
+      }
+      Map<String, String> p = new java.util.HashMap<>();
+      p.put("bootstrap.servers", bootstrap);
+      p.put("security.protocol", protocol);
+      p.put("sasl.mechanism", mechanism);
+      p.put("sasl.jaas.config",
+          BrokerDir.jaas(mechanism.equals("PLAIN") ? PLAIN_MODULE : SCRAM_MODULE, clientUser, clientPassword));
+      if (tls != null) {
+        p.put("ssl.truststore.type", "PEM");
+        p.put("ssl.truststore.certificates", tls.caPem());
+      }
+      return ClientConfig.of(p);
+    }
+
+    /** The SCRAM principals to create when the storage is formatted ({@code --add-scram}). */
+    List<String> formatArgs() {
+      List<String> args = new java.util.ArrayList<>();
+      scramUsers.forEach((user, password) -> {
+        args.add("--add-scram");
+        args.add(mechanism + "=[name=" + user + ",password=" + password + "]");
+      });
+      return args;
+    }
+
+    Map<String, Object> brokerConfig(String client, String controller) {
+      if (!secured()) {
+        return Map.of();
+      }
+      Map<String, Object> c = new java.util.HashMap<>();
+      c.put("listeners", "CLIENT://" + client + ",CONTROLLER://" + controller);
+      c.put("advertised.listeners", "CLIENT://" + client);
+      c.put("listener.security.protocol.map", "CLIENT:" + protocol + ",CONTROLLER:SASL_PLAINTEXT");
+      c.put("inter.broker.listener.name", "CLIENT");
+      c.put("sasl.enabled.mechanisms", mechanism);
+      c.put("sasl.mechanism.inter.broker.protocol", mechanism);
+      c.put("sasl.mechanism.controller.protocol", "PLAIN");
+      c.put("listener.name.controller.sasl.enabled.mechanisms", "PLAIN");
+      c.put("listener.name.controller.plain.sasl.jaas.config", PLAIN_MODULE + " required username=\"controller\""
+          + " password=\"" + controllerPassword + "\" user_controller=\"" + controllerPassword + "\";");
+      String lower = mechanism.toLowerCase(java.util.Locale.ROOT);
+      if (plainUsers != null) {
+        StringBuilder jaas = new StringBuilder(BrokerDir.jaas(PLAIN_MODULE, clientUser, clientPassword));
+        jaas.setLength(jaas.length() - 1);
+        plainUsers.forEach((user, password) -> jaas.append(" user_").append(user).append("=\"").append(password)
+            .append('"'));
+        c.put("listener.name.client." + lower + ".sasl.jaas.config", jaas.append(';').toString());
+      } else {
+        c.put("listener.name.client." + lower + ".sasl.jaas.config",
+            BrokerDir.jaas(SCRAM_MODULE, clientUser, clientPassword));
+      }
+      if (tls != null) {
+        c.put("listener.name.client.ssl.keystore.type", "PKCS12");
+        c.put("listener.name.client.ssl.keystore.location", tls.keystore().toString());
+        c.put("listener.name.client.ssl.keystore.password", tls.keystorePassword());
+        c.put("listener.name.client.ssl.key.password", tls.keystorePassword());
+        // The broker is its own client (inter-broker): it trusts the CA.
+        c.put("listener.name.client.ssl.truststore.type", "PEM");
+        c.put("listener.name.client.ssl.truststore.certificates", tls.caPem());
+        c.put("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer");
+        c.put("super.users", "User:" + BrokerDir.ADMIN + ";User:" + BrokerDir.CONTROLLER);
+        c.put("allow.everyone.if.no.acl.found", "false");
+        // An open connection re-authenticates within this time, so a revoked credential stops working on it too.
+        c.put("connections.max.reauth.ms", String.valueOf(Duration.ofMinutes(10).toMillis()));
+      }
+      return c;
+    }
   }
 
   /** Kafka could not bind one of its ports; the caller may pick new ones and retry. */

@@ -52,13 +52,15 @@ public final class KafkaBus implements Bus {
   private static final Duration TIMEOUT = Duration.ofSeconds(30);
   private static final Duration COMMIT_EVERY = Duration.ofMillis(200);
 
+  private final ClientConfig config;
   private final String bootstrapServers;
   private final String clientId;
   private final KafkaProducer<String, byte[]> producer;
   private final List<Poller> pollers = new CopyOnWriteArrayList<>();
 
-  private KafkaBus(String bootstrapServers, String clientId) {
-    this.bootstrapServers = bootstrapServers;
+  private KafkaBus(ClientConfig config, String clientId) {
+    this.config = config;
+    this.bootstrapServers = config.bootstrapServers();
     this.clientId = clientId;
     Properties p = common();
     p.put(ProducerConfig.ACKS_CONFIG, "all");
@@ -74,26 +76,39 @@ public final class KafkaBus implements Bus {
     this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
   }
 
-  /** Connects to a cluster. {@code clientId} shows up in the broker's logs and metrics. */
+  /** Connects to a cluster over plaintext. {@code clientId} shows up in the broker's logs and metrics. */
   public static KafkaBus connect(String bootstrapServers, String clientId) {
-    return new KafkaBus(bootstrapServers, clientId);
+    return connect(ClientConfig.plaintext(bootstrapServers), clientId);
+  }
+
+  /**
+   * Connects with the given client properties (credentials, TLS) applied to the producer, every consumer and the
+   * admin client. {@code clientId} shows up in the broker's logs and metrics.
+   */
+  public static KafkaBus connect(ClientConfig config, String clientId) {
+    return new KafkaBus(config, clientId);
   }
 
   public String bootstrapServers() {
     return bootstrapServers;
   }
 
+  /** The user's client properties, then what every client of the bus needs. */
   private Properties common() {
-    Properties p = new Properties();
-    p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+    Properties p = config.kafka();
     p.put(AdminClientConfig.CLIENT_ID_CONFIG, clientId);
     return p;
   }
 
+  /**
+   * Creates the topics that do not exist yet. A party whose credential may not create topics (on a secured cluster the
+   * broker creates them itself) leaves them alone: its subscriptions wait for the topics it reads.
+   */
   @Override
   public void createTopics() {
     Properties p = common();
     p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) TIMEOUT.toMillis());
+    List<String> present = new ArrayList<>();
     try (Admin admin = Admin.create(p)) {
       List<NewTopic> topics = new ArrayList<>();
       for (String name : Topics.all()) {
@@ -108,9 +123,40 @@ public final class KafkaBus implements Bus {
         }
         topics.add(topic);
       }
-      admin.createTopics(topics).values().forEach((name, future) -> awaitCreated(name, future));
+      admin.createTopics(topics).values().forEach((name, future) -> {
+        if (awaitCreated(name, future)) {
+          present.add(name);
+        }
+      });
     }
-    awaitLeaders();
+    awaitLeaders(present);
+  }
+
+  /**
+   * Whether this party's credential may write to {@code topic}, as the broker says (every operation where the broker
+   * authorizes nothing). For a command that does something extra when the credential it was given allows it.
+   */
+  public boolean mayWrite(String topic) {
+    Properties p = common();
+    p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) TIMEOUT.toMillis());
+    try (Admin admin = Admin.create(p)) {
+      var description = admin.describeTopics(List.of(topic),
+              new org.apache.kafka.clients.admin.DescribeTopicsOptions().includeAuthorizedOperations(true))
+          .allTopicNames().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS).get(topic);
+      var operations = description.authorizedOperations();
+      return operations == null || operations.contains(org.apache.kafka.common.acl.AclOperation.WRITE)
+          || operations.contains(org.apache.kafka.common.acl.AclOperation.ALL);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof org.apache.kafka.common.errors.AuthorizationException) {
+        return false;
+      }
+      throw new BusException("cannot describe topic " + topic + " on " + bootstrapServers + ": " + e.getCause(), e);
+    } catch (TimeoutException e) {
+      throw new BusException("no answer from Kafka at " + bootstrapServers + " within " + TIMEOUT.toSeconds() + "s", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new BusException("interrupted describing " + topic, e);
+    }
   }
 
   /**
@@ -118,13 +164,16 @@ public final class KafkaBus implements Bus {
    * serves it, and a producer that writes in that moment gets NOT_LEADER_OR_FOLLOWER and can end up with a sequence
    * the broker refuses for good; asking each leader for its end offset (retried until it answers) closes that gap.
    */
-  private void awaitLeaders() {
+  private void awaitLeaders(List<String> topics) {
+    if (topics.isEmpty()) {
+      return;
+    }
     Properties p = common();
     p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) TIMEOUT.toMillis());
     try (KafkaConsumer<String, byte[]> consumer =
         new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
       List<TopicPartition> all = new ArrayList<>();
-      for (String topic : Topics.all()) {
+      for (String topic : topics) {
         all.addAll(partitions(consumer, topic));
       }
       consumer.endOffsets(all);
@@ -134,13 +183,26 @@ public final class KafkaBus implements Bus {
     }
   }
 
-  private void awaitCreated(String name, org.apache.kafka.common.KafkaFuture<Void> future) {
+  /** A plaintext client that gets no answer may be talking to a broker that wants credentials. */
+  private String credentialsHint() {
+    return config.secured() ? ""
+        : " (a secured broker, such as lanes broker without --insecure, wants credentials: --kafka-config FILE)";
+  }
+
+  /** Whether the topic exists now; false when this party may not create it (it is not this party's to make). */
+  private boolean awaitCreated(String name, org.apache.kafka.common.KafkaFuture<Void> future) {
     try {
       future.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+      return true;
     } catch (ExecutionException e) {
-      if (!(e.getCause() instanceof TopicExistsException)) {
-        throw new BusException("cannot create topic " + name + " on " + bootstrapServers + ": " + e.getCause(), e);
+      if (e.getCause() instanceof TopicExistsException) {
+        return true;
+      } else if (e.getCause() instanceof org.apache.kafka.common.errors.AuthorizationException) {
+        LOG.debug("not allowed to create {}: it is the broker's to create", name);
+        return false;
       }
+      throw new BusException("cannot create topic " + name + " on " + bootstrapServers + ": " + e.getCause()
+          + credentialsHint(), e);
     } catch (TimeoutException e) {
       throw new BusException(
           "no answer from Kafka at " + bootstrapServers + " within " + TIMEOUT.toSeconds() + "s creating " + name, e);
@@ -306,7 +368,8 @@ public final class KafkaBus implements Bus {
       }
       if (System.nanoTime() > deadline) {
         throw new BusException(
-            "topic " + topic + " does not exist on " + bootstrapServers + " (is the lead running?)", null);
+            "topic " + topic + " does not exist on " + bootstrapServers
+            + " or this credential may not read it (is the lead running?)", null);
       }
       sleep(200);
     }

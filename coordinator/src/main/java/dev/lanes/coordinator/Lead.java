@@ -60,7 +60,7 @@ public final class Lead implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Lead.class);
   private static final DateTimeFormatter RUN_TIME = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC);
   /** The consumer group whose single member is the acting lead. */
-  public static final String GROUP = "lanes-lead";
+  public static final String GROUP = Topics.LEAD_GROUP;
 
   /**
    * How the lead paces itself.

@@ -23,8 +23,7 @@ import picocli.CommandLine.Spec;
       "It takes plans from lanes submit, hands tasks to workers and lands results on the target branches of --repo. Only one lead acts on a set of topics; a second one waits and takes over when the first goes away, continuing its runs from the log."
     })
 final class CoordinatorCommand implements Callable<Integer> {
-  @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT", description = "The Kafka cluster.")
-  String bootstrapServers;
+  @picocli.CommandLine.Mixin BusOptions busOptions;
 
   @Option(names = "--repo", required = true, paramLabel = "DIR",
       description = "The repository results land in; workers push task branches to it.")
@@ -47,7 +46,9 @@ final class CoordinatorCommand implements Callable<Integer> {
     Duration leaseTime = Durations.parse("--lease", lease);
     Lead.Settings settings = merge.applyTo(Lead.Settings.daemon().withLease(leaseTime).withMaxAttempts(maxAttempts));
     PrintWriter out = spec.commandLine().getOut();
-    KafkaBus bus = KafkaBus.connect(bootstrapServers, "lanes-lead");
+    dev.lanes.bus.ClientConfig kafka = busOptions.config();
+    String bootstrapServers = kafka.bootstrapServers();
+    KafkaBus bus = KafkaBus.connect(kafka, "lanes-lead");
     Lead lead = Lead.start(bus, repo.toAbsolutePath(), Clock.systemUTC(), settings);
     out.println("Lead for " + repo.toAbsolutePath() + " on " + bootstrapServers + " (lease " + lease + ", "
         + maxAttempts + " attempts a task); waiting for the lead role...");

@@ -1,5 +1,6 @@
 package dev.lanes.deploy;
 
+import dev.lanes.bus.ClientConfig;
 import dev.lanes.bus.EmbeddedBroker;
 import dev.lanes.bus.KafkaBus;
 import dev.lanes.coordinator.Lead;
@@ -28,12 +29,12 @@ final class LocalCluster implements AutoCloseable {
   private final List<Worker> workers = new ArrayList<>();
   private final Path workRoot;
   private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
-  private final String bootstrap;
+  private final ClientConfig kafka;
   private Lead lead;
 
-  private LocalCluster(Optional<EmbeddedBroker> broker, String bootstrap, Path workRoot) {
+  private LocalCluster(Optional<EmbeddedBroker> broker, ClientConfig kafka, Path workRoot) {
     this.broker = broker;
-    this.bootstrap = bootstrap;
+    this.kafka = kafka;
     this.workRoot = workRoot;
   }
 
@@ -42,14 +43,16 @@ final class LocalCluster implements AutoCloseable {
    * same time: the lead creates the topics and joins its group while the workers set up (their subscriptions wait for
    * the topics). Offers go out only on submit, after every worker listens.
    */
-  static LocalCluster start(Path repo, int workers, List<String> capabilities, Optional<String> bootstrapServers,
+  static LocalCluster start(Path repo, int workers, List<String> capabilities, Optional<ClientConfig> external,
       Lead.Settings settings) {
     Path root = tempDir("lanes-run-");
-    Optional<EmbeddedBroker> broker = bootstrapServers.isPresent()
+    // The embedded broker takes only the password it made for this process: an agent that finds its port (it runs
+    // under a worker here and sees LANES_*) has no credential to publish with.
+    Optional<EmbeddedBroker> broker = external.isPresent()
         ? Optional.empty()
-        : Optional.of(EmbeddedBroker.start(root.resolve("broker")));
-    String bootstrap = bootstrapServers.orElseGet(() -> broker.get().bootstrapServers());
-    LocalCluster cluster = new LocalCluster(broker, bootstrap, root);
+        : Optional.of(EmbeddedBroker.startLocal(root.resolve("broker")));
+    ClientConfig kafka = external.orElseGet(() -> broker.get().clientConfig());
+    LocalCluster cluster = new LocalCluster(broker, kafka, root);
     try {
       String url;
       try (TargetBranch target = TargetBranch.open(repo)) {
@@ -85,7 +88,7 @@ final class LocalCluster implements AutoCloseable {
   }
 
   KafkaBus bus(String clientId) {
-    KafkaBus bus = KafkaBus.connect(bootstrap, "lanes-" + clientId);
+    KafkaBus bus = KafkaBus.connect(kafka, "lanes-" + clientId);
     buses.add(bus);
     return bus;
   }
@@ -95,7 +98,7 @@ final class LocalCluster implements AutoCloseable {
   }
 
   String bootstrapServers() {
-    return bootstrap;
+    return kafka.bootstrapServers();
   }
 
   boolean embedded() {

@@ -17,7 +17,8 @@ import picocli.CommandLine.Command;
     versionProvider = Main.Version.class,
     description = "Coordinates a team of coding agents working on one repository in parallel.",
     subcommands = {RunCommand.class, CheckCommand.class, DemoCommand.class, BrokerCommand.class,
-        CoordinatorCommand.class, WorkerCommand.class, SubmitCommand.class, StatusCommand.class, BenchCommand.class})
+        CoordinatorCommand.class, WorkerCommand.class, SubmitCommand.class, StatusCommand.class, CredentialsCommand.class,
+        BenchCommand.class})
 public final class Main implements Runnable {
   static final int OK = 0;
   static final int FAILED = 1;

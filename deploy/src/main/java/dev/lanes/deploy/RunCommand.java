@@ -9,6 +9,7 @@ import dev.lanes.protocol.Plan;
 import dev.lanes.protocol.PlanParser;
 import dev.lanes.protocol.Topics;
 import dev.lanes.bus.Bus;
+import dev.lanes.bus.ClientConfig;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -32,7 +33,7 @@ import picocli.CommandLine.Model.CommandSpec;
     description = {
       "Runs a plan to the end in this process: broker, lead and local workers.",
       "",
-      "An embedded Kafka broker is used unless --bootstrap-servers is given. Tasks that may run at once and own a common path are put in order first (refused with --strict). Results land on the plan's target branch; your working tree and checked-out branch are never touched.",
+      "An embedded Kafka broker on 127.0.0.1 is used unless --bootstrap-servers or --kafka-config is given; only this process holds its password. Tasks that may run at once and own a common path are put in order first (refused with --strict). Results land on the plan's target branch; your working tree and checked-out branch are never touched.",
       "",
       "Exit 0 when every task landed, 1 when any did not (or conflicts under --strict), 2 for bad input."
     })
@@ -46,9 +47,7 @@ final class RunCommand implements Callable<Integer> {
   @Option(names = "--workers", defaultValue = "2", description = "Local workers, one task each (default: ${DEFAULT-VALUE}).")
   int workers;
 
-  @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
-      description = "Use this Kafka cluster instead of an embedded broker.")
-  Optional<String> bootstrapServers;
+  @picocli.CommandLine.Mixin BusOptions busOptions;
 
   @picocli.CommandLine.Mixin MergeOptions merge;
 
@@ -73,7 +72,8 @@ final class RunCommand implements Callable<Integer> {
     if (checked.isEmpty()) {
       return Main.FAILED;
     }
-    return execute(checked.get(), repo, workers, capabilities, bootstrapServers, merge, out);
+    Optional<ClientConfig> kafka = busOptions.given() ? Optional.of(busOptions.config()) : Optional.empty();
+    return execute(checked.get(), repo, workers, capabilities, kafka, merge, out);
   }
 
   /**
@@ -103,7 +103,7 @@ final class RunCommand implements Callable<Integer> {
   }
 
   /** Runs a validated plan and prints its progress and summary; returns the exit code. */
-  static int execute(Plan plan, Path repo, int workers, List<String> capabilities, Optional<String> bootstrap,
+  static int execute(Plan plan, Path repo, int workers, List<String> capabilities, Optional<ClientConfig> bootstrap,
       MergeOptions merge, PrintWriter out) {
     List<String> caps = capabilities == null ? required(plan) : capabilities;
     if (bootstrap.isEmpty()) {

@@ -34,8 +34,7 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = "Shows the runs (tasks, state, attempt, worker) and the workers that answer now (slots, last seen).")
 final class StatusCommand implements Callable<Integer> {
-  @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT", description = "The Kafka cluster.")
-  String bootstrapServers;
+  @picocli.CommandLine.Mixin BusOptions busOptions;
 
   @Option(names = "--json", description = "Print JSON: {\"runs\":[…],\"workers\":[…]}.")
   boolean json;
@@ -62,17 +61,25 @@ final class StatusCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     Map<String, WorkerRow> workers = new ConcurrentHashMap<>();
     List<RunRow> runs;
-    try (KafkaBus bus = KafkaBus.connect(bootstrapServers, "lanes-status")) {
+    boolean rollCall;
+    try (KafkaBus bus = KafkaBus.connect(busOptions.config(), "lanes-status")) {
       bus.createTopics();
-      bus.subscribe(Topics.REPORTS, Bus.Start.NOW, m -> {
-        if (m instanceof WorkerStatus w) {
-          workers.put(w.worker(), new WorkerRow(w.worker(), w.host(), w.capabilities(), w.slots(), w.busy(),
-              Instant.now().truncatedTo(ChronoUnit.SECONDS).toString()));
-        }
-      });
-      bus.publish(new LeadOnline("status-" + ProcessHandle.current().pid()));
+      // The roll call speaks on lanes.work as a lead would: only a credential allowed to (the lead's) holds one.
+      // With the submitter's, status shows the runs only.
+      rollCall = bus.mayWrite(Topics.WORK);
+      if (rollCall) {
+        bus.subscribe(Topics.REPORTS, Bus.Start.NOW, m -> {
+          if (m instanceof WorkerStatus w) {
+            workers.put(w.worker(), new WorkerRow(w.worker(), w.host(), w.capabilities(), w.slots(), w.busy(),
+                Instant.now().truncatedTo(ChronoUnit.SECONDS).toString()));
+          }
+        });
+        bus.publish(new LeadOnline("status-" + ProcessHandle.current().pid()));
+      }
       runs = runs(bus);
-      sleep(waitWorkers);
+      if (rollCall) {
+        sleep(waitWorkers);
+      }
     }
     List<RunRow> shown = runs.stream().filter(r -> all || !r.finished()).toList();
     List<WorkerRow> answered = workers.values().stream()
@@ -81,9 +88,10 @@ final class StatusCommand implements Callable<Integer> {
       Map<String, Object> doc = new LinkedHashMap<>();
       doc.put("runs", shown);
       doc.put("workers", answered);
+      doc.put("rollCall", rollCall);
       out.println(Json.mapper().writeValueAsString(doc));
     } else {
-      print(out, shown, answered);
+      print(out, shown, answered, rollCall);
     }
     out.flush();
     return Main.OK;
@@ -124,7 +132,7 @@ final class StatusCommand implements Callable<Integer> {
     return rows;
   }
 
-  private static void print(PrintWriter out, List<RunRow> runs, List<WorkerRow> workers) {
+  private static void print(PrintWriter out, List<RunRow> runs, List<WorkerRow> workers, boolean rollCall) {
     if (runs.isEmpty()) {
       out.println("No runs in progress.");
     }
@@ -136,7 +144,9 @@ final class StatusCommand implements Callable<Integer> {
       }
     }
     out.println();
-    if (workers.isEmpty()) {
+    if (!rollCall) {
+      out.println("No roll call of workers: this credential may not write lanes.work (the lead's may).");
+    } else if (workers.isEmpty()) {
       out.println("No worker answered.");
     }
     for (WorkerRow w : workers) {

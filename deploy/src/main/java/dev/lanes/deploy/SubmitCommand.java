@@ -41,8 +41,7 @@ final class SubmitCommand implements Callable<Integer> {
   @Parameters(paramLabel = "PLAN", description = "The plan file (YAML).")
   Path plan;
 
-  @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT", description = "The Kafka cluster.")
-  String bootstrapServers;
+  @picocli.CommandLine.Mixin BusOptions busOptions;
 
   @Option(names = "--strict", description = "Refuse a plan whose concurrent tasks own the same paths.")
   boolean strict;
@@ -58,6 +57,8 @@ final class SubmitCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
+    dev.lanes.bus.ClientConfig kafka = busOptions.config();
+    String bootstrapServers = kafka.bootstrapServers();
     Plan parsed = PlanParser.parse(plan);
     OwnershipReport report = OwnershipCheck.check(parsed);
     if (report.hasConflicts() && strict) {
@@ -70,7 +71,7 @@ final class SubmitCommand implements Callable<Integer> {
     CompletableFuture<Message> answer = new CompletableFuture<>();
     CompletableFuture<RunFinished> finished = new CompletableFuture<>();
     Progress progress = new Progress(out, run);
-    try (KafkaBus bus = KafkaBus.connect(bootstrapServers, "lanes-submit")) {
+    try (KafkaBus bus = KafkaBus.connect(kafka, "lanes-submit")) {
       bus.createTopics();
       bus.subscribe(Topics.EVENTS, Bus.Start.NOW, m -> {
         if (m instanceof RunStarted s && s.run().equals(run) || m instanceof PlanRejected r && r.request().equals(run)) {

@@ -26,8 +26,7 @@ import picocli.CommandLine.Spec;
       "It claims tasks it can run while it has free slots, runs each in a worktree of its own made from --repo (a URL; a plain path counts), and pushes task branches back there."
     })
 final class WorkerCommand implements Callable<Integer> {
-  @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT", description = "The Kafka cluster.")
-  String bootstrapServers;
+  @picocli.CommandLine.Mixin BusOptions busOptions;
 
   @Option(names = "--repo", paramLabel = "URL", description = "Where to fetch from and push to.")
   String repo;
@@ -77,12 +76,14 @@ final class WorkerCommand implements Callable<Integer> {
       }
       return Main.OK;
     }
-    if (bootstrapServers == null || repo == null) {
-      throw new IllegalArgumentException("--bootstrap-servers and --repo are required to run a worker");
+    if (repo == null) {
+      throw new IllegalArgumentException("--repo is required to run a worker");
     }
+    dev.lanes.bus.ClientConfig kafka = busOptions.config();
+    String bootstrapServers = kafka.bootstrapServers();
     Worker.Config config = new Worker.Config(name, hostName(), capabilities, slots, repo, work,
         Durations.parse("--heartbeat", heartbeat), Map.of());
-    KafkaBus bus = KafkaBus.connect(bootstrapServers, "lanes-worker-" + name);
+    KafkaBus bus = KafkaBus.connect(kafka, "lanes-worker-" + name);
     bus.createTopics(); // a worker may well start before the lead does
     Worker worker = Worker.start(bus, config, Clock.systemUTC());
     out.println("Worker " + name + " (" + slots + " slot(s), capabilities " + capabilities + ") on " + bootstrapServers

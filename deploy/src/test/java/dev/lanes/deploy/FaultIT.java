@@ -22,7 +22,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Machines failing under a run: every party is a process of its own (broker, lead, workers), and the test kills,
  * freezes and restarts them with real signals. Each test prints its figures: how long until the task was granted
- * again, how many times each task landed (duplicates), and how many tasks never landed (lost).
+ * again, how many times each task landed (duplicates), and how many tasks never landed (lost). The broker is a
+ * secured {@code lanes broker} (SASL_SSL, ACLs), and every party connects with the client file of its role, as the
+ * README's several-machines quick start does; a broker started again reuses its keys and credentials.
  */
 class FaultIT {
   private static final Duration LONG = Duration.ofSeconds(120);
@@ -238,7 +240,7 @@ class FaultIT {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
     int exit = Main.execute(new PrintWriter(out, true), new PrintWriter(err, true), "submit", plan.toString(),
-        "--bootstrap-servers", cluster.bootstrap(), "--timeout", "60");
+        "--kafka-config", cluster.clientFile("submit").toString(), "--timeout", "60");
     assertThat(exit).as(out + "\n" + err).isZero();
     List<String> lines = out.toString().strip().lines().toList();
     return lines.get(lines.size() - 1);

@@ -45,6 +45,11 @@ final class ProcessCluster implements AutoCloseable {
     return "127.0.0.1:" + port;
   }
 
+  /** The client file the secured broker wrote for {@code role} (lead, worker, submit). */
+  Path clientFile(String role) {
+    return dev.lanes.bus.ClientFiles.path(dir.resolve("broker"), role);
+  }
+
   void startBroker() {
     start("broker", "broker", "--port", Integer.toString(port), "--dir", dir.resolve("broker").toString());
     awaitLog("broker", "Kafka broker for Lanes on");
@@ -57,12 +62,12 @@ final class ProcessCluster implements AutoCloseable {
   }
 
   void startLead(String name, Path repo, String lease, int attempts) {
-    start(name, "coordinator", "--bootstrap-servers", bootstrap(), "--repo", repo.toString(), "--lease", lease,
+    start(name, "coordinator", "--kafka-config", clientFile("lead").toString(), "--repo", repo.toString(), "--lease", lease,
         "--max-attempts", Integer.toString(attempts));
   }
 
   void startWorker(String id, Path repo) {
-    start(id, "worker", "--bootstrap-servers", bootstrap(), "--repo", repo.toString(), "--id", id, "--dir",
+    start(id, "worker", "--kafka-config", clientFile("worker").toString(), "--repo", repo.toString(), "--id", id, "--dir",
         dir.resolve("work-" + id).toString(), "--heartbeat", "500ms");
     awaitLog(id, "Worker " + id);
   }
@@ -84,7 +89,8 @@ final class ProcessCluster implements AutoCloseable {
   }
 
   void awaitLog(String name, String text) {
-    await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
+    // A secured broker's first start makes its keys with keytool, which takes long on a busy 2-core machine.
+    await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(100))
         .until(() -> Files.exists(log(name)) && Files.readString(log(name)).contains(text));
   }
 
@@ -125,7 +131,7 @@ final class ProcessCluster implements AutoCloseable {
   /** The lead's whole log of decisions, read fresh from the broker. */
   List<Message> events() {
     if (bus == null) {
-      bus = KafkaBus.connect(bootstrap(), "fault-test");
+      bus = KafkaBus.connect(dev.lanes.bus.ClientConfig.load(clientFile("lead"), Optional.empty()), "fault-test");
     }
     List<Message> all = new ArrayList<>();
     bus.replay(Topics.EVENTS, all::add);

@@ -20,6 +20,9 @@ public final class Topics {
    */
   public static final String DEAD = "lanes.dead";
 
+  /** The consumer group of the leads on {@link #REPORTS}: whoever holds its one partition is the lead. */
+  public static final String LEAD_GROUP = "lanes-lead";
+
   private Topics() {}
 
   public static List<String> all() {

@@ -1,0 +1,109 @@
+package dev.lanes.bus;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.TreeMap;
+
+/**
+ * How a party reaches Kafka: standard Kafka client properties ({@code bootstrap.servers}, {@code security.protocol},
+ * {@code sasl.*}, {@code ssl.*}) that {@link KafkaBus} hands to its producer, consumers and admin client, and
+ * Lanes' own settings, the properties whose names start with {@code lanes.}, which never reach a Kafka client.
+ *
+ * <p>Values are secrets (passwords, JAAS lines, keys): {@link #toString} names the properties and shows none of them.
+ */
+public final class ClientConfig {
+  /** Properties under this prefix are Lanes' own; Kafka clients never see them. */
+  public static final String LANES_PREFIX = "lanes.";
+  static final String BOOTSTRAP = "bootstrap.servers";
+
+  private final Map<String, String> kafka;
+  private final Map<String, String> lanes;
+
+  private ClientConfig(Map<String, String> kafka, Map<String, String> lanes) {
+    this.kafka = Map.copyOf(kafka);
+    this.lanes = Map.copyOf(lanes);
+  }
+
+  /** A plaintext connection to {@code bootstrapServers}, with no credentials. */
+  public static ClientConfig plaintext(String bootstrapServers) {
+    return of(Map.of(BOOTSTRAP, bootstrapServers));
+  }
+
+  /** The given properties, {@code lanes.*} ones set aside; they must name the bootstrap servers. */
+  public static ClientConfig of(Map<String, String> properties) {
+    Map<String, String> kafka = new TreeMap<>();
+    Map<String, String> lanes = new TreeMap<>();
+    properties.forEach((name, value) -> (name.startsWith(LANES_PREFIX) ? lanes : kafka).put(name, value));
+    String bootstrap = kafka.get(BOOTSTRAP);
+    if (bootstrap == null || bootstrap.isBlank()) {
+      throw new IllegalArgumentException(BOOTSTRAP + ": missing; the Kafka cluster must be named");
+    }
+    return new ClientConfig(kafka, lanes);
+  }
+
+  /**
+   * Reads a Kafka client properties file ({@code --kafka-config}). {@code bootstrapServers}, when given, replaces the
+   * file's {@code bootstrap.servers}; without either there is no cluster to connect to.
+   *
+   * @throws IllegalArgumentException naming the file when it cannot be read or names no bootstrap servers
+   */
+  public static ClientConfig load(Path file, Optional<String> bootstrapServers) {
+    Properties read = new Properties();
+    try (Reader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+      read.load(in);
+    } catch (IOException | IllegalArgumentException e) {
+      throw new IllegalArgumentException(String.format("--kafka-config: %s cannot be read (%s)", file, describe(e)), e);
+    }
+    Map<String, String> properties = new TreeMap<>();
+    read.stringPropertyNames().forEach(name -> properties.put(name, read.getProperty(name).strip()));
+    bootstrapServers.ifPresent(b -> properties.put(BOOTSTRAP, b));
+    if (properties.getOrDefault(BOOTSTRAP, "").isBlank()) {
+      throw new IllegalArgumentException(String.format(
+          "--kafka-config: %s has no bootstrap.servers and no --bootstrap-servers was given", file));
+    }
+    return of(properties);
+  }
+
+  /** The cluster's address list, {@code host:port[,host:port…]}. */
+  public String bootstrapServers() {
+    return kafka.get(BOOTSTRAP);
+  }
+
+  /** Whether the connection authenticates (SASL or TLS) rather than plaintext. */
+  public boolean secured() {
+    return !kafka.getOrDefault("security.protocol", "PLAINTEXT").equalsIgnoreCase("PLAINTEXT");
+  }
+
+  /** A fresh copy of the Kafka client properties, {@code lanes.*} left out. */
+  public Properties kafka() {
+    Properties p = new Properties();
+    p.putAll(kafka);
+    return p;
+  }
+
+  /** Lanes' own settings from the same file (names starting with {@code lanes.}), for the parties that use them. */
+  public Map<String, String> lanes() {
+    return lanes;
+  }
+
+  /** The names of the properties only: their values may be credentials. */
+  @Override
+  public String toString() {
+    return "ClientConfig" + new TreeMap<>(kafka).keySet() + (lanes.isEmpty() ? "" : " + " + lanes.keySet());
+  }
+
+  private static String describe(Exception e) {
+    if (e instanceof java.nio.file.NoSuchFileException) {
+      return "no such file";
+    } else if (e instanceof java.nio.file.AccessDeniedException) {
+      return "permission denied";
+    }
+    return e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
+  }
+}

@@ -1,0 +1,74 @@
+package dev.lanes.deploy;
+
+import dev.lanes.bus.BrokerDir;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code lanes credentials}: per-worker principals of a running secured {@code lanes broker}. */
+@Command(
+    name = "credentials",
+    mixinStandardHelpOptions = true,
+    description = "Manages the per-worker credentials of a running lanes broker, with the admin password kept in its --dir.",
+    subcommands = {CredentialsCommand.AddWorker.class, CredentialsCommand.Revoke.class})
+final class CredentialsCommand implements Runnable {
+  @Spec CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  static BrokerDir open(Path dir) {
+    return BrokerDir.existing(dir != null ? dir.toAbsolutePath() : Daemons.stateDir("broker"));
+  }
+
+  @Command(
+      name = "add-worker",
+      mixinStandardHelpOptions = true,
+      description = "Makes the principal worker-ID with the workers' rights and writes DIR/clients/worker-ID.properties for it. Adding an ID again gives it a new password.")
+  static final class AddWorker implements Callable<Integer> {
+    @Parameters(paramLabel = "ID", description = "The worker's id (letters, digits, '.', '_', '-').")
+    String id;
+
+    @Option(names = "--dir", paramLabel = "DIR", description = "The broker's directory (default: ~/.local/state/lanes/broker).")
+    Path dir;
+
+    @Spec CommandSpec spec;
+
+    @Override
+    public Integer call() {
+      BrokerDir.workerPrincipal(id);
+      Path file = open(dir).addWorker(id);
+      spec.commandLine().getOut().println("worker-" + id + ": " + file);
+      return Main.OK;
+    }
+  }
+
+  @Command(
+      name = "revoke",
+      mixinStandardHelpOptions = true,
+      description = "Deletes the credential of worker-ID and its ACLs: it can no longer connect, and a connection it holds may do nothing more. Its client file is deleted.")
+  static final class Revoke implements Callable<Integer> {
+    @Parameters(paramLabel = "ID", description = "The worker's id, as given to add-worker.")
+    String id;
+
+    @Option(names = "--dir", paramLabel = "DIR", description = "The broker's directory (default: ~/.local/state/lanes/broker).")
+    Path dir;
+
+    @Spec CommandSpec spec;
+
+    @Override
+    public Integer call() {
+      BrokerDir.workerPrincipal(id);
+      boolean known = open(dir).revokeWorker(id);
+      spec.commandLine().getOut().println(known ? "worker-" + id + " revoked" : "worker-" + id
+          + " had no credential; its ACLs and client file, if any, are gone");
+      return known ? Main.OK : Main.FAILED;
+    }
+  }
+}
