@@ -67,6 +67,11 @@ import org.slf4j.LoggerFactory;
  *       instead of hanging it forever (the default).</li>
  * </ul>
  *
+ * <p>Three kinds of client listener: plaintext ({@link #start}, for tests and {@code lanes broker --insecure}); SASL
+ * PLAIN on loopback with a password made in memory ({@link #startLocal}, for {@code lanes run}); and SASL_SSL with
+ * SCRAM-SHA-512 principals, TLS keys and ACLs from a {@link BrokerDir} ({@link #startSecure}, for {@code lanes broker}).
+ * The secured kinds put the controller listener on 127.0.0.1 behind a password of its own (see {@code Security}).
+ *
  * <p>Kafka's server code ends the JVM through {@link Exit} on fatal errors (a failed log directory, a metadata
  * fault). That must not take down the process that embeds it, so while any embedded broker runs (formatting
  * included), Kafka's exit and halt procedures throw an exception and log an error instead; the default procedures are

@@ -22,8 +22,8 @@ import org.apache.kafka.common.resource.ResourceType;
  *       reads the reports as the member of its group, replays its log, and sets bad records aside.</li>
  *   <li>A worker reads {@code lanes.work}, writes claims, heartbeats, results and findings on {@code lanes.reports},
  *       and sets aside what it could not read from {@code lanes.work}.</li>
- *   <li>A submitter ({@code lanes submit}, {@code lanes status}) hands a plan in on {@code lanes.reports} and follows
- *       the run on {@code lanes.events}.</li>
+ *   <li>A submitter ({@code lanes submit}, {@code lanes status}) hands a plan in on {@code lanes.reports}, follows
+ *       the run on {@code lanes.events}, and may see how many records {@code lanes.dead} holds.</li>
  * </ul>
  * No role may create or delete topics, alter configurations or ACLs: the broker makes the topics itself.
  */
@@ -57,6 +57,8 @@ public enum Role {
       case SUBMIT:
         allow(acls, principal, ResourceType.TOPIC, Topics.REPORTS, AclOperation.WRITE);
         allow(acls, principal, ResourceType.TOPIC, Topics.EVENTS, AclOperation.READ);
+        // The dead letters' offsets, for lanes status to count them; not their contents.
+        allow(acls, principal, ResourceType.TOPIC, Topics.DEAD, AclOperation.DESCRIBE);
         break;
       default:
         throw new IllegalStateException("no ACLs for role " + this);
