@@ -41,6 +41,7 @@ public final class BrokerDir {
   /** The principal the broker uses towards its own controller, on the loopback controller listener. */
   static final String CONTROLLER = "controller";
   static final String SCRAM = "SCRAM-SHA-512";
+  private static final Pattern HOST = Pattern.compile("[A-Za-z0-9][A-Za-z0-9.:-]{0,252}");
   private static final Pattern WORKER_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
   private static final SecureRandom RANDOM = new SecureRandom();
   private static final long KEYTOOL_TIMEOUT_SECONDS = 60;
@@ -60,6 +61,11 @@ public final class BrokerDir {
    * @throws IllegalArgumentException if {@code dir} holds a broker made without credentials
    */
   public static BrokerDir open(Path dir, String host) {
+    // The host goes into the certificate's subject and names: nothing but a host name or an address may get there.
+    if (!HOST.matcher(host).matches()) {
+      throw new IllegalArgumentException(String.format(
+          "--host: \"%s\" is not a host name or IP address (letters, digits, '.', '-', ':')", host));
+    }
     Path root = dir.toAbsolutePath().normalize();
     if (Files.exists(root.resolve("meta.properties"))) {
       throw new IllegalArgumentException(String.format("--dir: %s holds the data of a broker started without "

@@ -218,6 +218,13 @@ class SecureBrokerTest {
     assertThatThrownBy(() -> brokerDir.addWorker("a,b=c")).isInstanceOf(IllegalArgumentException.class);
   }
 
+  @Test
+  void aHostThatIsNotAHostNameIsRefusedBeforeAnythingIsMade(@TempDir Path other) {
+    assertThatThrownBy(() -> BrokerDir.open(other.resolve("b"), "h,OU=forged")).isInstanceOf(
+        IllegalArgumentException.class).hasMessageContaining("--host: \"h,OU=forged\"");
+    assertThat(other.resolve("b")).doesNotExist();
+  }
+
   /** Sends one record; null when the broker acknowledged it, else the cause of the failure. */
   static Throwable produce(ClientConfig config, String topic) {
     // Allowed sends take milliseconds; a refused connection is retried until this runs out.
