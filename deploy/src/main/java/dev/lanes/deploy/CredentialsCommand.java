@@ -23,8 +23,19 @@ final class CredentialsCommand implements Runnable {
     spec.commandLine().usage(spec.commandLine().getOut());
   }
 
-  static BrokerDir open(Path dir) {
-    return BrokerDir.existing(dir != null ? dir.toAbsolutePath() : Daemons.stateDir("broker"));
+  /** What both subcommands take: a worker id and the broker's directory. */
+  static final class WorkerOptions {
+    @Parameters(paramLabel = "ID", description = "The worker's id (letters, digits, '.', '_', '-').")
+    String id;
+
+    @Option(names = "--dir", paramLabel = "DIR", description = "The broker's directory (default: ~/.local/state/lanes/broker).")
+    Path dir;
+
+    /** The broker's directory, once the id is known to be one. */
+    BrokerDir broker() {
+      BrokerDir.workerPrincipal(id);
+      return BrokerDir.existing(dir != null ? dir.toAbsolutePath() : Daemons.stateDir("broker"));
+    }
   }
 
   @Command(
@@ -32,19 +43,14 @@ final class CredentialsCommand implements Runnable {
       mixinStandardHelpOptions = true,
       description = "Makes the principal worker-ID with the workers' rights and writes DIR/clients/worker-ID.properties for it. Adding an ID again gives it a new password.")
   static final class AddWorker implements Callable<Integer> {
-    @Parameters(paramLabel = "ID", description = "The worker's id (letters, digits, '.', '_', '-').")
-    String id;
-
-    @Option(names = "--dir", paramLabel = "DIR", description = "The broker's directory (default: ~/.local/state/lanes/broker).")
-    Path dir;
+    @picocli.CommandLine.Mixin WorkerOptions worker;
 
     @Spec CommandSpec spec;
 
     @Override
     public Integer call() {
-      BrokerDir.workerPrincipal(id);
-      Path file = open(dir).addWorker(id);
-      spec.commandLine().getOut().println("worker-" + id + ": " + file);
+      Path file = worker.broker().addWorker(worker.id);
+      spec.commandLine().getOut().println("worker-" + worker.id + ": " + file);
       return Main.OK;
     }
   }
@@ -54,19 +60,14 @@ final class CredentialsCommand implements Runnable {
       mixinStandardHelpOptions = true,
       description = "Deletes the credential of worker-ID and its ACLs: it can no longer connect, and a connection it holds may do nothing more. Its client file is deleted.")
   static final class Revoke implements Callable<Integer> {
-    @Parameters(paramLabel = "ID", description = "The worker's id, as given to add-worker.")
-    String id;
-
-    @Option(names = "--dir", paramLabel = "DIR", description = "The broker's directory (default: ~/.local/state/lanes/broker).")
-    Path dir;
+    @picocli.CommandLine.Mixin WorkerOptions worker;
 
     @Spec CommandSpec spec;
 
     @Override
     public Integer call() {
-      BrokerDir.workerPrincipal(id);
-      boolean known = open(dir).revokeWorker(id);
-      spec.commandLine().getOut().println(known ? "worker-" + id + " revoked" : "worker-" + id
+      boolean known = worker.broker().revokeWorker(worker.id);
+      spec.commandLine().getOut().println(known ? "worker-" + worker.id + " revoked" : "worker-" + worker.id
           + " had no credential; its ACLs and client file, if any, are gone");
       return known ? Main.OK : Main.FAILED;
     }
