@@ -50,9 +50,18 @@ final class ProcessCluster implements AutoCloseable {
     return dev.lanes.bus.ClientFiles.path(dir.resolve("broker"), role);
   }
 
-  void startBroker() {
-    start("broker", "broker", "--port", Integer.toString(port), "--dir", dir.resolve("broker").toString());
+  /** Starts {@code lanes broker} (secured unless {@code extra} says {@code --insecure}) and waits until it serves. */
+  void startBroker(String... extra) {
+    List<String> args = new ArrayList<>(List.of("broker", "--port", Integer.toString(port), "--dir",
+        dir.resolve("broker").toString()));
+    args.addAll(List.of(extra));
+    start("broker", args.toArray(String[]::new));
     awaitLog("broker", "Kafka broker for Lanes on");
+  }
+
+  /** Starts a lead with the given client file. */
+  void startLead(String name, Path repo, Path kafkaConfig) {
+    start(name, "coordinator", "--kafka-config", kafkaConfig.toString(), "--repo", repo.toString());
   }
 
   /** Starts the broker again on the same port and data directory, after {@link #stop}. */

@@ -126,6 +126,52 @@ class SecureBrokerIT {
     }
   }
 
+  @Test
+  void lanesBrokerAndALeadOnItLogNoSecret() throws Exception {
+    Path repo = LanesRunIT.repo(dir.resolve("repo"));
+    try (ProcessCluster cluster = new ProcessCluster(dir)) {
+      cluster.startBroker();
+      cluster.awaitLog("broker", "submit: ");
+      String brokerLog = Files.readString(cluster.log("broker"));
+      assertThat(brokerLog).contains("(SASL_SSL)", cluster.clientFile("lead").toString(),
+          cluster.clientFile("worker").toString(), cluster.clientFile("submit").toString());
+
+      // Lanes' own entries ride in the same file and reach no Kafka client and no log.
+      Path leadFile = dir.resolve("lead-with-lanes.properties");
+      Files.writeString(leadFile, Files.readString(cluster.clientFile("lead"))
+          + "lanes.canary=lanes-canary-7f3a9c\n");
+      cluster.startLead("lead", repo, leadFile);
+      cluster.awaitLog("lead", "This lead holds the lead role.");
+      String leadLog = Files.readString(cluster.log("lead"));
+
+      Properties secrets = new Properties();
+      secrets.load(Files.newBufferedReader(dir.resolve("broker/secrets.properties")));
+      List<String> values = new java.util.ArrayList<>();
+      secrets.stringPropertyNames().stream().filter(n -> n.startsWith("user.") || n.startsWith("store."))
+          .forEach(n -> values.add(secrets.getProperty(n)));
+      values.add("lanes-canary-7f3a9c");
+      assertThat(values).hasSize(8);
+      for (String secret : values) {
+        assertThat(brokerLog).doesNotContain(secret);
+        assertThat(leadLog).doesNotContain(secret);
+      }
+    }
+  }
+
+  @Test
+  void anInsecureBrokerSaysSoLoudly() throws Exception {
+    try (ProcessCluster cluster = new ProcessCluster(dir)) {
+      cluster.startBroker("--insecure");
+      String log = Files.readString(cluster.log("broker"));
+      assertThat(log).contains("WARNING: --insecure", "no credentials", "(INSECURE: plaintext, no credentials)");
+      assertThat(dir.resolve("broker/clients")).doesNotExist();
+      try (KafkaBus bus = KafkaBus.connect(cluster.bootstrap(), "insecure-test")) {
+        bus.createTopics();
+      }
+      assertThat(send(ClientConfig.plaintext(cluster.bootstrap()), Topics.WORK)).isNull();
+    }
+  }
+
   /** Sends one record; null when acknowledged, else why not. */
   private static Throwable send(ClientConfig config, String topic) {
     Properties p = config.kafka();
