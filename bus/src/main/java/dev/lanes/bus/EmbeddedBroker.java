@@ -469,6 +469,7 @@ public final class EmbeddedBroker implements AutoCloseable {
    * start does it: a directory from an older version gets what is new.
    */
   private void prepareBus() {
+    long startNanos = System.nanoTime();
     ClientConfig admin = clientConfig();
     try (KafkaBus bus = KafkaBus.connect(admin, "lanes-broker")) {
       bus.createTopics();
@@ -478,6 +479,7 @@ public final class EmbeddedBroker implements AutoCloseable {
       acls.addAll(role.acls(role.id()));
     }
     grant(admin, acls);
+    LOG.info("Topics and ACLs of the broker at {} in place in {} ms", bootstrapServers(), millisSince(startNanos));
   }
 
   /** Adds ACLs as the given (admin) client. */
