@@ -20,6 +20,7 @@ import dev.lanes.protocol.PlanRevised;
 import dev.lanes.protocol.RunFinished;
 import dev.lanes.protocol.RunStarted;
 import dev.lanes.protocol.TaskCancelled;
+import dev.lanes.protocol.TaskGraph;
 import dev.lanes.protocol.TaskOffered;
 import dev.lanes.protocol.TaskRef;
 import dev.lanes.protocol.TaskResult;
@@ -31,7 +32,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -87,7 +87,8 @@ final class Run implements MergeQueue.Listener {
   private final Lead.Settings settings;
   private final Instant started;
   private final Map<String, Slot> tasks = new LinkedHashMap<>();
-  private final Map<String, List<Slot>> dependents = new HashMap<>();
+  /** The plan's dependencies, built again whenever the plan changes. */
+  private TaskGraph graph;
   /** Tasks that became final and whose dependents have not been looked at yet. */
   private final Queue<Slot> changed = new ArrayDeque<>();
   /** The merge queue's entries as the log left them, in the order they joined; taken up by {@link #resume}. */
@@ -129,7 +130,7 @@ final class Run implements MergeQueue.Listener {
   void start() {
     record(new RunStarted(id, plan.name(), plan.target(), baseCommit, List.copyOf(tasks.keySet()), Optional.of(plan)));
     for (Slot slot : tasks.values()) {
-      slot.waitingFor = slot.task.after().size();
+      slot.waitingFor = (int) slot.task.after().stream().distinct().count();
       if (slot.waitingFor == 0) {
         offer(slot, "from " + shortId(baseCommit), "");
       }
@@ -161,7 +162,7 @@ final class Run implements MergeQueue.Listener {
     finals = (int) tasks.values().stream().filter(s -> s.state.isFinal()).count();
     Instant now = clock.instant();
     for (Slot slot : tasks.values()) {
-      slot.waitingFor = (int) slot.task.after().stream().filter(d -> tasks.get(d).state != TaskState.LANDED).count();
+      slot.waitingFor = (int) slot.task.after().stream().distinct().filter(d -> tasks.get(d).state != TaskState.LANDED).count();
       if (slot.state == TaskState.OFFERED || slot.state == TaskState.REVIEWING && slot.worker.isEmpty()) {
         // The same attempt again: no grant for it can be out there unrecorded (see Outbox), so claims for this
         // epoch are still good, and a lead's restart does not use up the task's attempts.
@@ -459,7 +460,7 @@ final class Run implements MergeQueue.Listener {
 
   /** A task just added: offered when its dependencies have landed, skipped when one never will. */
   private void settleNew(Slot slot) {
-    slot.waitingFor = (int) slot.task.after().stream().filter(d -> tasks.get(d).state != TaskState.LANDED).count();
+    slot.waitingFor = (int) slot.task.after().stream().distinct().filter(d -> tasks.get(d).state != TaskState.LANDED).count();
     Optional<String> lost = slot.task.after().stream()
         .filter(d -> tasks.get(d).state.isFinal() && tasks.get(d).state != TaskState.LANDED).findFirst();
     if (lost.isPresent()) {
@@ -478,10 +479,7 @@ final class Run implements MergeQueue.Listener {
   }
 
   private void linkDependents() {
-    dependents.clear();
-    for (Slot slot : tasks.values()) {
-      slot.task.after().forEach(d -> dependents.computeIfAbsent(d, k -> new ArrayList<>()).add(slot));
-    }
+    graph = TaskGraph.of(plan);
   }
 
   /** A change to the plan: recorded whole, before anything it decides is published. */
@@ -756,12 +754,13 @@ final class Run implements MergeQueue.Listener {
   /**
    * Offers what can run now, skips what never can, and finishes the run when every task is final. Only tasks whose
    * dependencies changed since the last call are looked at: each task counts its dependencies that have not landed,
-   * and the tasks that depend on it are found through {@link #dependents}.
+   * and the tasks that depend on it are found through the plan's {@link TaskGraph}.
    */
   private void advance() {
     while (!changed.isEmpty()) {
       Slot slot = changed.poll();
-      for (Slot next : dependents.getOrDefault(slot.task.id(), List.of())) {
+      for (String dependent : graph.dependents(slot.task.id())) {
+        Slot next = tasks.get(dependent);
         if (next.state != TaskState.WAITING) {
           continue;
         }

@@ -1,9 +1,6 @@
 package dev.lanes.protocol;
 
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.BitSet;
-import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -14,10 +11,9 @@ import java.util.Optional;
  * The plan-level ownership check: tasks that may run at the same time must own disjoint parts of the repository.
  *
  * <p>Two tasks may run at the same time unless one depends on the other through {@code after}, directly or through
- * other tasks. That order is computed once, as a transitive closure with one bit set per task (a few kilobytes for a
- * thousand tasks), so asking whether two tasks are ordered is two bit tests. The claims of all tasks go into one
- * {@link ClaimIndex}, which compares exactly only the claims whose literal prefixes could meet, and only for tasks
- * that may run together.
+ * other tasks; the plan's {@link TaskGraph} answers that, with two bit tests per pair. The claims of all tasks go
+ * into one {@link ClaimIndex}, which compares exactly only the claims whose literal prefixes could meet, and only for
+ * tasks that may run together.
  *
  * <p>Each pair of tasks is reported once, with the first pair of their claims found to overlap. With the files of the
  * base commit, a conflict also lists the existing files both of those claims cover, and each claim that covers no file
@@ -30,12 +26,12 @@ import java.util.Optional;
  */
 public final class OwnershipCheck {
   private final Plan plan;
-  private final Order order;
+  private final TaskGraph order;
   private final ClaimIndex<Integer> index = new ClaimIndex<>();
 
   private OwnershipCheck(Plan plan) {
     this.plan = plan;
-    this.order = Order.of(plan);
+    this.order = graph(plan);
     for (int i = 0; i < plan.tasks().size(); i++) {
       for (Claim claim : plan.tasks().get(i).owns()) {
         index.add(i, claim);
@@ -130,7 +126,7 @@ public final class OwnershipCheck {
    * @throws IllegalArgumentException when a conflict names a task the plan does not have
    */
   public static Serialized serialize(Plan plan, List<OwnershipReport.Conflict> conflicts) {
-    Order order = Order.of(plan);
+    TaskGraph order = graph(plan);
     List<List<String>> after = new ArrayList<>();
     plan.tasks().forEach(t -> after.add(new ArrayList<>(t.after())));
     List<Edge> added = new ArrayList<>();
@@ -149,14 +145,19 @@ public final class OwnershipCheck {
     }
     List<Plan.Task> tasks = new ArrayList<>();
     for (int i = 0; i < plan.tasks().size(); i++) {
-      Plan.Task t = plan.tasks().get(i);
-      tasks.add(new Plan.Task(t.id(), t.title(), t.prompt(), t.owns(), after.get(i), t.requires(), t.agent(),
-          t.verify()));
+      tasks.add(plan.tasks().get(i).withAfter(after.get(i)));
     }
-    return new Serialized(new Plan(plan.name(), plan.base(), plan.target(), tasks), added);
+    return new Serialized(plan.withTasks(tasks), added);
   }
 
-  private static int known(Order order, String task) {
+  /** The plan's dependencies, refused unless every task can run some day. */
+  private static TaskGraph graph(Plan plan) {
+    TaskGraph graph = TaskGraph.of(plan);
+    graph.requireRunnable();
+    return graph;
+  }
+
+  private static int known(TaskGraph order, String task) {
     int i = order.index(task);
     if (i < 0) {
       throw new IllegalArgumentException("task \"" + task + "\" is not in the plan");
@@ -187,100 +188,6 @@ public final class OwnershipCheck {
       Objects.requireNonNull(task, "task");
       Objects.requireNonNull(after, "after");
       Objects.requireNonNull(reason, "reason");
-    }
-  }
-
-  /** The transitive closure of {@code after}: {@code deps[i]} holds every task that task i waits for. */
-  private static final class Order {
-    private final Map<String, Integer> ids;
-    private final BitSet[] deps;
-
-    private Order(Map<String, Integer> ids, BitSet[] deps) {
-      this.ids = ids;
-      this.deps = deps;
-    }
-
-    /** Kahn's algorithm: when a task comes off the queue its closure is complete, and it is passed on to dependents. */
-    static Order of(Plan plan) {
-      List<Plan.Task> tasks = plan.tasks();
-      int n = tasks.size();
-      Map<String, Integer> ids = new HashMap<>();
-      for (int i = 0; i < n; i++) {
-        Integer first = ids.putIfAbsent(tasks.get(i).id(), i);
-        if (first != null) {
-          throw new ProtocolException("tasks[" + i + "].id: \"" + tasks.get(i).id() + "\" is already the id of tasks["
-              + first + "]; ids are unique");
-        }
-      }
-      BitSet[] deps = new BitSet[n];
-      int[] waiting = new int[n];
-      List<List<Integer>> dependents = new ArrayList<>();
-      for (int i = 0; i < n; i++) {
-        deps[i] = new BitSet(n);
-        dependents.add(new ArrayList<>());
-      }
-      for (int i = 0; i < n; i++) {
-        List<String> after = tasks.get(i).after();
-        for (int j = 0; j < after.size(); j++) {
-          Integer d = ids.get(after.get(j));
-          if (d == null) {
-            throw new ProtocolException("tasks[" + i + "].after[" + j + "]: \"" + after.get(j)
-                + "\" is not the id of any task in the plan");
-          }
-          if (!deps[i].get(d)) { // a repeated dependency counts once
-            deps[i].set(d);
-            waiting[i]++;
-            dependents.get(d).add(i);
-          }
-        }
-      }
-      Deque<Integer> ready = new ArrayDeque<>();
-      for (int i = 0; i < n; i++) {
-        if (waiting[i] == 0) {
-          ready.add(i);
-        }
-      }
-      int done = 0;
-      while (!ready.isEmpty()) {
-        int u = ready.poll();
-        done++;
-        for (int w : dependents.get(u)) {
-          deps[w].or(deps[u]);
-          if (--waiting[w] == 0) {
-            ready.add(w);
-          }
-        }
-      }
-      if (done < n) {
-        List<String> stuck = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-          if (waiting[i] > 0) {
-            stuck.add(tasks.get(i).id());
-          }
-        }
-        throw new ProtocolException("tasks: dependency cycle; these tasks wait for it and can never start: "
-            + String.join(", ", stuck));
-      }
-      return new Order(ids, deps);
-    }
-
-    int index(String task) {
-      return ids.getOrDefault(task, -1);
-    }
-
-    boolean ordered(int x, int y) {
-      return deps[x].get(y) || deps[y].get(x);
-    }
-
-    /** Task {@code later} now waits for {@code earlier}, and so does every task that waits for {@code later}. */
-    void addEdge(int later, int earlier) {
-      BitSet gained = (BitSet) deps[earlier].clone();
-      gained.set(earlier);
-      for (int w = 0; w < deps.length; w++) {
-        if (w == later || deps[w].get(later)) {
-          deps[w].or(gained);
-        }
-      }
     }
   }
 }

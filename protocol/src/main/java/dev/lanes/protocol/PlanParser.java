@@ -10,12 +10,9 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -32,7 +29,6 @@ import java.util.regex.Pattern;
  */
 public final class PlanParser {
   static final Pattern ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
-  private static final Pattern BRANCH = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._/-]{0,199}");
   private static final Set<String> PLAN_KEYS = Set.of("name", "base", "target", "agent", "verify", "review", "review-agent", "lead-agent", "tasks");
   private static final Set<String> TASK_KEYS =
       Set.of("id", "title", "prompt", "owns", "after", "requires", "verify", "agent", "review");
@@ -42,6 +38,10 @@ public final class PlanParser {
       new ObjectMapper(new YAMLFactory().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION));
 
   private final List<String> problems = new ArrayList<>();
+  /** Where each task that was read stands in the file ({@code tasks[3]}), in the order of the plan's tasks. */
+  private final List<String> where = new ArrayList<>();
+  /** Every task id written in the file, even of tasks that could not be read: {@code after} may name them. */
+  private final Set<String> written = new HashSet<>();
 
   private PlanParser() {}
 
@@ -68,8 +68,60 @@ public final class PlanParser {
     }
     PlanParser parser = new PlanParser();
     Plan plan = parser.plan(root);
+    if (plan != null) {
+      parser.rules(plan, parser.where, parser.written);
+    }
     if (!parser.problems.isEmpty()) {
       throw new PlanException(source, parser.problems);
+    }
+    return plan;
+  }
+
+  /**
+   * Checks a plan that arrives already bound to a {@link Plan} (submitted on the bus) by exactly the rules a plan file
+   * is read with: ids and their uniqueness, dependencies that name tasks and form no cycle, tasks that own something,
+   * and target and base that are valid branch names. Fields are named as in a file ({@code tasks[2].after[0]}).
+   *
+   * @return the plan, when it passes
+   * @throws PlanException listing every problem, each naming its field, the value and the rule
+   */
+  public static Plan check(Plan plan) {
+    PlanParser parser = new PlanParser();
+    List<String> where = new ArrayList<>();
+    Set<String> ids = new HashSet<>();
+    for (int i = 0; i < plan.tasks().size(); i++) {
+      where.add("tasks[" + i + "]");
+      ids.add(plan.tasks().get(i).id());
+    }
+    if (plan.tasks().isEmpty()) {
+      parser.problem("tasks", "expected a non-empty list of tasks, got an empty list"); // a file's reading says so too
+    }
+    parser.rules(plan, where, ids);
+    if (!parser.problems.isEmpty()) {
+      throw new PlanException("plan", parser.problems);
+    }
+    return plan;
+  }
+
+  /**
+   * What a lead runs: a plan that passes {@link #check}, in which no two tasks that may run at the same time own a
+   * common path. A client orders conflicting tasks before it submits ({@link OwnershipCheck#serialize}), so a
+   * conflict left in a submitted plan is refused rather than run. Each conflict is reported at the claims of the later
+   * of its two tasks.
+   *
+   * @throws PlanException listing every problem, each naming its field, the value and the rule
+   */
+  public static Plan runnable(Plan plan) {
+    check(plan);
+    List<String> problems = new ArrayList<>();
+    TaskGraph graph = TaskGraph.of(plan);
+    for (OwnershipReport.Conflict c : OwnershipCheck.check(plan).conflicts()) {
+      int later = Math.max(graph.index(c.tasks().get(0)), graph.index(c.tasks().get(1)));
+      problems.add("tasks[" + later + "].owns (task " + graph.ids().get(later) + "): " + c.describe(3)
+          + "; tasks that may run at the same time must own disjoint paths (order one after the other with after)");
+    }
+    if (!problems.isEmpty()) {
+      throw new PlanException("plan", problems);
     }
     return plan;
   }
@@ -146,9 +198,8 @@ public final class PlanParser {
       existing("add (task " + t.id() + ").after", t.after(), known);
     }
     if (problems.isEmpty()) {
-      Map<String, Plan.Task> byId = new LinkedHashMap<>();
-      delta.applyTo(plan).tasks().forEach(t -> byId.put(t.id(), t));
-      cycle(byId).ifPresent(path -> problem("order", "dependency cycle: " + String.join(" -> ", path)));
+      TaskGraph.of(delta.applyTo(plan)).cycle()
+          .ifPresent(path -> problem("order", "dependency cycle: " + String.join(" -> ", path)));
     }
     return delta;
   }
@@ -174,10 +225,7 @@ public final class PlanParser {
     unknownKeys("", root, PLAN_KEYS);
     String name = id("name", root.get("name"));
     Optional<String> base = optionalText("base", root.get("base"));
-    String target = optionalText("target", root.get("target")).orElse(name == null ? "" : Plan.defaultTarget(name));
-    if (root.has("target")) {
-      branch("target", target);
-    }
+    String target = optionalText("target", root.get("target")).orElse(name == null ? null : Plan.defaultTarget(name));
     Optional<AgentSpec> agent = agent("agent", root.get("agent"), Optional.empty());
     Optional<String> verify = optionalText("verify", root.get("verify"));
     boolean review = flag("review", root.get("review")).orElse(false);
@@ -197,25 +245,18 @@ public final class PlanParser {
       problem("tasks", "expected a non-empty list of tasks, got " + kind(node));
       return tasks;
     }
-    Map<String, Integer> index = new HashMap<>();
-    Set<String> ids = new HashSet<>();
     node.forEach(t -> {
       if (t.isObject() && t.path("id").isValueNode()) {
-        ids.add(t.path("id").asText());
+        written.add(t.path("id").asText());
       }
     });
     for (int i = 0; i < node.size(); i++) {
       Plan.Task task = task("tasks[" + i + "]", node.get(i), defaults);
-      if (task == null) {
-        continue;
+      if (task != null) {
+        tasks.add(task);
+        where.add("tasks[" + i + "]");
       }
-      Integer first = index.putIfAbsent(task.id(), i);
-      if (first != null) {
-        problem("tasks[" + i + "].id", quote(task.id()) + " is already the id of tasks[" + first + "]; ids are unique");
-      }
-      tasks.add(task);
     }
-    dependencies(tasks, index, ids);
     return tasks;
   }
 
@@ -238,9 +279,6 @@ public final class PlanParser {
     if (agent.isEmpty() && !node.has("agent")) {
       problem(at + ".agent", "missing: the task has no agent and the plan sets no default agent");
     }
-    if (id != null && after.contains(id)) {
-      problem(at + ".after", "task " + quote(id) + " depends on itself");
-    }
     if (id != null) {
       nameTask(firstProblem, at, id);
     }
@@ -262,7 +300,6 @@ public final class PlanParser {
     return Optional.of(node.booleanValue());
   }
 
-  /** Checks {@code after} lists against every id written in the plan, even of tasks that have errors of their own. */
   /** Adds the task's id after the field of each of its problems: {@code tasks[3].owns[0] (task core): …}. */
   private void nameTask(int from, String at, String id) {
     for (int i = from; i < problems.size(); i++) {
@@ -274,71 +311,101 @@ public final class PlanParser {
     }
   }
 
-  private void dependencies(List<Plan.Task> tasks, Map<String, Integer> index, Set<String> ids) {
-    Map<String, Plan.Task> byId = new LinkedHashMap<>();
-    tasks.forEach(t -> byId.putIfAbsent(t.id(), t));
-    for (Plan.Task task : byId.values()) {
+  /**
+   * The rules of a plan beyond its form, for a plan file and a plan from the wire alike (see {@link #check}). A field
+   * whose reading already found it wrong is not reported again.
+   *
+   * @param where where each task stands in the file, in the order of the plan's tasks
+   * @param written every task id written, even of tasks that could not be read: a dependency on one is not unknown
+   */
+  private void rules(Plan plan, List<String> where, Set<String> written) {
+    if (plan.name() != null && !ID.matcher(plan.name()).matches()) {
+      once("name", quote(plan.name()) + " " + ID_RULE);
+    }
+    if (plan.target() != null) {
+      RefName.broken(plan.target()).ifPresentOrElse(
+          why -> once("target", quote(plan.target()) + " is not a valid branch name: it " + why),
+          () -> {
+            if (plan.target().startsWith("lanes-work/")) {
+              once("target", quote(plan.target()) + " is inside lanes-work/, which holds the workers' task branches");
+            }
+          });
+    }
+    plan.base().ifPresent(base -> RefName.broken(base).ifPresent(
+        why -> once("base", quote(base) + " is not a valid branch, tag or commit name: it " + why)));
+    plan.verify().filter(String::isBlank).ifPresent(v -> once("verify", "expected a non-empty string, got " + kind(v)));
+    plan.leadAgent().ifPresent(a -> agentRules("lead-agent", "", a));
+    Map<String, Integer> first = new HashMap<>();
+    List<Plan.Task> unique = new ArrayList<>();
+    for (int i = 0; i < plan.tasks().size(); i++) {
+      Plan.Task task = plan.tasks().get(i);
+      String at = where.get(i);
+      String named = ID.matcher(task.id()).matches() ? " (task " + task.id() + ")" : "";
+      if (!ID.matcher(task.id()).matches()) {
+        once(at + ".id", quote(task.id()) + " " + ID_RULE);
+      }
+      Integer earlier = first.putIfAbsent(task.id(), i);
+      if (earlier != null) {
+        once(at + ".id", quote(task.id()) + " is already the id of " + where.get(earlier) + "; ids are unique");
+      }
+      if (task.title().isBlank()) {
+        once(at + ".title", named, "expected a non-empty string, got " + kind(task.title()));
+      }
+      if (task.prompt().isBlank()) {
+        once(at + ".prompt", named, "expected a non-empty string, got " + kind(task.prompt()));
+      }
+      if (task.owns().isEmpty()) {
+        once(at + ".owns", named, OWNS_MISSING);
+      }
+      task.verify().filter(String::isBlank)
+          .ifPresent(v -> once(at + ".verify", named, "expected a non-empty string, got " + kind(v)));
+      for (int j = 0; j < task.requires().size(); j++) {
+        String capability = task.requires().get(j);
+        if (!ID.matcher(capability).matches()) {
+          once(at + ".requires[" + j + "]", named, quote(capability) + " " + ID_RULE);
+        }
+      }
+      agentRules(at + ".agent", named, task.agent());
+      task.review().ifPresent(a -> agentRules(at + ".review", named, a));
       for (int j = 0; j < task.after().size(); j++) {
         String dep = task.after().get(j);
-        if (!ids.contains(dep)) {
-          problem(
-              "tasks[" + index.get(task.id()) + "].after[" + j + "] (task " + task.id() + ")",
-              quote(dep) + " is not the id of any task in the plan");
+        if (!ID.matcher(dep).matches()) {
+          once(at + ".after[" + j + "]", named, quote(dep) + " " + ID_RULE);
+        } else if (dep.equals(task.id())) {
+          once(at + ".after", named, "task " + quote(dep) + " depends on itself");
+        } else if (!written.contains(dep)) {
+          once(at + ".after[" + j + "]", named, quote(dep) + " is not the id of any task in the plan");
         }
       }
+      if (earlier == null) {
+        // A task that waits for itself is reported above; the cycle search looks for longer ones.
+        unique.add(task.withAfter(task.after().stream().filter(d -> !d.equals(task.id())).toList()));
+      }
     }
-    cycle(byId).ifPresent(path -> problem("tasks", "dependency cycle: " + String.join(" -> ", path)));
+    TaskGraph.of(unique).cycle().ifPresent(path -> problem("tasks", "dependency cycle: " + String.join(" -> ", path)));
   }
 
-  /** Depth-first search over {@code after} edges; returns the first cycle found as a closed path. */
-  private static Optional<List<String>> cycle(Map<String, Plan.Task> byId) {
-    Map<String, Integer> color = new HashMap<>(); // absent: unvisited, 1: on the stack, 2: done
-    for (String start : byId.keySet()) {
-      Deque<String> stack = new ArrayDeque<>();
-      Optional<List<String>> found = visit(start, byId, color, stack);
-      if (found.isPresent()) {
-        return found;
-      }
+  private void agentRules(String at, String named, AgentSpec agent) {
+    if (agent.timeoutMs() <= 0) {
+      once(at + ".timeout", named, agent.timeoutMs() + " ms must be longer than zero");
     }
-    return Optional.empty();
+    if (!agent.command().isEmpty() && agent.command().get(0).isBlank()) {
+      once(at + ".command[0]", named, "expected a program, got " + kind(agent.command().get(0)));
+    }
   }
 
-  private static Optional<List<String>> visit(
-      String id, Map<String, Plan.Task> byId, Map<String, Integer> color, Deque<String> stack) {
-    Integer c = color.get(id);
-    if (c != null && c == 2) {
-      return Optional.empty();
-    }
-    if (c != null) {
-      List<String> path = new ArrayList<>();
-      Iterator<String> it = stack.descendingIterator();
-      boolean in = false;
-      while (it.hasNext()) {
-        String s = it.next();
-        in |= s.equals(id);
-        if (in) {
-          path.add(s);
-        }
-      }
-      path.add(id);
-      return Optional.of(path);
-    }
-    color.put(id, 1);
-    stack.push(id);
-    Plan.Task task = byId.get(id);
-    if (task != null) {
-      for (String dep : task.after()) {
-        if (!dep.equals(id)) {
-          Optional<List<String>> found = visit(dep, byId, color, stack);
-          if (found.isPresent()) {
-            return found;
-          }
-        }
+  /** A problem of a field, unless the field (or a part of it, such as one of its items) already has one. */
+  private void once(String at, String what) {
+    once(at, "", what);
+  }
+
+  private void once(String at, String named, String what) {
+    for (String p : problems) {
+      if (p.startsWith(at) && p.length() > at.length() && ":[. ".indexOf(p.charAt(at.length())) >= 0) {
+        return;
       }
     }
-    stack.pop();
-    color.put(id, 2);
-    return Optional.empty();
+    problem(at + named, what);
   }
 
   private Optional<AgentSpec> agent(String at, JsonNode node, Optional<AgentSpec> fallback) {
@@ -435,7 +502,7 @@ public final class PlanParser {
   private List<Claim> claims(String at, JsonNode node) {
     List<String> texts = strings(at, node, true);
     if (node == null || texts.isEmpty()) {
-      problem(at, "missing: every task must own at least one path (a list of claims such as core/ or **/*.md)");
+      problem(at, OWNS_MISSING);
     }
     List<Claim> claims = new ArrayList<>();
     for (int i = 0; i < texts.size(); i++) {
@@ -483,6 +550,9 @@ public final class PlanParser {
     return out;
   }
 
+  private static final String OWNS_MISSING =
+      "missing: every task must own at least one path (a list of claims such as core/ or **/*.md)";
+
   private static final String ID_RULE =
       "is not a valid id: lower-case letters, digits and '-', starting with a letter or digit, at most 63 characters";
 
@@ -493,19 +563,6 @@ public final class PlanParser {
       return null;
     }
     return text;
-  }
-
-  private void branch(String at, String name) {
-    if (!BRANCH.matcher(name).matches()
-        || name.contains("..")
-        || name.contains("//")
-        || name.endsWith("/")
-        || name.endsWith(".lock")
-        || name.endsWith(".")) {
-      problem(at, quote(name) + " is not a valid branch name");
-    } else if (name.startsWith("lanes-work/")) {
-      problem(at, quote(name) + " is inside lanes-work/, which holds the workers' task branches");
-    }
   }
 
   private String requiredText(String at, JsonNode node) {
@@ -559,6 +616,11 @@ public final class PlanParser {
   /** A value as written, for messages: {@code 0}, {@code "ten"}, or the kind of a list or mapping. */
   private static String describe(JsonNode node) {
     return node.isTextual() ? quote(node.asText()) : node.isValueNode() ? node.asText() : kind(node);
+  }
+
+  /** A string value, for messages. */
+  private static String kind(String text) {
+    return text.isBlank() ? "an empty string" : "the string " + quote(text);
   }
 
   private static String kind(JsonNode node) {

@@ -690,6 +690,102 @@ class PlanParserTest {
         "mapping of options", "max-turns");
   }
 
+  // ---- a plan that arrives bound to a Plan (from the bus) is held to the rules of a file ----
+
+  /** Each forgery as a file and as a bound plan: the same problems, in the same words. */
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "''|owns: [b/]NL  after: [nowhere]|tasks[1].after[0] (task b): \"nowhere\" is not the id of any task",
+        "target: ../../hooks-xNL|owns: [b/]|target: \"../../hooks-x\" is not a valid branch name: it contains \"..\"",
+        "base: --upload-pack=xNL|owns: [b/]|base: \"--upload-pack=x\" is not a valid branch, tag or commit name",
+        "''|owns: [b/]NL  after: [b]|tasks[1].after (task b): task \"b\" depends on itself",
+        "''|owns: [b/]NL  after: [B]|tasks[1].after[0] (task b): \"B\" is not a valid id",
+        "target: lanes-work/xNL|owns: [b/]|target: \"lanes-work/x\" is inside lanes-work/",
+      })
+  void check_boundPlanGetsTheProblemsOfTheSameFile(String extra, String second, String problem) {
+    String yaml = plan(extra.replace("NL", "\n"), task("a", "owns: [a/]"), task("b", second.replace("NL", "\n")));
+    List<String> fromFile = problems(yaml);
+    Plan bound = forge(yaml);
+
+    PlanException fromWire = catchThrowableOfType(PlanException.class, () -> PlanParser.check(bound));
+
+    assertThat(fromFile).singleElement().asString().startsWith(problem);
+    assertThat(fromWire).as("refused from the wire").isNotNull();
+    assertThat(fromWire.problems()).isEqualTo(fromFile);
+  }
+
+  @Test
+  void check_boundPlanWithACycleADuplicateIdAndNoPrompt() {
+    Plan good = PlanParser.parse(plan("", task("a", "owns: [a/]"), task("b", "owns: [b/]")), SOURCE);
+    Plan.Task a = good.tasks().get(0);
+    Plan.Task b = good.tasks().get(1);
+    Plan.Task silent = new Plan.Task("c", "c", " ", List.of(), List.of(), List.of(), a.agent(), Optional.of(""));
+    Plan forged = good.withTasks(List.of(a.withAfter(List.of("b")), b.withAfter(List.of("a")), a, silent));
+
+    PlanException e = catchThrowableOfType(PlanException.class, () -> PlanParser.check(forged));
+
+    assertThat(e.problems()).containsExactly(
+        "tasks[2].id: \"a\" is already the id of tasks[0]; ids are unique",
+        "tasks[3].prompt (task c): expected a non-empty string, got an empty string",
+        "tasks[3].owns (task c): missing: every task must own at least one path (a list of claims such as core/ or"
+            + " **/*.md)",
+        "tasks[3].verify (task c): expected a non-empty string, got an empty string",
+        "tasks: dependency cycle: a -> b -> a");
+    assertThat(PlanParser.check(good)).isSameAs(good);
+  }
+
+  @Test
+  void check_boundPlanWithoutTasksOrWithAnAgentThatNeverEnds() {
+    Plan good = PlanParser.parse(plan("", task("a", "owns: [a/]")), SOURCE);
+    Plan.Task a = good.tasks().get(0);
+    Plan.Task forever = new Plan.Task("a", "a", "p", a.owns(), List.of(), List.of(), new AgentSpec(List.of(""), 0),
+        Optional.empty());
+
+    assertThatThrownBy(() -> PlanParser.check(good.withTasks(List.of())))
+        .isInstanceOf(PlanException.class).hasMessage("plan: tasks: expected a non-empty list of tasks, got an empty list");
+    assertThat(catchThrowableOfType(PlanException.class, () -> PlanParser.check(good.withTasks(List.of(forever))))
+        .problems()).containsExactly(
+            "tasks[0].agent.timeout (task a): 0 ms must be longer than zero",
+            "tasks[0].agent.command[0] (task a): expected a program, got an empty string");
+  }
+
+  @Test
+  void runnable_refusesTasksThatMayRunTogetherAndOwnTheSamePaths() {
+    Plan plan = PlanParser.parse(plan("", task("a", "owns: [src/]"), task("b", "owns: ['docs/*.md']"),
+        task("c", "owns: ['**/*.java']")), SOURCE);
+
+    PlanException e = catchThrowableOfType(PlanException.class, () -> PlanParser.runnable(plan));
+
+    assertThat(e.problems()).singleElement().asString()
+        .startsWith("tasks[2].owns (task c): a (src/) and c (**/*.java) both own src/")
+        .endsWith("tasks that may run at the same time must own disjoint paths (order one after the other with after)");
+    Plan ordered = OwnershipCheck.serialize(plan, OwnershipCheck.check(plan).conflicts()).plan();
+    assertThat(PlanParser.runnable(ordered)).isSameAs(ordered);
+  }
+
+  /** The plan as a client would put it on the bus, bound without any check: what a forger can send. */
+  private static Plan forge(String yaml) {
+    try {
+      com.fasterxml.jackson.databind.JsonNode tree = new com.fasterxml.jackson.databind.ObjectMapper(
+          new com.fasterxml.jackson.dataformat.yaml.YAMLFactory()).readTree(yaml);
+      List<Plan.Task> tasks = new java.util.ArrayList<>();
+      for (com.fasterxml.jackson.databind.JsonNode t : tree.get("tasks")) {
+        String id = t.get("id").asText();
+        List<String> after = new java.util.ArrayList<>();
+        t.path("after").forEach(d -> after.add(d.asText()));
+        tasks.add(new Plan.Task(id, id, "Do the " + id + " part.", List.of(Claim.parse(t.get("owns").get(0).asText())),
+            after, List.of(), new AgentSpec(List.of("sh", "-c", "true"), AgentSpec.DEFAULT_TIMEOUT.toMillis()),
+            Optional.empty()));
+      }
+      return new Plan("p", Optional.ofNullable(tree.get("base")).map(n -> n.asText()),
+          tree.has("target") ? tree.get("target").asText() : "lanes/p", tasks);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
   /** A plan whose one task has a claude agent with the given option line. */
   private static String claudePlan(String option) {
     return plan("", task("a", "owns: [a/]\n  agent:\n    claude:\n      " + option));
