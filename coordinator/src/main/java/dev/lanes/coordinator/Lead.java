@@ -10,6 +10,8 @@ import dev.lanes.protocol.Heartbeat;
 import dev.lanes.protocol.LeadOnline;
 import dev.lanes.protocol.Message;
 import dev.lanes.protocol.Plan;
+import dev.lanes.protocol.PlanException;
+import dev.lanes.protocol.PlanParser;
 import dev.lanes.protocol.PlanRejected;
 import dev.lanes.protocol.PlanSubmitted;
 import dev.lanes.protocol.ProtocolException;
@@ -40,6 +42,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -58,6 +61,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Lead implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Lead.class);
+  /** A run id is a branch component and an event-log key prefix: no '/', nothing git or a path would read. */
+  private static final Pattern RUN_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,99}");
   private static final DateTimeFormatter RUN_TIME = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC);
   /** The consumer group whose single member is the acting lead. */
   public static final String GROUP = Topics.LEAD_GROUP;
@@ -189,9 +194,10 @@ public final class Lead implements AutoCloseable {
   }
 
   /**
-   * Starts a run under a run id chosen by the caller, who may want to watch for it before it starts. Resolves the
-   * base and prepares the target branch first, so a plan that cannot run here fails now with a
-   * {@link LeadException}. Waits (up to 30 s) for this lead to hold the lead role.
+   * Starts a run under a run id chosen by the caller, who may want to watch for it before it starts. Checks the plan
+   * and the id, resolves the base and prepares the target branch first, so a plan that cannot run here fails now: with
+   * a {@link PlanException} naming each problem, or a {@link LeadException}. Waits (up to 30 s) for this lead to hold
+   * the lead role.
    */
   public RunHandle submit(Plan plan, String id) {
     awaitActive(Duration.ofSeconds(30));
@@ -247,6 +253,7 @@ public final class Lead implements AutoCloseable {
     if (known.contains(id)) {
       throw new LeadException("run " + id + " already ran; submit the plan again for a new run");
     }
+    admit(plan, id);
     String base = repo.resolveBase(plan.base());
     repo.prepare(plan.target(), base);
     Run run = new Run(id, plan, base, context(), ending(id));
@@ -254,6 +261,21 @@ public final class Lead implements AutoCloseable {
     known.add(id);
     run.start();
     return run;
+  }
+
+  /**
+   * Where a plan enters the lead, from the bus or from this process: it is held to the rules of a plan file, tasks that
+   * may run at once must own disjoint paths, and the run id must be one that names a branch and an event-log key
+   * safely. Nothing is touched before it passes: no branch, no record, no offer.
+   *
+   * @throws PlanException listing every problem, each naming the field, the value and the rule
+   */
+  static void admit(Plan plan, String run) {
+    if (!RUN_ID.matcher(run).matches()) {
+      throw new PlanException("plan", List.of("request: \"" + run + "\" is not a valid run id: lower-case letters,"
+          + " digits and '-', starting with a letter or digit, at most 100 characters"));
+    }
+    PlanParser.runnable(plan);
   }
 
   /** Gaining the role: replay the log, continue the unfinished runs, call the roll. Losing it: forget everything. */
@@ -373,6 +395,10 @@ public final class Lead implements AutoCloseable {
     try {
       startRun(submitted.definition(), submitted.request());
       LOG.info("started run {} submitted by {}", submitted.request(), submitted.submitter());
+    } catch (PlanException e) {
+      LOG.warn("refused the plan of request {} from {}: {}", submitted.request(), submitted.submitter(),
+          e.getMessage());
+      bus.publish(new PlanRejected(submitted.request(), submitted.definition().name(), e.problems()));
     } catch (LeadException | ProtocolException e) {
       bus.publish(new PlanRejected(submitted.request(), submitted.definition().name(), List.of(e.getMessage())));
     }
