@@ -22,8 +22,25 @@ import java.util.Optional;
  * <p>Two claims are equal when they are written the same way.
  */
 public final class Claim {
-  /** More alternatives than this is almost certainly a mistake, and it would make overlap checks quadratic in it. */
-  static final int MAX_ALTERNATIVES = 256;
+  /*
+   * Limits, so that one overlap check stays a few milliseconds whatever a plan, a delta or an agent's finding says:
+   * intersecting two claims is quadratic in what their wildcard segments hold (8 KB claims took 16 s), and every pair
+   * of alternatives is intersected. ClaimLimitsTest measures the worst pairs these allow.
+   */
+  /** Characters of a claim as written. */
+  static final int MAX_LENGTH = 256;
+  /** Alternatives once braces are expanded: {@code {a,b}{c,d}} is four. */
+  static final int MAX_ALTERNATIVES = 32;
+  /** Braces inside braces inside braces. */
+  static final int MAX_NESTING = 2;
+  /** Characters of all the alternatives together, once braces are expanded. */
+  static final int MAX_EXPANDED = 256;
+  /** Segments of one alternative. */
+  static final int MAX_SEGMENTS = 32;
+  /** Wildcards ({@code *}, {@code ?}, character classes) in one segment; a run of stars counts once. */
+  static final int MAX_WILDCARDS = 8;
+  /** Characters between the brackets of one character class. */
+  static final int MAX_CLASS = 32;
 
   /** Fewest segments first, then fewest characters, then alphabetical, so that the example is stable. */
   private static final Comparator<String> SHORTEST = Comparator.comparingInt(Claim::segmentCount)
@@ -50,15 +67,26 @@ public final class Claim {
     if (text.startsWith("/")) {
       throw invalid(text, "absolute claims are not allowed; a claim is relative to the repository root");
     }
+    if (text.length() > MAX_LENGTH) {
+      throw invalid(text, "longer than " + MAX_LENGTH + " characters (" + text.length() + ")");
+    }
+    List<String> expanded = new BraceExpansion(text).expand();
+    int characters = expanded.stream().mapToInt(String::length).sum();
+    if (characters > MAX_EXPANDED) {
+      throw invalid(text, "its alternatives hold more than " + MAX_EXPANDED + " characters together (" + characters
+          + ")");
+    }
     Map<String, PathPattern> parsed = new LinkedHashMap<>();
-    for (String alternative : new BraceExpansion(text).expand()) {
+    for (String alternative : expanded) {
       parsed.computeIfAbsent(alternative, a -> PathPattern.parse(a, text));
     }
     return new Claim(text, List.copyOf(parsed.values()));
   }
 
   static ProtocolException invalid(String claim, String rule) {
-    return new ProtocolException("claim \"" + claim + "\": " + rule);
+    // An over-long claim is not echoed whole: the refusal is published, and must not be the next thing too big to send.
+    String shown = claim.length() <= MAX_LENGTH ? claim : claim.substring(0, 64) + "…";
+    return new ProtocolException("claim \"" + shown + "\": " + rule);
   }
 
   /** The claim as written. */
@@ -128,6 +156,7 @@ public final class Claim {
   private static final class BraceExpansion {
     private final String claim;
     private int pos;
+    private int depth;
 
     BraceExpansion(String claim) {
       this.claim = claim;
@@ -155,6 +184,9 @@ public final class Claim {
 
     private List<String> alternatives() {
       int open = pos++;
+      if (++depth > MAX_NESTING) {
+        throw invalid(claim, "braces nest more than " + MAX_NESTING + " deep at offset " + open);
+      }
       List<String> all = new ArrayList<>();
       while (true) {
         all.addAll(sequence(true));
@@ -163,6 +195,7 @@ public final class Claim {
           throw invalid(claim, "unbalanced braces: '{' at offset " + open + " is never closed");
         }
         if (claim.charAt(pos++) == '}') {
+          depth--;
           return all;
         }
       }
@@ -184,6 +217,10 @@ public final class Claim {
       String span = claim.substring(open, close + 1);
       if (span.indexOf('/') >= 0) {
         throw invalid(claim, "malformed character class " + span + ": it may not contain '/'");
+      }
+      if (span.length() - 2 > MAX_CLASS) {
+        throw invalid(claim, "character class at offset " + open + " holds more than " + MAX_CLASS + " characters ("
+            + (span.length() - 2) + ")");
       }
       pos = close + 1;
       return span;

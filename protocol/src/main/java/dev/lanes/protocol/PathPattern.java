@@ -1,9 +1,7 @@
 package dev.lanes.protocol;
 
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Deque;
 import java.util.List;
 import java.util.Optional;
 
@@ -37,8 +35,13 @@ final class PathPattern {
       throw Claim.invalid(claim, "an alternative is absolute (\"" + alternative + "\"); claims are relative to the"
           + " repository root");
     }
+    String[] names = body.split("/", -1);
+    if (names.length > Claim.MAX_SEGMENTS) {
+      throw Claim.invalid(claim, "an alternative has more than " + Claim.MAX_SEGMENTS + " segments (" + names.length
+          + ")");
+    }
     List<SegmentPattern> parsed = new ArrayList<>();
-    for (String segment : body.split("/", -1)) {
+    for (String segment : names) {
       checkSegment(segment, claim);
       append(parsed, SegmentPattern.parse(segment, claim));
     }
@@ -137,7 +140,7 @@ final class PathPattern {
     private final String[] via;
     /** Segment intersections by position pair: null until computed, "" when there is none (names are never empty). */
     private final String[] names;
-    private final Deque<Integer> queue = new ArrayDeque<>();
+    private final IntDeque queue = new IntDeque();
 
     Product(SegmentPattern[] a, SegmentPattern[] b) {
       this.a = a;

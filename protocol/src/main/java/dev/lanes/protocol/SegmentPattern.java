@@ -1,9 +1,7 @@
 package dev.lanes.protocol;
 
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Deque;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;
@@ -60,6 +58,11 @@ final class SegmentPattern {
       } else {
         addToken(tokens, cps[k]);
       }
+    }
+    long wildcards = tokens.stream().filter(t -> t.star() || !t.chars().isSingle()).count();
+    if (wildcards > Claim.MAX_WILDCARDS) {
+      throw Claim.invalid(claim, "segment \"" + segment + "\" has more than " + Claim.MAX_WILDCARDS + " wildcards ("
+          + wildcards + ")");
     }
     // literal is a matter of syntax: "[a]" is a wildcard segment even though it matches one name
     boolean literal = segment.chars().noneMatch(c -> c == '*' || c == '?' || c == '[');
@@ -201,7 +204,7 @@ final class SegmentPattern {
     private final int[] dist;
     private final int[] parent;
     private final int[] via;
-    private final Deque<Integer> queue = new ArrayDeque<>();
+    private final IntDeque queue = new IntDeque();
 
     Product(Token[] a, Token[] b) {
       this.a = a;
@@ -415,6 +418,11 @@ final class SegmentPattern {
         }
       }
       return new CharSet(Arrays.copyOf(out, n));
+    }
+
+    /** Whether the set is one character: a literal, or a class like {@code [a]}, which costs no more than one. */
+    boolean isSingle() {
+      return bounds.length == 2 && bounds[0] == bounds[1];
     }
 
     boolean contains(int cp) {

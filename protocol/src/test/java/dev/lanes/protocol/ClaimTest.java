@@ -272,11 +272,11 @@ class ClaimTest {
 
   @Test
   void parse_capsBraceExpansion() {
-    String text = "{a,b,c,d}{a,b,c,d}{a,b,c,d}{a,b,c,d}{a,b}";
+    String text = "{a,b,c,d}{a,b,c,d}{a,b}{a,b}";
     assertThatThrownBy(() -> Claim.parse(text))
         .isInstanceOf(ProtocolException.class)
         .hasMessageContaining(text)
-        .hasMessageContaining("more than 256 alternatives");
-    assertThat(Claim.parse("{a,b,c,d}{a,b,c,d}{a,b,c,d}{a,b,c,d}").covers("abcd")).isTrue();
+        .hasMessageContaining("more than 32 alternatives");
+    assertThat(Claim.parse("{a,b,c,d}{a,b,c,d}{a,b}").covers("dcb")).isTrue();
   }
 }
