@@ -1,5 +1,7 @@
 package dev.lanes.coordinator;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.lanes.bus.Bus;
 import dev.lanes.coordinator.git.TargetBranch;
 import dev.lanes.coordinator.git.VerifyTrees;
@@ -130,7 +132,14 @@ public final class Lead implements AutoCloseable {
   private final Clock clock;
   private final Settings settings;
   private final ScheduledExecutorService loop;
+  /** The runs that are not finished; a run leaves when it finishes, for {@link #finished}. */
   private final Map<String, Run> runs = new LinkedHashMap<>();
+  /**
+   * The final reports of recently finished runs, weighed by their tasks, for a while: a lead that runs for months
+   * must not keep every run it ever ran. What {@code lanes status} and a replay need of a finished run is its
+   * {@code RunFinished} in the event log, not this.
+   */
+  private final Cache<String, RunReport> finished;
   /** The end of each run started here, kept across replays, which rebuild the runs themselves. */
   private final Map<String, CompletableFuture<RunReport>> endings = new java.util.concurrent.ConcurrentHashMap<>();
   /** Every run id in the log, finished ones too: a plan submitted again under a known id is not started twice. */
@@ -153,8 +162,16 @@ public final class Lead implements AutoCloseable {
   private static final Duration PAUSED = Duration.ofSeconds(4);
   private volatile boolean closing;
 
-  private Lead(Bus bus, TargetBranch repo, Clock clock, Settings settings) {
+  /** Tasks, over all the finished runs whose reports are kept, and how long one is kept. */
+  static final long FINISHED_TASKS_KEPT = 100_000;
+  static final Duration FINISHED_KEPT_FOR = Duration.ofHours(1);
+
+  private Lead(Bus bus, TargetBranch repo, Clock clock, Settings settings, long finishedTasksKept) {
     this.bus = bus;
+    // Maintenance on the caller's thread (the loop) rather than a pool of Caffeine's: nothing else touches the cache.
+    this.finished = Caffeine.newBuilder().maximumWeight(finishedTasksKept)
+        .weigher((String id, RunReport r) -> r.tasks().size() + 1).expireAfterWrite(FINISHED_KEPT_FOR)
+        .ticker(() -> TimeUnit.MILLISECONDS.toNanos(clock.millis())).executor(Runnable::run).build();
     this.repo = repo;
     this.clock = clock;
     this.settings = settings;
@@ -180,7 +197,12 @@ public final class Lead implements AutoCloseable {
   }
 
   public static Lead start(Bus bus, Path repoDir, Clock clock, Settings settings) {
-    return new Lead(bus, TargetBranch.open(repoDir, clock), clock, settings);
+    return start(bus, repoDir, clock, settings, FINISHED_TASKS_KEPT);
+  }
+
+  /** A lead that keeps the reports of finished runs up to {@code finishedTasksKept} tasks (for tests). */
+  static Lead start(Bus bus, Path repoDir, Clock clock, Settings settings, long finishedTasksKept) {
+    return new Lead(bus, TargetBranch.open(repoDir, clock), clock, settings, finishedTasksKept);
   }
 
   /** A fresh run id: the plan's name, the time, and a random suffix ({@code demo-20261123-153012-9f3a}). */
@@ -235,6 +257,23 @@ public final class Lead implements AutoCloseable {
     }
   }
 
+  /**
+   * A run's report: as it stands while the run goes on, then its final one while this lead keeps it; empty for a run
+   * this lead does not know or no longer keeps (the event log has the end of every run, as {@code lanes status}
+   * shows).
+   */
+  public Optional<RunReport> report(String runId) {
+    return onLoop(() -> run(runId).map(Run::report).or(() -> Optional.ofNullable(finished.getIfPresent(runId))));
+  }
+
+  /** How many runs this lead holds in memory, unfinished and finished (for tests). */
+  long runsInMemory() {
+    return onLoop(() -> {
+      finished.cleanUp();
+      return runs.size() + finished.estimatedSize();
+    });
+  }
+
   /** Cancels a run: running attempts are withdrawn from their workers, waiting tasks skipped. */
   public void cancel(String runId, String reason) {
     onLoop(() -> {
@@ -258,6 +297,7 @@ public final class Lead implements AutoCloseable {
     repo.prepare(plan.target(), base);
     Run run = new Run(id, plan, base, context(), ending(id));
     runs.put(id, run);
+    retireWhenDone(run);
     known.add(id);
     run.start();
     return run;
@@ -321,6 +361,20 @@ public final class Lead implements AutoCloseable {
     return new Run.Context(outbox, repo, verifyTrees, workers, clock, settings, loop, background, name);
   }
 
+  /**
+   * Moves a run that finishes from the runs to the finished reports. The run completes its end on the loop, so this
+   * runs there too; every walk over the runs that may finish one walks a copy.
+   */
+  private void retireWhenDone(Run run) {
+    run.done().thenAccept(report -> {
+      if (runs.get(run.id()) == run) {
+        runs.remove(run.id());
+        endings.remove(run.id());
+        finished.put(run.id(), report);
+      }
+    });
+  }
+
   private CompletableFuture<RunReport> ending(String run) {
     return endings.computeIfAbsent(run, k -> new CompletableFuture<>());
   }
@@ -354,6 +408,7 @@ public final class Lead implements AutoCloseable {
       Run run = new Run(s.run(), plans.get(s.run()), s.baseCommit(), context(), ending(s.run()));
       updates.getOrDefault(s.run(), List.of()).forEach(run::restore);
       runs.put(s.run(), run);
+      retireWhenDone(run);
     }
   }
 

@@ -1,6 +1,7 @@
 package dev.lanes.coordinator;
 
 import dev.lanes.testkit.GitRepo;
+import dev.lanes.testkit.MovableClock;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
@@ -535,6 +536,38 @@ class LeadTest {
     PlanRejected rejected = events.awaitFirst(PlanRejected.class, r -> r.request().equals("req-2"));
 
     assertThat(rejected.problems()).singleElement().asString().contains("target: \"main\" is the branch checked out");
+  }
+
+  @Test
+  void finishedRunsLeaveTheLeadsMemoryAndTheirEndStaysInTheLog() throws Exception {
+    MovableClock clock = new MovableClock(java.time.Instant.parse("2026-12-02T00:00:00Z"));
+    lead.close();
+    // Ten tasks' worth of finished reports: a one-task run weighs two, so five runs are kept.
+    lead = Lead.start(bus, repo.dir(), clock, Lead.Settings.daemon().withMaxAttempts(1), 10);
+    announceWorkers();
+    List<String> ids = new java.util.ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      Lead.RunHandle run = lead.submit(plan("- {id: core, prompt: p, owns: [core/]}"), "many-" + i);
+      lead.cancel(run.id(), "enough");
+      run.done().get(10, TimeUnit.SECONDS);
+      ids.add(run.id());
+    }
+
+    assertThat(lead.runsInMemory()).isLessThanOrEqualTo(5);
+    // Which ones the cache keeps is its choice (by frequency as well as age); that it keeps some, and few, is ours.
+    List<String> kept = ids.stream().filter(id -> lead.report(id).isPresent()).toList();
+    assertThat(kept).isNotEmpty().hasSizeLessThanOrEqualTo(5);
+    assertThat(lead.report(kept.get(0))).get().satisfies(r -> assertThat(r.tasks()).singleElement()
+        .satisfies(row -> assertThat(row.state().isFinal()).isTrue()));
+    events.sync();
+    assertThat(events.all(RunFinished.class)).extracting(RunFinished::run).as("its end is in the log")
+        .containsAll(ids);
+    assertThatThrownBy(() -> lead.submit(plan("- {id: core, prompt: p, owns: [core/]}"), "many-0"))
+        .as("a finished run is still known, so it is not started again").hasMessageContaining("already ran");
+
+    clock.advance(Lead.FINISHED_KEPT_FOR.plusSeconds(1));
+    assertThat(lead.runsInMemory()).isZero();
+    assertThat(lead.report(kept.get(0))).isEmpty();
   }
 
   private void restartLead(Lead.Settings settings) {

@@ -3,6 +3,7 @@ package dev.lanes.worker;
 import dev.lanes.bus.Bus;
 import dev.lanes.protocol.ClaimGranted;
 import dev.lanes.protocol.ClaimRequested;
+import dev.lanes.protocol.Durations;
 import dev.lanes.protocol.Heartbeat;
 import dev.lanes.protocol.LeadOnline;
 import dev.lanes.protocol.TaskCancelled;
@@ -45,6 +46,12 @@ public final class Worker implements AutoCloseable {
   static final Duration HOLD_BACK = Duration.ofMillis(200);
   /** How long a claim may go unanswered before the worker takes it back. */
   static final Duration CLAIM_PATIENCE = Duration.ofSeconds(10);
+  /**
+   * Open offers kept at most, and how long one is kept without being offered again (the lead offers what is still open
+   * every few seconds): past either, the oldest are dropped, so that a flood of offers cannot fill the worker's memory.
+   */
+  static final int MAX_OPEN = 10_000;
+  static final Duration OPEN_FOR = Duration.ofMinutes(10);
 
   /**
    * How a worker presents itself and where it works.
@@ -76,6 +83,8 @@ public final class Worker implements AutoCloseable {
   private final Function<TaskOffered, Attempt> runs;
   private final Executor slots;
   private final ScheduledExecutorService beats;
+  private final Clock clock;
+  private long dropped;
   private final Map<Ref, Open> open = new LinkedHashMap<>();
   private final Map<Ref, TaskOffered> claimed = new LinkedHashMap<>();
   private final Map<Ref, Long> claimedAt = new java.util.HashMap<>();
@@ -92,8 +101,9 @@ public final class Worker implements AutoCloseable {
    */
   private long nextReady = Long.MAX_VALUE;
 
-  private Worker(Bus bus, Config config, Function<TaskOffered, Attempt> runs, Executor slots) {
+  private Worker(Bus bus, Config config, Function<TaskOffered, Attempt> runs, Executor slots, Clock clock) {
     this.bus = bus;
+    this.clock = clock;
     this.config = config;
     this.runs = runs;
     this.slots = slots;
@@ -108,7 +118,7 @@ public final class Worker implements AutoCloseable {
     // Locked first: a second worker on this directory would take the first one's worktrees for stale ones.
     WorkDir workDir = WorkDir.open(config.workDir(), config.repoUrl(), clock);
     Worker worker = new Worker(bus, config, offer -> new TaskRun(offer, config, workDir, bus, clock),
-        Executors.newFixedThreadPool(config.slots(), daemon("lanes-worker-" + config.id())));
+        Executors.newFixedThreadPool(config.slots(), daemon("lanes-worker-" + config.id())), clock);
     worker.workDir = workDir;
     try {
       workDir.recover();
@@ -129,7 +139,7 @@ public final class Worker implements AutoCloseable {
    * workers can share one subscription.
    */
   public static Worker simulated(Bus bus, Config config, Clock clock) {
-    Worker worker = new Worker(bus, config, offer -> new NoopAttempt(offer, config.id(), bus), Runnable::run);
+    Worker worker = new Worker(bus, config, offer -> new NoopAttempt(offer, config.id(), bus), Runnable::run, clock);
     worker.announce();
     return worker;
   }
@@ -173,7 +183,9 @@ public final class Worker implements AutoCloseable {
     }
     boolean forOther = offer.preferred().isPresent() && !isMine(offer);
     long notBefore = forOther ? System.nanoTime() + HOLD_BACK.toNanos() : 0;
-    open.put(key, new Open(offer, notBefore));
+    open.remove(key); // offered again: it moves to the back, among the offers dropped last
+    open.put(key, new Open(offer, notBefore, clock.millis()));
+    dropStale();
     nextReady = Math.min(nextReady, notBefore);
     claimNext();
     if (forOther) {
@@ -216,6 +228,30 @@ public final class Worker implements AutoCloseable {
       LOG.info("task {} cancelled by the lead: {}", cancel.task(), cancel.reason());
       attempt.stop("cancelled by the lead: " + cancel.reason());
     }
+  }
+
+  /** Drops the offers heard of longest ago while there are too many, or while they are too old. */
+  private void dropStale() {
+    long oldest = clock.millis() - OPEN_FOR.toMillis();
+    long before = dropped;
+    for (var it = open.values().iterator(); it.hasNext(); ) {
+      Open o = it.next();
+      if (open.size() <= MAX_OPEN && o.seen() >= oldest) {
+        break;
+      }
+      it.remove();
+      dropped++;
+    }
+    // One line for the first drop and then one per thousand: a flood must not become a flood of log lines too.
+    if (dropped != before && (before == 0 || dropped / 1000 != before / 1000)) {
+      LOG.warn("worker {} dropped {} open offer(s) so far, the oldest first: at most {} are kept, none unseen for {}",
+          config.id(), dropped, MAX_OPEN, Durations.format(OPEN_FOR));
+    }
+  }
+
+  /** How many offers are open here now (for tests). */
+  synchronized int openOffers() {
+    return open.size();
   }
 
   /**
@@ -369,7 +405,8 @@ public final class Worker implements AutoCloseable {
   }
 
   /** An offer this worker could run, and when it may claim it (later, when the lead preferred another worker). */
-  private record Open(TaskOffered offer, long notBefore) {}
+  /** An offer not yet claimed; {@code seen} is when it last arrived, in {@link Clock#millis} of the worker's clock. */
+  private record Open(TaskOffered offer, long notBefore, long seen) {}
 
   /** One granted attempt at a task, as the worker's slots see it. */
   interface Attempt {

@@ -15,6 +15,7 @@ import dev.lanes.protocol.TaskResult;
 import dev.lanes.protocol.TaskResult.Outcome;
 import dev.lanes.protocol.Topics;
 import dev.lanes.protocol.WorkerStatus;
+import dev.lanes.testkit.MovableClock;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -246,6 +247,28 @@ class WorkerTest {
     assertThat(Duration.ofNanos(System.nanoTime() - offered)).isGreaterThanOrEqualTo(Worker.HOLD_BACK);
     assertThat(claim.worker()).isEqualTo("sim");
     assertThat(reports.all(ClaimRequested.class)).extracting(ClaimRequested::task).containsExactly("second");
+  }
+
+  @Test
+  void floodOfOffersKeepsTheOpenOffersBoundedAndAFreshOfferIsStillClaimed() {
+    MovableClock clock = new MovableClock(java.time.Instant.parse("2026-12-02T00:00:00Z"));
+    Worker worker = Worker.simulated(bus, new Worker.Config("sim", "host", List.of(), 1, remote.url(),
+        dir.resolve("work-sim"), Duration.ofMinutes(5), Map.of()), clock);
+    workers.add(worker);
+    worker.accept(offer("busy", "true", Optional.empty(), List.of())); // claimed, never granted: the slot is full
+    reports.awaitFirst(ClaimRequested.class, c -> c.task().equals("busy"));
+
+    for (int i = 0; i < Worker.MAX_OPEN + 5_000; i++) {
+      worker.accept(offer("flood-" + i, "true", Optional.empty(), List.of()));
+    }
+
+    assertThat(worker.openOffers()).isEqualTo(Worker.MAX_OPEN);
+    clock.advance(Worker.OPEN_FOR.plusSeconds(1));
+    worker.accept(meantFor(offer("fresh", "true", Optional.empty(), List.of()), "sim"));
+    assertThat(worker.openOffers()).as("offers unseen for longer than they are kept are gone").isEqualTo(1);
+    worker.accept(new ClaimGranted(RUN, "busy", 1, "other")); // the slot frees
+    reports.awaitFirst(ClaimRequested.class, c -> c.task().equals("fresh"));
+    assertThat(reports.all(ClaimRequested.class)).extracting(ClaimRequested::task).containsExactly("busy", "fresh");
   }
 
   private Worker simulated(String id, int slots) {
