@@ -25,6 +25,8 @@ import java.util.concurrent.Executor;
  * It runs in an empty directory of its own, never in the user's working tree.
  */
 final class LeadAgent {
+  /** A delta larger than this could not be recorded in the event log anyway. */
+  static final int ANSWER_BYTES = 1024 * 1024;
   private LeadAgent() {}
 
   /** One task as the lead agent sees it. */
@@ -78,7 +80,7 @@ final class LeadAgent {
         throw new LeadException("exited with " + r.exit() + (r.timedOut() ? " (timed out)" : "") + ": "
             + r.output().strip());
       }
-      return lastJson(Files.readString(log));
+      return lastJson(tail(log));
     } catch (IOException e) {
       throw new LeadException("cannot run the lead agent: " + e.getMessage(), e);
     } finally {
@@ -106,6 +108,18 @@ final class LeadAgent {
       }
     }
     return text;
+  }
+
+  /** The answer is at the end of the output: only its last {@value #ANSWER_BYTES} bytes are read. */
+  private static String tail(Path log) throws IOException {
+    try (var file = java.nio.channels.FileChannel.open(log)) {
+      long from = Math.max(0, file.size() - ANSWER_BYTES);
+      java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate((int) Math.min(ANSWER_BYTES, file.size()));
+      while (bytes.hasRemaining() && file.read(bytes, from + bytes.position()) > 0) {
+        // read until the buffer is full
+      }
+      return new String(bytes.array(), 0, bytes.position(), java.nio.charset.StandardCharsets.UTF_8);
+    }
   }
 
   private static void deleteQuietly(Path dir) {

@@ -38,6 +38,12 @@ final class ClaudeStream {
   private static final int NOTES = 12;
   private static final int DESCRIPTION = 80;
   private static final int RESULT_TEXT = 2000;
+  /**
+   * Messages remembered by id, to count each turn and its cost once; an agent that prints a new id on every line gets
+   * its turns counted and its costs added beyond this without them, rather than a set as large as its output.
+   */
+  private static final int MAX_MESSAGES = 10_000;
+  private static final int MAX_ID = 100;
 
   private final Path worktree;
   private Path realWorktree;
@@ -47,6 +53,7 @@ final class ClaudeStream {
   private final Set<String> messages = new HashSet<>();
   private double estimate;
   private int anonymous;
+  private int forgotten;
   private int malformed;
   private String firstMalformed = "";
   private int toolResults;
@@ -122,8 +129,11 @@ final class ClaudeStream {
       sessionId = text(event, "session_id").orElse("");
     }
     JsonNode message = event.path("message");
-    String id = text(message, "id").orElseGet(() -> "#" + ++anonymous);
-    messages.add(id);
+    String id = key(text(message, "id").orElseGet(() -> "#" + ++anonymous));
+    boolean remembered = messages.contains(id) || messages.size() < MAX_MESSAGES && messages.add(id);
+    if (!remembered) {
+      forgotten++;
+    }
     JsonNode usage = message.path("usage");
     if (usage.isObject()) {
       ClaudePrices prices = ClaudePrices.of(text(message, "model").orElse(""), model);
@@ -131,7 +141,9 @@ final class ClaudeStream {
           tokens(usage, "cache_creation_input_tokens"), tokens(usage, "cache_read_input_tokens"));
       // Later events of one message repeat (or complete) its usage: the largest figure counts, once.
       double before = costs.getOrDefault(id, 0.0);
-      if (cost > before) {
+      if (!remembered) {
+        estimate += cost;
+      } else if (cost > before) {
         costs.put(id, cost);
         estimate += cost - before;
       }
@@ -246,9 +258,19 @@ final class ClaudeStream {
     return malformed;
   }
 
+  /** A message id as remembered: a real one is short; a long one keeps its start and a hash of the rest. */
+  private static String key(String id) {
+    return id.length() <= MAX_ID ? id : id.substring(0, MAX_ID / 2) + "#" + Integer.toHexString(id.hashCode());
+  }
+
+  /** How many message ids are remembered (for tests). */
+  synchronized int remembered() {
+    return messages.size();
+  }
+
   /** The assistant messages seen, each a turn. */
   synchronized int turns() {
-    return messages.size();
+    return messages.size() + forgotten;
   }
 
   /** The agent's figures when it printed a result, else the estimate and the turns counted. */

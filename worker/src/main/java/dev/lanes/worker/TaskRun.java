@@ -240,7 +240,13 @@ final class TaskRun implements Worker.Attempt {
   private String readGitLink() {
     try {
       Path link = worktree.resolve(".git");
-      return Files.isRegularFile(link, java.nio.file.LinkOption.NOFOLLOW_LINKS) ? Files.readString(link) : "<not a file>";
+      if (!Files.isRegularFile(link, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        return "<not a file>";
+      }
+      // The agent may have replaced the link with anything, a file larger than the heap included: a real one is short.
+      try (var in = Files.newInputStream(link, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        return new String(in.readNBytes(4096 + 1), java.nio.charset.StandardCharsets.UTF_8);
+      }
     } catch (IOException e) {
       return "<unreadable: " + e.getMessage() + ">";
     }

@@ -56,6 +56,20 @@ class ClaudeStreamTest {
   }
 
   @Test
+  void agentPrintingANewMessageIdOnEveryLineIsCountedWithoutRememberingEveryId() {
+    int lines = 30_000;
+    String longId = "m".repeat(10_000);
+    for (int i = 0; i < lines; i++) {
+      stream.accept(assistant(longId + i, text("x"), 1_000_000, 0, 0, 0));
+    }
+
+    assertThat(stream.turns()).isEqualTo(lines);
+    assertThat(stream.usage().costUsd()).as("every message's cost counts, remembered or not")
+        .isGreaterThan(lines * 1.0);
+    assertThat(stream.remembered()).isEqualTo(10_000);
+  }
+
+  @Test
   void recordedStreamOfTheRealCliWithoutCredentials() throws IOException {
     // Claude Code 2.1.197 run here with no credentials: it still prints a whole stream, whose result is an error.
     try (InputStream in = getClass().getResourceAsStream("/claude-stream/not-logged-in-2.1.197.jsonl")) {

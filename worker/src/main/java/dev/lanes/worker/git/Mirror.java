@@ -128,7 +128,11 @@ public final class Mirror {
   public String diff(Path worktree, String from, String to, Path file, int maxChars) {
     git(worktree, "diff", "--no-color", "--no-ext-diff", "--output=" + file, from, to);
     try {
-      String text = new String(java.nio.file.Files.readAllBytes(file), java.nio.charset.StandardCharsets.UTF_8);
+      // Only what can be shown is read: an agent's diff may be larger than the worker's heap.
+      String text;
+      try (var in = java.nio.file.Files.newInputStream(file)) {
+        text = new String(in.readNBytes(4 * maxChars + 4), java.nio.charset.StandardCharsets.UTF_8);
+      }
       return text.length() <= maxChars ? text : text.substring(0, maxChars) + "\n… (cut at " + maxChars + " characters)";
     } catch (java.io.IOException e) {
       throw new WorkerException("cannot read the diff in " + file + ": " + e.getMessage(), e);
