@@ -71,6 +71,8 @@ import org.slf4j.LoggerFactory;
 final class Run implements MergeQueue.Listener {
   private static final Logger LOG = LoggerFactory.getLogger(Run.class);
   private static final int MAX_CONTEXT = 24 * 1024;
+  /** Findings held for one task until its result: an honest attempt sends at most 100 items and a violation. */
+  static final int MAX_FINDINGS = 128;
 
   /** What a run uses of its lead. */
   record Context(Outbox outbox, TargetBranch repo, VerifyTrees trees, Workers workers, Clock clock,
@@ -229,7 +231,12 @@ final class Run implements MergeQueue.Listener {
 
   void onFinding(Finding finding) {
     Slot slot = tasks.get(finding.task());
-    if (slot != null && !Finding.DELTA_REJECTED.equals(finding.kind())) {
+    Optional<String> oversize = finding.oversize().or(() -> slot != null && slot.findings.size() >= MAX_FINDINGS
+        ? Optional.of("findings: " + MAX_FINDINGS + " already held for task " + finding.task() + "; at most "
+            + MAX_FINDINGS + " until its result") : Optional.empty());
+    if (oversize.isPresent()) {
+      LOG.warn("run {}: refused a finding from {} on {}: {}", id, finding.worker(), finding.task(), oversize.get());
+    } else if (slot != null && !Finding.DELTA_REJECTED.equals(finding.kind())) {
       slot.findings.add(finding);
       LOG.info("finding on {}: {} {}", finding.task(), finding.kind(), finding.text());
     }

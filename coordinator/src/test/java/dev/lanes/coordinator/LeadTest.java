@@ -10,6 +10,7 @@ import dev.lanes.bus.Bus;
 import dev.lanes.bus.MemoryBus;
 import dev.lanes.protocol.ClaimGranted;
 import dev.lanes.protocol.ClaimRequested;
+import dev.lanes.protocol.Finding;
 import dev.lanes.protocol.Heartbeat;
 import dev.lanes.protocol.Message;
 import dev.lanes.protocol.Plan;
@@ -568,6 +569,23 @@ class LeadTest {
     clock.advance(Lead.FINISHED_KEPT_FOR.plusSeconds(1));
     assertThat(lead.runsInMemory()).isZero();
     assertThat(lead.report(kept.get(0))).isEmpty();
+  }
+
+  @Test
+  void findingsOverTheirLimitsAreRefusedAndTheTaskGoesOn() {
+    Lead.RunHandle run = lead.submit(plan("- {id: core, prompt: p, owns: [core/]}"));
+    TaskOffered offer = grant(run, "core", "w1");
+
+    // Either question, were it taken, would park the task as needing a human.
+    bus.publish(new Finding(run.id(), "core", 1, "w1", Finding.QUESTION, "?".repeat(Finding.MAX_TEXT + 1), List.of()));
+    for (int i = 0; i < Run.MAX_FINDINGS; i++) {
+      bus.publish(new Finding(run.id(), "core", 1, "w1", Finding.NOTE, "note " + i, List.of()));
+    }
+    bus.publish(new Finding(run.id(), "core", 1, "w1", Finding.QUESTION, "one too many?", List.of()));
+    String commit = repo.commitOnto(offer.baseCommit(), offer.branch(), Map.of("core/file.txt", "changed\n"));
+    bus.publish(passed(offer, "w1", commit));
+
+    awaitUpdate("core", TaskState.LANDED, 1);
   }
 
   private void restartLead(Lead.Settings settings) {

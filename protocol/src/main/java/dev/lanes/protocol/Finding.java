@@ -1,6 +1,7 @@
 package dev.lanes.protocol;
 
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Something a worker learned while running a task that the lead may act on: an ownership violation, a suggested
@@ -27,8 +28,28 @@ public record Finding(String run, String task, int epoch, String worker, String 
   /** The agent's findings file could not be taken; {@code text} names the field, the value and the rule. */
   public static final String INVALID_FINDINGS = "invalid-findings";
 
+  /**
+   * Limits on a finding as the lead takes it. An honest worker's fit: its findings file is at most 256 KiB and 100
+   * items. Claims are fewer, because the lead checks each one it is asked for against every task's claims.
+   */
+  public static final int MAX_TEXT = 256 * 1024;
+  public static final int MAX_PATHS = 1000;
+  public static final int MAX_CLAIMS = 32;
+
   public Finding {
     paths = List.copyOf(paths);
+  }
+
+  /** The first size limit this finding breaks, naming the field, the value and the rule; empty when it has none. */
+  public Optional<String> oversize() {
+    if (text.length() > MAX_TEXT) {
+      return Optional.of("text: " + text.length() + " characters; at most " + MAX_TEXT);
+    }
+    int most = kind.equals(NEEDS_PATHS) || kind.equals(FOLLOW_UP) ? MAX_CLAIMS : MAX_PATHS;
+    if (paths.size() > most) {
+      return Optional.of("paths: " + paths.size() + (most == MAX_CLAIMS ? " claims" : " paths") + "; at most " + most);
+    }
+    return Optional.empty();
   }
 
   @Override

@@ -183,6 +183,8 @@ final class Findings {
       throw new Problem(field + ": must be an array of claims, not " + describe(node));
     } else if (required && node.isEmpty()) {
       throw new Problem(field + ": must name at least one claim");
+    } else if (node.size() > Finding.MAX_CLAIMS) {
+      throw new Problem(field + ": " + node.size() + " claims; at most " + Finding.MAX_CLAIMS + " are taken");
     }
     List<String> out = new ArrayList<>();
     for (int i = 0; i < node.size(); i++) {

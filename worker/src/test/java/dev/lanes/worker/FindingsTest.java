@@ -164,6 +164,15 @@ class FindingsTest {
     assertThat(parse("{\"notes\": [" + notes + "]}").get(0).text()).contains("101 items; at most 100 are taken");
   }
 
+  @Test
+  void read_tooManyClaimsInOneItemIsInvalid() {
+    String claims = java.util.stream.IntStream.rangeClosed(0, Finding.MAX_CLAIMS)
+        .mapToObj(i -> "\"m" + i + "/\"").collect(java.util.stream.Collectors.joining(","));
+
+    assertThat(parse("{\"needs\": [{\"paths\": [" + claims + "], \"why\": \"w\"}]}").get(0).text())
+        .contains("needs[0].paths: 33 claims; at most 32 are taken");
+  }
+
   // Through a task run: the findings reach the bus before the result, whatever the outcome.
 
   @Test
