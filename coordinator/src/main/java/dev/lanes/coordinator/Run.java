@@ -420,6 +420,11 @@ final class Run implements MergeQueue.Listener {
       }
       String title = node.path("title").asText("").strip();
       String prompt = node.path("prompt").asText("").strip();
+      if (prompt.length() > PlanParser.MAX_PROMPT) {
+        LOG.warn("task {}: follow-up \"{}\" has a prompt of {} characters, over the {} a task may have; not added",
+            origin.task.id(), title, prompt.length(), PlanParser.MAX_PROMPT);
+        continue;
+      }
       boolean known = tasks.values().stream().anyMatch(s -> s.task.title().equals(title)
           && s.task.id().startsWith(origin.task.id() + "-f"));
       if (title.isEmpty() || prompt.isEmpty() || f.paths().isEmpty() || known) {

@@ -29,6 +29,12 @@ import java.util.regex.Pattern;
  */
 public final class PlanParser {
   static final Pattern ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
+  /**
+   * A task's prompt and claims at most: an offer carries the prompt (and up to 24 KiB of context) in one record, and
+   * the whole-plan check intersects every claim of a task with the claims of every task that may run beside it.
+   */
+  public static final int MAX_PROMPT = 64 * 1024;
+  public static final int MAX_CLAIMS = 64;
   private static final Set<String> PLAN_KEYS = Set.of("name", "base", "target", "agent", "verify", "review", "review-agent", "lead-agent", "tasks");
   private static final Set<String> TASK_KEYS =
       Set.of("id", "title", "prompt", "owns", "after", "requires", "verify", "agent", "review");
@@ -270,6 +276,9 @@ public final class PlanParser {
     String id = id(at + ".id", node.get("id"));
     String title = optionalText(at + ".title", node.get("title")).orElse(id);
     String prompt = requiredText(at + ".prompt", node.get("prompt"));
+    if (prompt != null && prompt.length() > MAX_PROMPT) {
+      problem(at + ".prompt", tooLong(prompt));
+    }
     List<Claim> owns = claims(at + ".owns", node.get("owns"));
     List<String> after = ids(at + ".after", node.get("after"));
     List<String> requires = ids(at + ".requires", node.get("requires"));
@@ -353,9 +362,13 @@ public final class PlanParser {
       }
       if (task.prompt().isBlank()) {
         once(at + ".prompt", named, "expected a non-empty string, got " + kind(task.prompt()));
+      } else if (task.prompt().length() > MAX_PROMPT) {
+        once(at + ".prompt", named, tooLong(task.prompt()));
       }
       if (task.owns().isEmpty()) {
         once(at + ".owns", named, OWNS_MISSING);
+      } else if (task.owns().size() > MAX_CLAIMS) {
+        once(at + ".owns", named, tooMany(task.owns().size()));
       }
       task.verify().filter(String::isBlank)
           .ifPresent(v -> once(at + ".verify", named, "expected a non-empty string, got " + kind(v)));
@@ -503,6 +516,9 @@ public final class PlanParser {
     List<String> texts = strings(at, node, true);
     if (node == null || texts.isEmpty()) {
       problem(at, OWNS_MISSING);
+    } else if (texts.size() > MAX_CLAIMS) {
+      problem(at, tooMany(texts.size()));
+      return List.of();
     }
     List<Claim> claims = new ArrayList<>();
     for (int i = 0; i < texts.size(); i++) {
@@ -548,6 +564,14 @@ public final class PlanParser {
       }
     }
     return out;
+  }
+
+  private static String tooLong(String prompt) {
+    return prompt.length() + " characters; at most " + MAX_PROMPT;
+  }
+
+  private static String tooMany(int claims) {
+    return claims + " claims; at most " + MAX_CLAIMS + " a task";
   }
 
   private static final String OWNS_MISSING =

@@ -717,6 +717,28 @@ class PlanParserTest {
   }
 
   @Test
+  void promptOverItsLimitAndTooManyClaimsAreRefusedInAFileAndFromTheWire() {
+    String claims = java.util.stream.IntStream.rangeClosed(0, PlanParser.MAX_CLAIMS).mapToObj(i -> "m" + i + "/")
+        .collect(java.util.stream.Collectors.joining(", ", "owns: [", "]"));
+    String longPrompt = "- id: b\n  prompt: " + "x".repeat(PlanParser.MAX_PROMPT + 1) + "\n  owns: [b/]\n";
+    String yaml = plan("", task("a", claims), longPrompt.indent(2));
+
+    List<String> fromFile = problems(yaml);
+    Plan good = PlanParser.parse(plan("", task("a", "owns: [a/]"), task("b", "owns: [b/]")), SOURCE);
+    Plan.Task a = good.tasks().get(0);
+    Plan.Task b = good.tasks().get(1);
+    List<Claim> many = java.util.stream.IntStream.rangeClosed(0, PlanParser.MAX_CLAIMS)
+        .mapToObj(i -> Claim.parse("m" + i + "/")).toList();
+    Plan forged = good.withTasks(List.of(a.withOwns(many), new Plan.Task("b", "b", "x".repeat(PlanParser.MAX_PROMPT + 1),
+        b.owns(), List.of(), List.of(), b.agent(), Optional.empty())));
+    PlanException fromWire = catchThrowableOfType(PlanException.class, () -> PlanParser.check(forged));
+
+    assertThat(fromFile).containsExactly("tasks[0].owns (task a): 65 claims; at most 64 a task",
+        "tasks[1].prompt (task b): 65537 characters; at most 65536");
+    assertThat(fromWire.problems()).isEqualTo(fromFile);
+  }
+
+  @Test
   void check_boundPlanWithACycleADuplicateIdAndNoPrompt() {
     Plan good = PlanParser.parse(plan("", task("a", "owns: [a/]"), task("b", "owns: [b/]")), SOURCE);
     Plan.Task a = good.tasks().get(0);
