@@ -41,32 +41,22 @@ class ClaimLimitsTest {
     Claim.parse(atLimit(limit));
   }
 
-  /** A claim one step over the limit. */
+  /** For each limit, a claim one step over it and the same claim at it. */
+  private static final Map<String, String[]> OVER_AND_AT = Map.of(
+      "length", new String[] {"a".repeat(257), "a".repeat(256)},
+      "nesting", new String[] {"{a,{b,{c,d}}}", "{a,{b,c}}"},
+      "count", new String[] {"{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}", "{a,b}{a,b}{a,b}{a,b}{a,b}"},
+      "expanded", new String[] {"{a,b}" + "c".repeat(128), "{a,b}" + "c".repeat(127)},
+      "segments", new String[] {String.join("/", nCopies(33, "s")), String.join("/", nCopies(32, "s"))},
+      "wildcards", new String[] {"a*b?c*d?e*f?g*h?[ij]", "a*b?c*d?e*f?g*h?"},
+      "class", new String[] {"x[" + "a".repeat(33) + "]", "x[" + "a".repeat(32) + "]"});
+
   private static String overLimit(String limit) {
-    switch (limit) {
-      case "length": return "a".repeat(257);
-      case "nesting": return "{a,{b,{c,d}}}";
-      case "count": return "{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}";
-      case "expanded": return "{a,b}" + "c".repeat(128);
-      case "segments": return String.join("/", nCopies(33, "s"));
-      case "wildcards": return "a*b?c*d?e*f?g*h?[ij]";
-      case "class": return "x[" + "a".repeat(33) + "]";
-      default: throw new IllegalArgumentException(limit);
-    }
+    return OVER_AND_AT.get(limit)[0];
   }
 
-  /** The same claim at the limit, which parses. */
   private static String atLimit(String limit) {
-    switch (limit) {
-      case "length": return "a".repeat(256);
-      case "nesting": return "{a,{b,c}}";
-      case "count": return "{a,b}{a,b}{a,b}{a,b}{a,b}";
-      case "expanded": return "{a,b}" + "c".repeat(127);
-      case "segments": return String.join("/", nCopies(32, "s"));
-      case "wildcards": return "a*b?c*d?e*f?g*h?";
-      case "class": return "x[" + "a".repeat(32) + "]";
-      default: throw new IllegalArgumentException(limit);
-    }
+    return OVER_AND_AT.get(limit)[1];
   }
 
   @Test
