@@ -80,12 +80,18 @@ public final class Lead implements AutoCloseable {
    * @param maxEvictions how many times a task's work may be sent back (evicted from the merge queue, or changes
    *     requested by a review) before it is parked as needing a human
    * @param mergeWindow how many merge-queue entries may be verified at once, speculatively
+   * @param passEnv names of the lead's environment variables its verify commands and lead agent may see, besides the
+   *     default allow-list ({@code --pass-env})
    */
   public record Settings(Duration reofferEvery, Optional<Duration> failUnschedulableAfter, Duration lease,
-      int maxAttempts, int maxEvictions, int mergeWindow) {
+      int maxAttempts, int maxEvictions, int mergeWindow, List<String> passEnv) {
     public static final Duration DEFAULT_LEASE = Duration.ofMinutes(2);
 
     public Settings {
+      passEnv = List.copyOf(passEnv);
+      passEnv.forEach(name -> dev.lanes.protocol.AgentSpec.envNameProblem(name).ifPresent(rule -> {
+        throw new IllegalArgumentException("--pass-env: " + rule);
+      }));
       if (lease.isNegative() || lease.isZero()) {
         throw new IllegalArgumentException("--lease: " + lease + " must be longer than zero");
       }
@@ -105,25 +111,36 @@ public final class Lead implements AutoCloseable {
 
     /** For a long-running lead whose workers come and go. */
     public static Settings daemon() {
-      return new Settings(Duration.ofSeconds(10), Optional.empty(), DEFAULT_LEASE, 3, DEFAULT_EVICTIONS, DEFAULT_WINDOW);
+      return new Settings(Duration.ofSeconds(10), Optional.empty(), DEFAULT_LEASE, 3, DEFAULT_EVICTIONS, DEFAULT_WINDOW,
+          List.of());
     }
 
     /** For a lead whose workers are all started with it, as in {@code lanes run}. */
     public static Settings fixedWorkers() {
       return new Settings(Duration.ofSeconds(10), Optional.of(Duration.ofSeconds(5)), DEFAULT_LEASE, 1,
-          DEFAULT_EVICTIONS, DEFAULT_WINDOW);
+          DEFAULT_EVICTIONS, DEFAULT_WINDOW, List.of());
     }
 
     public Settings withLease(Duration lease) {
-      return new Settings(reofferEvery, failUnschedulableAfter, lease, maxAttempts, maxEvictions, mergeWindow);
+      return new Settings(reofferEvery, failUnschedulableAfter, lease, maxAttempts, maxEvictions, mergeWindow, passEnv);
     }
 
     public Settings withMaxAttempts(int attempts) {
-      return new Settings(reofferEvery, failUnschedulableAfter, lease, attempts, maxEvictions, mergeWindow);
+      return new Settings(reofferEvery, failUnschedulableAfter, lease, attempts, maxEvictions, mergeWindow, passEnv);
     }
 
     public Settings withMerging(int evictions, int window) {
-      return new Settings(reofferEvery, failUnschedulableAfter, lease, maxAttempts, evictions, window);
+      return new Settings(reofferEvery, failUnschedulableAfter, lease, maxAttempts, evictions, window, passEnv);
+    }
+
+    /** These settings with {@code names} of the lead's environment passed to its verify commands and lead agent. */
+    public Settings withPassEnv(List<String> names) {
+      return new Settings(reofferEvery, failUnschedulableAfter, lease, maxAttempts, maxEvictions, mergeWindow, names);
+    }
+
+    /** What the lead's verify commands and lead agent see of its environment, before their own variables. */
+    public dev.lanes.process.Environment childEnvironment() {
+      return dev.lanes.process.Environment.allowing(passEnv);
     }
   }
 

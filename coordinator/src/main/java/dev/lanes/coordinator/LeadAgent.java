@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lanes.process.ChildProcess;
+import dev.lanes.process.Environment;
 import dev.lanes.protocol.AgentSpec;
 import dev.lanes.protocol.Finding;
 import dev.lanes.protocol.Json;
@@ -58,11 +59,12 @@ final class LeadAgent {
   }
 
   /** Runs the agent on {@code background}; completes with its answer (the last JSON object it printed). */
-  static CompletableFuture<String> ask(AgentSpec agent, String input, Executor background) {
-    return CompletableFuture.supplyAsync(() -> run(agent, input), background);
+  static CompletableFuture<String> ask(AgentSpec agent, String input, Environment env, Executor background) {
+    return CompletableFuture.supplyAsync(() -> run(agent, input, env), background);
   }
 
-  private static String run(AgentSpec agent, String input) {
+  /** {@code env}: what the lead passes of its environment; never what the plan's agent asks for (that is a worker's). */
+  private static String run(AgentSpec agent, String input, Environment env) {
     if (agent.command().isEmpty()) {
       throw new LeadException("lead-agent: only command agents can be lead agents");
     }
@@ -74,7 +76,7 @@ final class LeadAgent {
       Files.writeString(in, input);
       String prompt = prompt(input);
       List<String> argv = agent.command().stream().map(a -> a.replace("{prompt}", prompt)).toList();
-      ChildProcess.Result r = ChildProcess.runIsolated(argv, dir, Map.of("LANES_LEAD_INPUT", in.toString()),
+      ChildProcess.Result r = ChildProcess.runIsolated(argv, dir, env.with(Map.of("LANES_LEAD_INPUT", in.toString())),
           agent.timeout(), Optional.of(log), line -> {}, new ChildProcess.Stop());
       if (!r.ok()) {
         throw new LeadException("exited with " + r.exit() + (r.timedOut() ? " (timed out)" : "") + ": "

@@ -3,11 +3,11 @@ package dev.lanes.coordinator;
 import dev.lanes.coordinator.git.TargetBranch;
 import dev.lanes.coordinator.git.VerifyTrees;
 import dev.lanes.process.ChildProcess;
+import dev.lanes.process.Environment;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
@@ -69,11 +69,11 @@ public final class MergeQueue implements AutoCloseable {
   private final ExecutorService verifiers;
   private final Listener listener;
   private final int maxWindow;
-  private final Map<String, String> env;
+  private final Environment env;
   private final List<Spot> queue = new ArrayList<>();
   private int window = 1;
 
-  MergeQueue(String target, TargetBranch repo, VerifyTrees trees, Executor loop, int maxWindow, Map<String, String> env,
+  MergeQueue(String target, TargetBranch repo, VerifyTrees trees, Executor loop, int maxWindow, Environment env,
       Listener listener) {
     if (maxWindow < 1) {
       throw new IllegalArgumentException("--merge-window: " + maxWindow + " must be at least 1");
@@ -83,7 +83,7 @@ public final class MergeQueue implements AutoCloseable {
     this.trees = trees;
     this.loop = loop;
     this.maxWindow = maxWindow;
-    this.env = Map.copyOf(env);
+    this.env = env;
     this.listener = listener;
     this.verifiers = Executors.newFixedThreadPool(maxWindow, r -> {
       Thread t = new Thread(r, "lanes-merge-verify");
@@ -98,7 +98,7 @@ public final class MergeQueue implements AutoCloseable {
    */
   public static MergeQueue open(TargetBranch repo, VerifyTrees trees, String target, int window, Executor loop,
       Listener listener) {
-    return new MergeQueue(target, repo, trees, loop, window, Map.of(), listener);
+    return new MergeQueue(target, repo, trees, loop, window, Environment.allowing(List.of()), listener);
   }
 
   /** Adds finished work at the back of the queue; call on the loop. */

@@ -114,7 +114,7 @@ final class Run implements MergeQueue.Listener {
     plan.tasks().forEach(t -> tasks.put(t.id(), new Slot(t)));
     linkDependents();
     this.queue = new MergeQueue(plan.target(), repo, cx.trees(), cx.loop(), settings.mergeWindow(),
-        Map.of("LANES_RUN", id, "LANES_TARGET", plan.target()), this);
+        settings.childEnvironment().with(Map.of("LANES_RUN", id, "LANES_TARGET", plan.target())), this);
   }
 
   String id() {
@@ -510,7 +510,7 @@ final class Run implements MergeQueue.Listener {
         .map(s -> new LeadAgent.TaskView(s.task.id(), s.state, s.detail)).toList(), worth);
     Plan.Task task = origin.task;
     int epoch = origin.epoch;
-    LeadAgent.ask(plan.leadAgent().get(), input, cx.background()).whenCompleteAsync((answer, error) -> {
+    LeadAgent.ask(plan.leadAgent().get(), input, settings.childEnvironment(), cx.background()).whenCompleteAsync((answer, error) -> {
       if (error != null) {
         reject(task.id(), epoch, "the lead agent failed: " + error.getMessage());
       } else {

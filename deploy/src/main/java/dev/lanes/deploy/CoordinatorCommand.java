@@ -35,6 +35,8 @@ final class CoordinatorCommand implements Callable<Integer> {
 
   @picocli.CommandLine.Mixin MergeOptions merge;
 
+  @picocli.CommandLine.Mixin PassEnvOption passEnv;
+
   @Option(names = "--max-attempts", defaultValue = "3",
       description = "Attempts a task gets before it is parked (default: ${DEFAULT-VALUE}).")
   int maxAttempts;
@@ -44,7 +46,8 @@ final class CoordinatorCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Duration leaseTime = Durations.parse("--lease", lease);
-    Lead.Settings settings = merge.applyTo(Lead.Settings.daemon().withLease(leaseTime).withMaxAttempts(maxAttempts));
+    Lead.Settings settings = merge.applyTo(Lead.Settings.daemon().withLease(leaseTime).withMaxAttempts(maxAttempts))
+        .withPassEnv(passEnv.names());
     PrintWriter out = spec.commandLine().getOut();
     dev.lanes.bus.ClientConfig kafka = busOptions.config();
     String bootstrapServers = kafka.bootstrapServers();

@@ -3,11 +3,11 @@ package dev.lanes.deploy;
 import dev.lanes.protocol.Plan;
 import dev.lanes.protocol.PlanParser;
 import dev.lanes.process.ChildProcess;
+import dev.lanes.process.Environment;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -34,13 +34,15 @@ final class DemoCommand implements Callable<Integer> {
     Plan plan = PlanParser.parse(dir.resolve(Demo.PLAN));
     out.println("Sample repository: " + repo);
     out.println("Plan:              " + dir.resolve(Demo.PLAN));
-    int code = RunCommand.execute(plan, repo, 2, null, Optional.empty(), new MergeOptions(), out);
+    int code = RunCommand.execute(plan, repo, 2, null, Optional.empty(),
+        new MergeOptions().applyTo(dev.lanes.coordinator.Lead.Settings.fixedWorkers()), out);
     if (code != Main.OK) {
       return code;
     }
     // The demo's repository is the demo's own, so checking out the result to prove it is fine here.
     Demo.git(repo, "checkout", "-q", plan.target());
-    ChildProcess.Result check = ChildProcess.run(List.of("sh", "check.sh"), repo, Map.of(), Duration.ofMinutes(1),
+    ChildProcess.Result check = ChildProcess.run(List.of("sh", "check.sh"), repo, Environment.allowing(List.of()),
+        Duration.ofMinutes(1),
         Optional.empty(), line -> {});
     out.println();
     out.println("Check of " + plan.target() + ": " + check.output().strip());

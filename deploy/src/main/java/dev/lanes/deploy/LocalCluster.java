@@ -40,7 +40,7 @@ final class LocalCluster implements AutoCloseable {
 
   /**
    * Starts a broker if none is given, then the lead and {@code workers} workers with the given capabilities at the
-   * same time: the lead creates the topics and joins its group while the workers set up (their subscriptions wait for
+   * same time (the workers pass what the lead's settings pass of the environment): the lead creates the topics and joins its group while the workers set up (their subscriptions wait for
    * the topics). Offers go out only on submit, after every worker listens.
    */
   static LocalCluster start(Path repo, int workers, List<String> capabilities, Optional<ClientConfig> external,
@@ -66,7 +66,7 @@ final class LocalCluster implements AutoCloseable {
         for (int i = 1; i <= workers; i++) {
           String id = "w" + i;
           Worker.Config config = new Worker.Config(id, host, capabilities, 1, url,
-              root.resolve("workers").resolve(id), Duration.ofSeconds(5), Map.of());
+              root.resolve("workers").resolve(id), Duration.ofSeconds(5), Map.of(), settings.passEnv());
           cluster.workers.add(Worker.start(cluster.bus("worker-" + id), config, Clock.systemUTC()));
         }
       } finally {

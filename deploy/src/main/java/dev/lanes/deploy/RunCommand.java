@@ -51,6 +51,8 @@ final class RunCommand implements Callable<Integer> {
 
   @picocli.CommandLine.Mixin MergeOptions merge;
 
+  @picocli.CommandLine.Mixin PassEnvOption passEnv;
+
   @Option(names = "--strict",
       description = "Refuse to start when tasks that may run at once own the same paths (default: run them in order).")
   boolean strict;
@@ -73,7 +75,8 @@ final class RunCommand implements Callable<Integer> {
       return Main.FAILED;
     }
     Optional<ClientConfig> kafka = busOptions.given() ? Optional.of(busOptions.config()) : Optional.empty();
-    return execute(checked.get(), repo, workers, capabilities, kafka, merge, out);
+    return execute(checked.get(), repo, workers, capabilities, kafka,
+        merge.applyTo(Lead.Settings.fixedWorkers()).withPassEnv(passEnv.names()), out);
   }
 
   /**
@@ -104,13 +107,12 @@ final class RunCommand implements Callable<Integer> {
 
   /** Runs a validated plan and prints its progress and summary; returns the exit code. */
   static int execute(Plan plan, Path repo, int workers, List<String> capabilities, Optional<ClientConfig> bootstrap,
-      MergeOptions merge, PrintWriter out) {
+      Lead.Settings settings, PrintWriter out) {
     List<String> caps = capabilities == null ? required(plan) : capabilities;
     if (bootstrap.isEmpty()) {
       out.println("Starting an embedded Kafka broker, the lead and " + workers + " worker(s)...");
     }
-    LocalCluster cluster = LocalCluster.start(repo.toAbsolutePath().normalize(), workers, caps, bootstrap,
-        merge.applyTo(Lead.Settings.fixedWorkers()));
+    LocalCluster cluster = LocalCluster.start(repo.toAbsolutePath().normalize(), workers, caps, bootstrap, settings);
     boolean keep = true;
     String runId = Lead.newRunId(plan, Clock.systemUTC());
     Thread hook = new Thread(() -> {

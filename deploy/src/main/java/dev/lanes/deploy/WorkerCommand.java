@@ -56,6 +56,8 @@ final class WorkerCommand implements Callable<Integer> {
       description = "Delete one kept attempt (its worktree, branch and logs) and exit; the worker must not be running.")
   String discard;
 
+  @picocli.CommandLine.Mixin PassEnvOption passEnv;
+
   @Spec CommandSpec spec;
 
   @Override
@@ -82,7 +84,7 @@ final class WorkerCommand implements Callable<Integer> {
     dev.lanes.bus.ClientConfig kafka = busOptions.config();
     String bootstrapServers = kafka.bootstrapServers();
     Worker.Config config = new Worker.Config(name, hostName(), capabilities, slots, repo, work,
-        Durations.parse("--heartbeat", heartbeat), Map.of());
+        Durations.parse("--heartbeat", heartbeat), Map.of(), passEnv.names());
     KafkaBus bus = KafkaBus.connect(kafka, "lanes-worker-" + name);
     bus.createTopics(); // a worker may well start before the lead does
     Worker worker = Worker.start(bus, config, Clock.systemUTC());

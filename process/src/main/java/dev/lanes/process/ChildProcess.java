@@ -33,8 +33,6 @@ public final class ChildProcess {
   private static final int LINE_BYTES = 1024 * 1024;
   private static final long KEEP_ALL_BYTES = 16L * 1024 * 1024;
   private static final Duration GRACE = Duration.ofSeconds(3);
-  private static final List<String> GIT_LOCATION =
-      List.of("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR");
 
   private ChildProcess() {}
 
@@ -78,27 +76,34 @@ public final class ChildProcess {
     }
   }
 
-  /** Runs and waits. {@code log} receives the whole output when present; {@code onLine} sees each line. */
+  /**
+   * Runs git and waits, with this process's whole environment and {@code env} on top ({@link
+   * Environment#inherited}). {@code log} receives the whole output when present; {@code onLine} sees each line.
+   */
   public static Result run(List<String> argv, Path dir, Map<String, String> env, Duration timeout,
+      Optional<Path> log, Consumer<String> onLine) {
+    return run(argv, dir, Environment.inherited().with(env), timeout, log, onLine);
+  }
+
+  /** Runs and waits, with the environment {@code env} makes of this process's. */
+  public static Result run(List<String> argv, Path dir, Environment env, Duration timeout,
       Optional<Path> log, Consumer<String> onLine) {
     return run(argv, dir, env, timeout, log, onLine, new Stop(), false);
   }
 
   /**
    * Runs in a session of its own, so that ending it ends everything it started; {@code stop} may end it early. For
-   * agents and verify commands.
+   * agents and verify commands, which see only what {@code env} allows of this process's environment.
    */
-  public static Result runIsolated(List<String> argv, Path dir, Map<String, String> env, Duration timeout,
+  public static Result runIsolated(List<String> argv, Path dir, Environment env, Duration timeout,
       Optional<Path> log, Consumer<String> onLine, Stop stop) {
     return run(argv, dir, env, timeout, log, onLine, stop, SETSID.isPresent());
   }
 
-  private static Result run(List<String> argv, Path dir, Map<String, String> env, Duration timeout,
+  private static Result run(List<String> argv, Path dir, Environment env, Duration timeout,
       Optional<Path> log, Consumer<String> onLine, Stop stop, boolean ownSession) {
     long start = System.nanoTime();
-    Map<String, String> environment = new java.util.HashMap<>(System.getenv());
-    GIT_LOCATION.forEach(environment::remove);
-    environment.putAll(env);
+    Map<String, String> environment = env.resolve();
     String program = executable(argv.get(0), environment.get("PATH"), dir);
     List<String> command = new java.util.ArrayList<>();
     if (ownSession) {
@@ -108,7 +113,6 @@ public final class ChildProcess {
     command.add(program);
     command.addAll(argv.subList(1, argv.size()));
     ProcessBuilder builder = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true);
-    // The working directory, not whatever repository the caller's environment points at, decides what git sees.
     builder.environment().clear();
     builder.environment().putAll(environment);
     Process process;
@@ -254,8 +258,11 @@ public final class ChildProcess {
       return false;
     }
     try {
-      Process kill = new ProcessBuilder("kill", "-s", signal, "--", "-" + pid).redirectErrorStream(true)
-          .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      ProcessBuilder builder = new ProcessBuilder("kill", "-s", signal, "--", "-" + pid).redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.DISCARD);
+      builder.environment().clear();
+      builder.environment().putAll(Environment.allowing(List.of()).resolve());
+      Process kill = builder.start();
       return kill.waitFor(2, TimeUnit.SECONDS) && kill.exitValue() == 0;
     } catch (IOException e) {
       return false; // no kill(1) here: the tree walk still ends the descendants it can see

@@ -140,7 +140,7 @@ class ChildProcessTest {
   void isolatedRunEndsWhatTheChildLeftRunningWhenItExits() throws IOException {
     // The grandchild leaves the process tree (its parent exits at once) but stays in the session's process group.
     ChildProcess.Result r = ChildProcess.runIsolated(
-        List.of("sh", "-c", "(sleep 300 & echo $! > orphan.pid) ; echo done"), dir, Map.of(), GENEROUS,
+        List.of("sh", "-c", "(sleep 300 & echo $! > orphan.pid) ; echo done"), dir, Environment.allowing(List.of()), GENEROUS,
         Optional.empty(), line -> {}, new ChildProcess.Stop());
 
     assertThat(r.ok()).as(r.output()).isTrue();
@@ -161,7 +161,7 @@ class ChildProcessTest {
       stop.stop("over budget");
     });
     stopper.start();
-    ChildProcess.Result r = ChildProcess.runIsolated(List.of("sleep", "300"), dir, Map.of(), GENEROUS,
+    ChildProcess.Result r = ChildProcess.runIsolated(List.of("sleep", "300"), dir, Environment.allowing(List.of()), GENEROUS,
         Optional.empty(), line -> {}, stop);
 
     assertThat(r.stopped()).contains("over budget");
@@ -198,6 +198,52 @@ class ChildProcessTest {
 
     assertThat(p.exitValue()).as(out).isZero();
     assertThat(out.strip()).isEqualTo("GIT_DIR=unset GIT_WORK_TREE=unset GIT_INDEX_FILE=unset LANES_KEPT=kept");
+  }
+
+  /**
+   * An isolated child (an agent, a verify command) sees the allow-listed part of a parent's real environment: the
+   * base names, a family by prefix, names passed on purpose and variables set outright, and nothing else, whatever its
+   * name. A second JVM is the parent, so that its environment holds what the test puts there.
+   */
+  @Test
+  void isolatedChildSeesOnlyWhatIsAllowed() throws Exception {
+    Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+    ProcessBuilder builder = new ProcessBuilder(java.toString(), "-cp", System.getProperty("java.class.path"),
+        PrintAllowedEnvironment.class.getName(), dir.toString()).redirectErrorStream(true);
+    builder.environment().put("MY_SERVICE_TOKEN", "canary-token-7f3a9c");
+    builder.environment().put("AWS_SECRET_ACCESS_KEY", "canary-aws-91b2");
+    builder.environment().put("PASSED_ON_PURPOSE", "yes");
+    builder.environment().put("FAMILY_ONE", "1");
+    builder.environment().put("LC_TIME", "C");
+    builder.environment().put("LANES_FROM_PARENT", "not set by the daemon");
+    builder.environment().put("GIT_DIR", dir.resolve("elsewhere/.git").toString());
+    Process p = builder.start();
+    p.getOutputStream().close();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(out).isZero();
+
+    Map<String, String> seen = out.lines().filter(l -> l.contains("="))
+        .collect(Collectors.toMap(l -> l.substring(0, l.indexOf('=')), l -> l.substring(l.indexOf('=') + 1),
+            (a, b) -> a));
+    assertThat(seen).containsEntry("PASSED_ON_PURPOSE", "yes").containsEntry("FAMILY_ONE", "1")
+        .containsEntry("LC_TIME", "C").containsEntry("LANES_SET", "by the daemon").containsKey("PATH");
+    assertThat(seen).doesNotContainKeys("MY_SERVICE_TOKEN", "AWS_SECRET_ACCESS_KEY", "LANES_FROM_PARENT", "GIT_DIR");
+    assertThat(out).doesNotContain("canary");
+    assertThat(seen.keySet()).allMatch(name -> name.equals("PWD") || name.equals("SHLVL") || name.equals("_")
+        || Environment.allowing(List.of("PASSED_ON_PURPOSE", "FAMILY_*")).allows(name) || name.equals("LANES_SET"),
+        "only allowed names (and what sh sets itself)");
+  }
+
+  /** Runs in a second JVM: prints the whole environment of an isolated child given an allow-list. */
+  static final class PrintAllowedEnvironment {
+    public static void main(String[] args) {
+      Environment env = Environment.allowing(List.of("PASSED_ON_PURPOSE", "FAMILY_*"))
+          .with(Map.of("LANES_SET", "by the daemon"));
+      ChildProcess.Result r = ChildProcess.runIsolated(List.of("env"), Path.of(args[0]), env, Duration.ofSeconds(30),
+          Optional.empty(), line -> {}, new ChildProcess.Stop());
+      System.out.print(r.output());
+    }
   }
 
   /** Runs in a second JVM: prints what a child of {@link ChildProcess} sees of the git location variables. */

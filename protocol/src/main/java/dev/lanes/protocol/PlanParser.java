@@ -38,7 +38,7 @@ public final class PlanParser {
   private static final Set<String> PLAN_KEYS = Set.of("name", "base", "target", "agent", "verify", "review", "review-agent", "lead-agent", "tasks");
   private static final Set<String> TASK_KEYS =
       Set.of("id", "title", "prompt", "owns", "after", "requires", "verify", "agent", "review");
-  private static final Set<String> AGENT_KEYS = Set.of("command", "claude", "timeout");
+  private static final Set<String> AGENT_KEYS = Set.of("command", "claude", "timeout", "env");
   private static final Set<String> CLAUDE_KEYS = Set.of("allowed-tools", "max-turns", "budget-usd", "model");
   private static final ObjectMapper YAML =
       new ObjectMapper(new YAMLFactory().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION));
@@ -237,6 +237,12 @@ public final class PlanParser {
     boolean review = flag("review", root.get("review")).orElse(false);
     Optional<AgentSpec> reviewAgent = agent("review-agent", root.get("review-agent"), Optional.empty());
     Optional<AgentSpec> leadAgent = agent("lead-agent", root.get("lead-agent"), Optional.empty());
+    if (leadAgent.filter(a -> !a.env().isEmpty()).isPresent()) {
+      // A plan may ask a worker for its variables, never the lead: its operator passes them, or nobody does.
+      problem("lead-agent.env", "the lead agent sees only what lanes coordinator --pass-env passes; a plan cannot"
+          + " name variables of the lead");
+      leadAgent = leadAgent.map(a -> a.withEnv(List.of()));
+    }
     List<Plan.Task> tasks = tasks(root.get("tasks"), new Defaults(agent, verify, review, reviewAgent));
     return new Plan(name, base, target, tasks, verify, leadAgent);
   }
@@ -431,11 +437,12 @@ public final class PlanParser {
     }
     unknownKeys(at + ".", node, AGENT_KEYS);
     long timeoutMs = timeout(at + ".timeout", node.get("timeout")).toMillis();
+    List<String> env = env(at + ".env", node.get("env"));
     if (node.has("command") && node.has("claude")) {
       // Reported once; the command is still read so that its own problems are reported too.
       problem(at, "has both command and claude; an agent is either a command or the claude adapter");
     } else if (node.has("claude")) {
-      return Optional.of(AgentSpec.claude(claude(at + ".claude", node.get("claude")), timeoutMs));
+      return Optional.of(AgentSpec.claude(claude(at + ".claude", node.get("claude")), timeoutMs).withEnv(env));
     }
     List<String> command = strings(at + ".command", node.get("command"), false);
     if (command.isEmpty()) {
@@ -443,7 +450,26 @@ public final class PlanParser {
           + " or claude (the built-in Claude Code adapter)");
       return Optional.empty();
     }
-    return Optional.of(new AgentSpec(command, timeoutMs));
+    return Optional.of(new AgentSpec(command, timeoutMs).withEnv(env));
+  }
+
+  /** The names of an agent's {@code env}; a bad name is reported and left out. */
+  private List<String> env(String at, JsonNode node) {
+    List<String> names = strings(at, node, false);
+    if (names.size() > AgentSpec.MAX_ENV) {
+      problem(at, names.size() + " names is more than " + AgentSpec.MAX_ENV);
+      return List.of();
+    }
+    List<String> valid = new ArrayList<>();
+    for (int i = 0; i < names.size(); i++) {
+      Optional<String> rule = AgentSpec.envNameProblem(names.get(i));
+      if (rule.isPresent()) {
+        problem(at + "[" + i + "]", rule.get());
+      } else {
+        valid.add(names.get(i));
+      }
+    }
+    return valid;
   }
 
   private Duration timeout(String at, JsonNode node) {

@@ -357,7 +357,7 @@ class PlanParserTest {
         """,
         "agent.retries",
         "unknown key",
-        "command, timeout");
+        "command, env, timeout");
   }
 
   @Test
@@ -806,6 +806,70 @@ class PlanParserTest {
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
+  }
+
+  @Test
+  void parse_agentEnvNamesReachThePlanAndTheTasksThatTakeItsAgent() {
+    Plan plan = PlanParser.parse("""
+        name: p
+        agent:
+          command: [sh, -c, "true"]
+          env: [MY_SERVICE_TOKEN, npm_config_registry]
+        tasks:
+          - {id: a, prompt: p, owns: [a/]}
+          - {id: b, prompt: p, owns: [b/], agent: {claude: {}, env: [GH_TOKEN]}}
+        """, SOURCE);
+
+    assertThat(plan.tasks().get(0).agent().env()).containsExactly("MY_SERVICE_TOKEN", "npm_config_registry");
+    assertThat(plan.tasks().get(1).agent().env()).containsExactly("GH_TOKEN");
+    assertThat(plan.tasks().get(1).agent().claude()).isPresent();
+  }
+
+  @Test
+  void parse_agentEnvNameMustBeAVariableName() {
+    assertOnlyProblem(plan("", task("a", "owns: [a/]\n  agent: {command: [x], env: [OK, \"A=B\"]}")),
+        "tasks[0].agent.env[1]", "\"A=B\"", "not an environment variable name");
+    assertOnlyProblem(plan("", task("a", "owns: [a/]\n  agent: {command: [x], env: [1ST]}")),
+        "tasks[0].agent.env[0]", "\"1ST\"", "not starting with a digit");
+    assertOnlyProblem(plan("", task("a", "owns: [a/]\n  agent: {command: [x], env: NAME}")),
+        "tasks[0].agent.env", "list of strings");
+  }
+
+  @Test
+  void parse_agentEnvCannotOverrideLanesVariables() {
+    assertOnlyProblem(plan("", task("a", "owns: [a/]\n  agent: {command: [x], env: [LANES_OWNS]}")),
+        "tasks[0].agent.env[0]", "\"LANES_OWNS\"", "set by Lanes");
+  }
+
+  @Test
+  void parse_agentEnvHasALimit() {
+    String names = java.util.stream.IntStream.range(0, AgentSpec.MAX_ENV + 1).mapToObj(i -> "V" + i)
+        .collect(java.util.stream.Collectors.joining(", "));
+    assertOnlyProblem(plan("", task("a", "owns: [a/]\n  agent: {command: [x], env: [" + names + "]}")),
+        "tasks[0].agent.env", (AgentSpec.MAX_ENV + 1) + " names", "more than " + AgentSpec.MAX_ENV);
+  }
+
+  @Test
+  void parse_leadAgentCannotAskForTheLeadsVariables() {
+    assertOnlyProblem(plan("lead-agent: {command: [x], env: [AWS_SECRET_ACCESS_KEY]}\n", task("a", "owns: [a/]")),
+        "lead-agent.env", "lanes coordinator --pass-env");
+  }
+
+  @Test
+  void agentSpec_refusesABadEnvNameFromTheWireToo() {
+    assertThatThrownBy(() -> new AgentSpec(List.of("x"), 1000).withEnv(List.of("LANES_TASK")))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("agent.env[0]").hasMessageContaining("LANES_TASK");
+    assertThatThrownBy(() -> Json.mapper().readValue(
+        "{\"command\":[\"x\"],\"timeoutMs\":1000,\"env\":[\"LANES_TASK\"]}", AgentSpec.class))
+        .hasMessageContaining("LANES_TASK");
+  }
+
+  @Test
+  void agentSpec_withoutEnvReadsAsBeforeAndIsWrittenAsBefore() throws Exception {
+    AgentSpec old = Json.mapper().readValue("{\"command\":[\"x\"],\"timeoutMs\":1000}", AgentSpec.class);
+
+    assertThat(old.env()).isEmpty();
+    assertThat(Json.mapper().writeValueAsString(old)).isEqualTo("{\"command\":[\"x\"],\"timeoutMs\":1000}");
   }
 
   /** A plan whose one task has a claude agent with the given option line. */

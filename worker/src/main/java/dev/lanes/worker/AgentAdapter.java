@@ -24,6 +24,15 @@ interface AgentAdapter {
   /** The agent's argv for one task; it runs without a shell. */
   List<String> argv(Request request);
 
+  /**
+   * What the agent needs of the worker's environment beyond the default allow-list: names, or {@code PREFIX*} for a
+   * family (the claude adapter: its API keys and settings). A command agent needs nothing: a plan names what it needs
+   * in {@code agent.env}.
+   */
+  default List<String> environment() {
+    return List.of();
+  }
+
   /** The agent in a few words, for the heartbeat that opens the agent phase; may be empty. */
   String describe();
 

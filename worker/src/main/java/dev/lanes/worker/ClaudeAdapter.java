@@ -33,6 +33,12 @@ final class ClaudeAdapter implements AgentAdapter {
     this.options = options;
   }
 
+  /** The CLI's credentials and settings: {@code ANTHROPIC_API_KEY}, {@code ANTHROPIC_BASE_URL}, {@code CLAUDE_CODE_*}. */
+  @Override
+  public List<String> environment() {
+    return List.of("ANTHROPIC_*", "CLAUDE_CODE_*");
+  }
+
   @Override
   public List<String> argv(Request request) {
     List<String> argv = new ArrayList<>(List.of("claude", "-p", "--output-format", "stream-json", "--verbose"));

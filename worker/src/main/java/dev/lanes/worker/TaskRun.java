@@ -1,6 +1,7 @@
 package dev.lanes.worker;
 
 import dev.lanes.process.ChildProcess;
+import dev.lanes.process.Environment;
 import dev.lanes.process.ProcessException;
 import dev.lanes.bus.Bus;
 import dev.lanes.protocol.AgentUsage;
@@ -129,13 +130,13 @@ final class TaskRun implements Worker.Attempt {
     enter("setup", "");
     placed = workDir.prepare(offer);
     String gitLink = readGitLink();
-    Map<String, String> env = environment();
+    Map<String, String> lanes = lanesVariables();
 
     if (offer.review().isPresent()) {
-      review(report, env);
+      review(report, lanes);
       return;
     }
-    if (!runAgent(TaskPrompt.build(offer), "agent", env, report)) {
+    if (!runAgent(TaskPrompt.build(offer), "agent", lanes, report)) {
       return;
     }
 
@@ -162,7 +163,8 @@ final class TaskRun implements Worker.Attempt {
 
     if (offer.verify().isPresent()) {
       enter("verify", offer.verify().get());
-      ChildProcess.Result verify = ChildProcess.runIsolated(List.of("sh", "-c", offer.verify().get()), worktree, env,
+      ChildProcess.Result verify = ChildProcess.runIsolated(List.of("sh", "-c", offer.verify().get()), worktree,
+          environment(List.of(), lanes),
           offer.agent().timeout(), Optional.of(logs.resolve("verify.log")), line -> {}, stop);
       report.verifyExit = verify.exit();
       report.verifyTail = verify.output();
@@ -184,12 +186,13 @@ final class TaskRun implements Worker.Attempt {
    *
    * @param phase what the heartbeats call this step
    */
-  private boolean runAgent(String prompt, String phase, Map<String, String> env, Report report) {
+  private boolean runAgent(String prompt, String phase, Map<String, String> lanes, Report report) {
     AgentAdapter adapter = AgentAdapter.of(offer.agent());
     AgentAdapter.Request request = new AgentAdapter.Request(prompt, offer.task(), worktree);
     enter(phase, adapter.describe());
     AgentAdapter.Watch watch = adapter.watch(request, this::progress, stop);
-    ChildProcess.Result agent = ChildProcess.runIsolated(adapter.argv(request), worktree, env,
+    ChildProcess.Result agent = ChildProcess.runIsolated(adapter.argv(request), worktree,
+        environment(adapter.environment(), lanes),
         offer.agent().timeout(), Optional.of(logs.resolve("agent.log")), watch::line, stop);
     report.agentExit = agent.exit();
     report.agentTail = watch.tail(agent.output());
@@ -215,11 +218,11 @@ final class TaskRun implements Worker.Attempt {
    * A review attempt: the agent reads the writer's change in a worktree at the writer's commit and gives its verdict
    * in the findings file. Nothing it changes is committed or pushed; the result names the reviewed commit.
    */
-  private void review(Report report, Map<String, String> env) {
+  private void review(Report report, Map<String, String> lanes) {
     TaskOffered.Review review = offer.review().orElseThrow();
     String diff = mirror.diff(worktree, review.since(), offer.baseCommit(), logs.resolve("review.diff"),
         MAX_TAIL * 4);
-    if (!runAgent(TaskPrompt.review(offer, diff), "review", env, report)) {
+    if (!runAgent(TaskPrompt.review(offer, diff), "review", lanes, report)) {
       return;
     }
     report.commit = Optional.of(offer.baseCommit());
@@ -252,8 +255,18 @@ final class TaskRun implements Worker.Attempt {
     }
   }
 
-  private Map<String, String> environment() {
-    Map<String, String> env = new HashMap<>(config.agentEnvironment());
+  /**
+   * What an agent or the verify command sees: the default allow-list of the worker's environment, what the adapter
+   * needs ({@code adapter}), what the worker passes ({@code --pass-env}) and the plan's agent asks for, then the
+   * worker's configured variables and the attempt's {@code LANES_*} ones on top.
+   */
+  private Environment environment(List<String> adapter, Map<String, String> lanes) {
+    return Environment.allowing(adapter).allow(config.passEnv()).allow(offer.agent().env())
+        .with(config.agentEnvironment()).with(lanes);
+  }
+
+  private Map<String, String> lanesVariables() {
+    Map<String, String> env = new HashMap<>();
     env.put("LANES_RUN", offer.run());
     env.put("LANES_PLAN", offer.plan());
     env.put("LANES_TASK", offer.task());

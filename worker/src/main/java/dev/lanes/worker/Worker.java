@@ -1,6 +1,7 @@
 package dev.lanes.worker;
 
 import dev.lanes.bus.Bus;
+import dev.lanes.protocol.AgentSpec;
 import dev.lanes.protocol.ClaimGranted;
 import dev.lanes.protocol.ClaimRequested;
 import dev.lanes.protocol.Durations;
@@ -58,20 +59,33 @@ public final class Worker implements AutoCloseable {
    *
    * @param repoUrl where to fetch from and push to; a plain path counts
    * @param workDir owned by this worker alone: its mirror, worktrees and logs
-   * @param agentEnvironment variables set for agents and verify commands on top of the worker's own environment (a
-   *     variable named here replaces the worker's: to put a directory first on the PATH, give the whole new PATH)
+   * @param agentEnvironment variables set for agents and verify commands on top of what they are allowed of the
+   *     worker's own environment (a variable named here replaces the worker's: to put a directory first on the PATH,
+   *     give the whole new PATH)
+   * @param passEnv names of the worker's environment variables every agent and verify command may see, besides the
+   *     default allow-list ({@code --pass-env})
    */
   public record Config(String id, String host, List<String> capabilities, int slots, String repoUrl, Path workDir,
-      Duration heartbeatEvery, Map<String, String> agentEnvironment) {
+      Duration heartbeatEvery, Map<String, String> agentEnvironment, List<String> passEnv) {
     public Config {
       capabilities = List.copyOf(capabilities);
       agentEnvironment = Map.copyOf(agentEnvironment);
+      passEnv = List.copyOf(passEnv);
       if (slots < 1) {
         throw new IllegalArgumentException("--slots: " + slots + " must be at least 1");
       }
+      passEnv.forEach(name -> AgentSpec.envNameProblem(name).ifPresent(rule -> {
+        throw new IllegalArgumentException("--pass-env: " + rule);
+      }));
     }
 
-    /** A worker whose agents see its own environment. */
+    /** A worker that passes no more of its environment than the default allow-list. */
+    public Config(String id, String host, List<String> capabilities, int slots, String repoUrl, Path workDir,
+        Duration heartbeatEvery, Map<String, String> agentEnvironment) {
+      this(id, host, capabilities, slots, repoUrl, workDir, heartbeatEvery, agentEnvironment, List.of());
+    }
+
+    /** A worker whose agents see the default allow-list of its environment. */
     public Config(String id, String host, List<String> capabilities, int slots, String repoUrl, Path workDir,
         Duration heartbeatEvery) {
       this(id, host, capabilities, slots, repoUrl, workDir, heartbeatEvery, Map.of());
