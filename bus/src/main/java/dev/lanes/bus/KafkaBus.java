@@ -2,6 +2,7 @@ package dev.lanes.bus;
 
 import dev.lanes.protocol.Json;
 import dev.lanes.protocol.Message;
+import dev.lanes.protocol.Redactor;
 import dev.lanes.protocol.ProtocolException;
 import dev.lanes.protocol.Topics;
 import java.time.Duration;
@@ -241,10 +242,12 @@ public final class KafkaBus implements Bus {
 
   @Override
   public void deadLetter(String source, byte[] value, String reason) {
-    byte[] kept = value == null ? new byte[0]
-        : value.length > DEAD_LETTER_BYTES ? java.util.Arrays.copyOf(value, DEAD_LETTER_BYTES) : value;
+    // Set aside as read, but what this process knows to be secret still does not leave it.
+    byte[] kept = value == null ? new byte[0] : Redactor.process().redact(
+        value.length > DEAD_LETTER_BYTES ? java.util.Arrays.copyOf(value, DEAD_LETTER_BYTES) : value);
     ProducerRecord<String, byte[]> record = new ProducerRecord<>(Topics.DEAD, source, kept);
-    record.headers().add("lanes-reason", reason.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    record.headers().add("lanes-reason",
+        Redactor.process().redact(reason).getBytes(java.nio.charset.StandardCharsets.UTF_8));
     record.headers().add("lanes-source", source.getBytes(java.nio.charset.StandardCharsets.UTF_8));
     record.headers().add("lanes-bytes", Integer.toString(value == null ? 0 : value.length)
         .getBytes(java.nio.charset.StandardCharsets.UTF_8));

@@ -3,6 +3,8 @@ package dev.lanes.deploy;
 import dev.lanes.bus.BusException;
 import dev.lanes.coordinator.LeadException;
 import dev.lanes.protocol.ProtocolException;
+import dev.lanes.protocol.Redactor;
+import java.io.PrintStream;
 import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -27,6 +29,9 @@ public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   public static void main(String[] args) {
+    // First, before anything prints or logs: whatever this process writes leaves it redacted.
+    System.setOut(new PrintStream(Redactor.redacting(System.out, Redactor::process), true));
+    System.setErr(new PrintStream(Redactor.redacting(System.err, Redactor::process), true));
     String level = System.getenv("LANES_LOG");
     if (level != null && !level.isBlank()) {
       System.setProperty("org.slf4j.simpleLogger.log.dev.lanes", level);

@@ -36,9 +36,13 @@ public final class Json {
     return MAPPER;
   }
 
+  /**
+   * The bytes of a message as it is published: its JSON with this process's secrets redacted ({@link Redactor}). Every
+   * message that leaves a daemon is encoded here, so this is where redaction happens, before anything signs the bytes.
+   */
   public static byte[] encode(Message message) {
     try {
-      return MAPPER.writeValueAsBytes(message);
+      return Redactor.process().redactJson(MAPPER.writeValueAsBytes(message));
     } catch (JsonProcessingException e) {
       throw new ProtocolException("cannot encode " + message.getClass().getSimpleName() + ": " + e.getMessage(), e);
     }

@@ -2,6 +2,7 @@ package dev.lanes.worker;
 
 import dev.lanes.bus.Bus;
 import dev.lanes.protocol.AgentSpec;
+import dev.lanes.protocol.Redactor;
 import dev.lanes.protocol.ClaimGranted;
 import dev.lanes.protocol.ClaimRequested;
 import dev.lanes.protocol.Durations;
@@ -129,6 +130,8 @@ public final class Worker implements AutoCloseable {
    * exist (the lead creates them); a worker that may start first creates them with {@link Bus#createTopics}.
    */
   public static Worker start(Bus bus, Config config, Clock clock) {
+    // Secrets this worker hands its agents itself are as secret as those in its environment.
+    Redactor.remember(config.agentEnvironment());
     // Locked first: a second worker on this directory would take the first one's worktrees for stale ones.
     WorkDir workDir = WorkDir.open(config.workDir(), config.repoUrl(), clock);
     Worker worker = new Worker(bus, config, offer -> new TaskRun(offer, config, workDir, bus, clock),
