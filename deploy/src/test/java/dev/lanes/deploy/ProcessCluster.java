@@ -31,6 +31,8 @@ final class ProcessCluster implements AutoCloseable {
   private final Path dir;
   private final int port;
   private final Map<String, Process> processes = new LinkedHashMap<>();
+  /** Set in the environment of every process started from now on, on top of this JVM's. */
+  private final Map<String, String> environment = new LinkedHashMap<>();
   private KafkaBus bus;
 
   ProcessCluster(Path dir) {
@@ -70,23 +72,49 @@ final class ProcessCluster implements AutoCloseable {
     awaitLog("broker-2", "Kafka broker for Lanes on");
   }
 
-  void startLead(String name, Path repo, String lease, int attempts) {
-    start(name, "coordinator", "--kafka-config", clientFile("lead").toString(), "--repo", repo.toString(), "--lease", lease,
-        "--max-attempts", Integer.toString(attempts));
+  /** Puts {@code variables} in the environment of every process this cluster starts from now on. */
+  void environment(Map<String, String> variables) {
+    environment.putAll(variables);
   }
 
-  void startWorker(String id, Path repo) {
-    start(id, "worker", "--kafka-config", clientFile("worker").toString(), "--repo", repo.toString(), "--id", id, "--dir",
-        dir.resolve("work-" + id).toString(), "--heartbeat", "500ms");
+  void startLead(String name, Path repo, String lease, int attempts, String... more) {
+    List<String> args = new ArrayList<>(List.of("coordinator", "--kafka-config", clientFile("lead").toString(),
+        "--repo", repo.toString(), "--lease", lease, "--max-attempts", Integer.toString(attempts)));
+    args.addAll(List.of(more));
+    start(name, args.toArray(String[]::new));
+  }
+
+  void startWorker(String id, Path repo, String... more) {
+    List<String> args = new ArrayList<>(List.of("worker", "--kafka-config", clientFile("worker").toString(),
+        "--repo", repo.toString(), "--id", id, "--dir", dir.resolve("work-" + id).toString(), "--heartbeat", "500ms"));
+    args.addAll(List.of(more));
+    start(id, args.toArray(String[]::new));
     awaitLog(id, "Worker " + id);
+  }
+
+  /** Runs a command ({@code lanes ARGS}) as a process of its own to its end; its output is in {@link #log}. */
+  int run(String name, Duration patience, String... args) {
+    start(name, args);
+    Process p = processes.get(name);
+    try {
+      if (!p.waitFor(patience.toMillis(), TimeUnit.MILLISECONDS)) {
+        throw new AssertionError(name + " did not end within " + patience);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError(e);
+    }
+    return p.exitValue();
   }
 
   private void start(String name, String... args) {
     List<String> argv = new ArrayList<>(List.of(javaBin(), "-Xmx256m", "-jar", JAR.toString()));
     argv.addAll(List.of(args));
     try {
-      Process p = new ProcessBuilder(argv).redirectErrorStream(true)
-          .redirectOutput(ProcessBuilder.Redirect.appendTo(log(name).toFile())).start();
+      ProcessBuilder builder = new ProcessBuilder(argv).redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.appendTo(log(name).toFile()));
+      builder.environment().putAll(environment);
+      Process p = builder.start();
       processes.put(name, p);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot start " + name, e);
