@@ -304,6 +304,19 @@ class WorkerTest {
         .hasMessageContaining("0");
   }
 
+  @Test
+  void config_passEnvNamesAVariableTheWorkerDoesNotSetItself() {
+    assertThatThrownBy(() -> new Worker.Config("w", "host", List.of(), 1, remote.url(), dir, Duration.ofSeconds(1),
+        Map.of(), List.of("NPM_TOKEN", "LANES_OWNS")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("--pass-env")
+        .hasMessageContaining("\"LANES_OWNS\"");
+    assertThatThrownBy(() -> new Worker.Config("w", "host", List.of(), 1, remote.url(), dir, Duration.ofSeconds(1),
+        Map.of(), List.of("A=B")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("\"A=B\" is not an environment variable name");
+  }
+
   private Worker start(String id, int slots, List<String> capabilities) {
     Worker.Config config = new Worker.Config(id, "host", capabilities, slots, remote.url(), dir.resolve("work-" + id),
         Duration.ofMinutes(5), Map.of());
