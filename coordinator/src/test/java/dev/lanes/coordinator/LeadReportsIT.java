@@ -77,13 +77,7 @@ class LeadReportsIT {
 
   @Test
   void revisionTooLargeToRecord_isRefusedAndTheRunGoesOn() throws Exception {
-    Lead.RunHandle run = lead.submit(PlanParser.parse("""
-        name: sample
-        agent: {command: [sh, -c, "true"]}
-        tasks:
-          - {id: core, prompt: p, owns: [core/]}
-          - {id: api, prompt: p, owns: [api/]}
-        """, "plan.yaml"));
+    Lead.RunHandle run = submit("{id: api, prompt: p, owns: [api/]}");
     TaskOffered core = grant(run, "core", "w1");
     TaskOffered api = grant(run, "api", "w2");
     for (int i = 0; i < FOLLOW_UPS; i++) {
@@ -114,13 +108,7 @@ class LeadReportsIT {
 
   @Test
   void findingsFromTheWrongPartyOrInAFormTheLeadCannotUse_areSetAsideAndChangeNothing() throws Exception {
-    Lead.RunHandle run = lead.submit(PlanParser.parse("""
-        name: sample
-        agent: {command: [sh, -c, "true"]}
-        tasks:
-          - {id: core, prompt: p, owns: [core/]}
-          - {id: docs, prompt: p, owns: [docs/], after: [core]}
-        """, "plan.yaml"));
+    Lead.RunHandle run = submit("{id: docs, prompt: p, owns: [docs/], after: [core]}");
     TaskOffered core = grant(run, "core", "w1");
     int e = core.epoch();
     String r = run.id();
@@ -166,6 +154,12 @@ class LeadReportsIT {
         Optional.empty(), List.of(), 1, -1, "", "", 1, Optional.empty(), Optional.empty()));
     PlanRevised revised = await(PlanRevised.class, p -> p.run().equals(r));
     assertThat(revised.reason()).startsWith("docs: claim extended by guide/");
+  }
+
+  /** Runs a plan of task core (owning core/) and one more task, written as a YAML flow mapping. */
+  private Lead.RunHandle submit(String second) {
+    return lead.submit(PlanParser.parse("name: sample\nagent: {command: [sh, -c, \"true\"]}\ntasks:\n"
+        + "  - {id: core, prompt: p, owns: [core/]}\n  - " + second + "\n", "plan.yaml"));
   }
 
   private TaskOffered grant(Lead.RunHandle run, String task, String worker) {
