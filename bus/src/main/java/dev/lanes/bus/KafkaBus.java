@@ -116,8 +116,9 @@ public final class KafkaBus implements Bus {
         // One partition: the lead is a single reader, and one partition gives a total order across tasks.
         NewTopic topic = new NewTopic(name, Optional.of(1), Optional.empty());
         if (name.equals(Topics.EVENTS)) {
-          // The lead's log: every record about a task holds the task's whole state under the key run/task, and a
-          // run's end replaces its start under the key run, so the latest record per key is all a replay needs.
+          // The lead's log: every record about a task holds the task's whole state under the key <run>/task/<id>,
+          // and a run's end replaces its start under the key <run> (see TaskRef.key), so the latest record per key
+          // is all a replay needs.
           // Compaction keeps replay fast however long the history grows.
           topic.configs(Map.of("cleanup.policy", "compact", "segment.ms", Long.toString(Duration.ofHours(1).toMillis()),
               "min.cleanable.dirty.ratio", "0.1"));

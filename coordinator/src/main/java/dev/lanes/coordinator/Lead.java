@@ -446,7 +446,8 @@ public final class Lead implements AutoCloseable {
     } else if (message instanceof TaskResult t) {
       run(t.run()).ifPresent(r -> r.onResult(t));
     } else if (message instanceof Finding f) {
-      run(f.run()).ifPresent(r -> r.onFinding(f));
+      run(f.run()).flatMap(r -> r.onFinding(f)).ifPresent(why ->
+          bus.deadLetter(Topics.REPORTS, dev.lanes.protocol.Json.encode(f), "finding refused: " + why));
     } else if (message instanceof WorkerStatus w) {
       if (workers.update(w)) {
         LOG.info("worker {} joined ({} slots, capabilities {})", w.worker(), w.slots(), w.capabilities());

@@ -1,6 +1,7 @@
 package dev.lanes.coordinator;
 
 import dev.lanes.bus.Bus;
+import dev.lanes.protocol.Json;
 import dev.lanes.protocol.Message;
 import dev.lanes.protocol.Topics;
 import java.util.concurrent.CompletableFuture;
@@ -18,6 +19,12 @@ import org.slf4j.LoggerFactory;
  * broker; actions leave in the order they were decided. So the lead's loop never blocks on the broker, and after a
  * crash no action is out there whose decision is not in the log. Only an effect the lead has itself (moving the target
  * branch) waits on the loop, through {@link #awaitRecorded}.
+ *
+ * <p>The gate is every decision so far, not the last one: a decision that fails to publish while a later one succeeds
+ * must still hold back what follows it. So a decision that could never be recorded is refused before it is published:
+ * one larger than the bus takes ({@link Json#MAX_MESSAGE_BYTES}) throws at once, and its caller ({@link #fits} lets it
+ * ask first) leaves its state as it was. A decision that fails on the broker after that keeps every later action
+ * back, since the log no longer holds what the lead decided; the lead's leases and a restart recover from there.
  */
 final class Outbox implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Outbox.class);
@@ -28,28 +35,53 @@ final class Outbox implements AutoCloseable {
     t.setDaemon(true);
     return t;
   });
-  private CompletableFuture<Void> lastDecision = CompletableFuture.completedFuture(null);
+  /** Completes once every decision recorded so far is acknowledged; fails for good once one of them failed. */
+  private CompletableFuture<Void> recorded = CompletableFuture.completedFuture(null);
 
   Outbox(Bus bus) {
     this.bus = bus;
   }
 
-  /** Records a decision on the events topic; actions sent after this wait for it. */
+  /**
+   * Records a decision on the events topic; actions sent after this wait for it, and for every decision before it.
+   *
+   * @throws LeadException when the decision is too large to record: nothing is published
+   */
   void record(Message decision) {
     if (!Topics.EVENTS.equals(Topics.of(decision))) {
       throw new IllegalArgumentException(decision.getClass().getSimpleName() + " is not a decision");
     }
-    lastDecision = bus.publish(decision);
+    int size = size(decision);
+    if (size > Json.MAX_MESSAGE_BYTES) {
+      throw new LeadException(decision.getClass().getSimpleName() + ": " + size + " bytes is more than the "
+          + Json.MAX_MESSAGE_BYTES + " a record may have; a decision that cannot be recorded is not taken");
+    }
+    recorded = recorded.thenCombine(bus.publish(decision), (before, now) -> null);
+  }
+
+  /** Whether a decision is small enough to record, so that a caller can refuse it before it changes anything. */
+  boolean fits(Message decision) {
+    return size(decision) <= Json.MAX_MESSAGE_BYTES;
+  }
+
+  /** The size of a decision on the bus. */
+  static int size(Message decision) {
+    return Json.encode(decision).length;
+  }
+
+  /** Whether the broker has acknowledged every decision recorded so far: the gate an action sent now waits for. */
+  boolean allRecorded() {
+    return recorded.isDone() && !recorded.isCompletedExceptionally();
   }
 
   /** Waits until the broker has every decision recorded so far, before an effect the lead has itself. */
   void awaitRecorded() {
-    lastDecision.join();
+    recorded.join();
   }
 
   /** Sends an action once every decision recorded so far is acknowledged. */
   void send(Message action) {
-    CompletableFuture<Void> gate = lastDecision;
+    CompletableFuture<Void> gate = recorded;
     sender.execute(() -> {
       try {
         gate.join();

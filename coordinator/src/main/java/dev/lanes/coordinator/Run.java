@@ -17,6 +17,7 @@ import dev.lanes.protocol.PlanDelta;
 import dev.lanes.protocol.PlanException;
 import dev.lanes.protocol.PlanParser;
 import dev.lanes.protocol.PlanRevised;
+import dev.lanes.protocol.ProtocolException;
 import dev.lanes.protocol.RunFinished;
 import dev.lanes.protocol.RunStarted;
 import dev.lanes.protocol.TaskCancelled;
@@ -229,17 +230,96 @@ final class Run implements MergeQueue.Listener {
     }
   }
 
-  void onFinding(Finding finding) {
-    Slot slot = tasks.get(finding.task());
-    Optional<String> oversize = finding.oversize().or(() -> slot != null && slot.findings.size() >= MAX_FINDINGS
-        ? Optional.of("findings: " + MAX_FINDINGS + " already held for task " + finding.task() + "; at most "
-            + MAX_FINDINGS + " until its result") : Optional.empty());
-    if (oversize.isPresent()) {
-      LOG.warn("run {}: refused a finding from {} on {}: {}", id, finding.worker(), finding.task(), oversize.get());
-    } else if (slot != null && !Finding.DELTA_REJECTED.equals(finding.kind())) {
-      slot.findings.add(finding);
-      LOG.info("finding on {}: {} {}", finding.task(), finding.kind(), finding.text());
+  /**
+   * Takes a worker's finding for the task's current attempt, to act on with its result. A finding over the size
+   * limits ({@link Finding#oversize}, at most {@link #MAX_FINDINGS} held for a task) or one that fails
+   * {@link #checkFinding} changes nothing; the reason is returned for the lead to set the record aside with. Findings
+   * the lead itself published come back on the same topic and are passed over.
+   *
+   * @return why the finding was refused; empty when it was taken or passed over
+   */
+  Optional<String> onFinding(Finding finding) {
+    if (LEAD_KINDS.contains(finding.kind())) {
+      return Optional.empty();
     }
+    Slot held = tasks.get(finding.task());
+    Optional<String> refused = finding.oversize().or(() -> held != null && held.findings.size() >= MAX_FINDINGS
+        ? Optional.of("findings: " + MAX_FINDINGS + " already held for task " + finding.task() + "; at most "
+            + MAX_FINDINGS + " until its result") : Optional.empty()).or(() -> checkFinding(finding));
+    if (refused.isPresent()) {
+      LOG.warn("run {}: refused a finding from {} on {}: {}", id, finding.worker(), finding.task(), refused.get());
+      return refused;
+    }
+    tasks.get(finding.task()).findings.add(finding);
+    LOG.info("finding on {}: {} {}", finding.task(), finding.kind(), finding.text());
+    return Optional.empty();
+  }
+
+  /** Kinds only the lead publishes: the answers it gives, never something a worker found. */
+  private static final Set<String> LEAD_KINDS = Set.of(Finding.DELTA_REJECTED, Finding.REVISION_REFUSED);
+  private static final Set<String> WRITER_KINDS = Set.of(Finding.OWNERSHIP_VIOLATION, Finding.FOLLOW_UP,
+      Finding.NEEDS_PATHS, Finding.QUESTION, Finding.NOTE, Finding.INVALID_FINDINGS);
+  /** A reviewer's findings file may hold anything a writer's may, and a verdict. */
+  private static final Set<String> REVIEWER_KINDS = Set.of(Finding.APPROVE, Finding.REQUEST_CHANGES,
+      Finding.OWNERSHIP_VIOLATION, Finding.FOLLOW_UP, Finding.NEEDS_PATHS, Finding.QUESTION, Finding.NOTE,
+      Finding.INVALID_FINDINGS);
+
+  /**
+   * The one check of a finding where it enters the lead: it is about a task of this run, from the worker its current
+   * attempt is granted to and for that attempt's epoch; its kind is one that attempt may report (only a review
+   * approves or asks for changes); the claims of needs-paths and follow-up are valid claims,
+   * and a follow-up's text is a JSON object with a title and a prompt.
+   *
+   * @return the problem, naming the field, the value and the rule; empty when the finding may be taken
+   */
+  private Optional<String> checkFinding(Finding f) {
+    Slot slot = tasks.get(f.task());
+    if (slot == null) {
+      return Optional.of("task: \"" + f.task() + "\" is not a task of run " + id);
+    } else if (!granted(slot)) {
+      return Optional.of("task: \"" + f.task() + "\" has no attempt running (it is "
+          + slot.state.name().toLowerCase(Locale.ROOT) + "); findings come with a running attempt");
+    } else if (f.epoch() != slot.epoch) {
+      return Optional.of("epoch: " + f.epoch() + " is not the current attempt of task " + f.task() + " ("
+          + slot.epoch + ")");
+    } else if (!f.worker().equals(slot.worker)) {
+      return Optional.of("worker: \"" + f.worker() + "\" is not the worker attempt " + slot.epoch + " of task "
+          + f.task() + " is granted to");
+    }
+    Set<String> allowed = reviewing(slot) ? REVIEWER_KINDS : WRITER_KINDS;
+    if (!allowed.contains(f.kind())) {
+      return Optional.of("kind: \"" + f.kind() + "\" is not one a " + (reviewing(slot) ? "review" : "writing")
+          + " attempt reports; known kinds here are " + String.join(", ", new java.util.TreeSet<>(allowed)));
+    }
+    if (f.kind().equals(Finding.NEEDS_PATHS) || f.kind().equals(Finding.FOLLOW_UP)) {
+      if (f.paths().isEmpty()) {
+        return Optional.of("paths: empty; a " + f.kind() + " finding names the claims it needs");
+      }
+      for (int i = 0; i < f.paths().size(); i++) {
+        try {
+          Claim.parse(f.paths().get(i));
+        } catch (ProtocolException e) {
+          return Optional.of("paths[" + i + "]: " + e.getMessage());
+        }
+      }
+    }
+    return f.kind().equals(Finding.FOLLOW_UP) ? checkFollowUp(f.text()) : Optional.empty();
+  }
+
+  private static Optional<String> checkFollowUp(String text) {
+    JsonNode node;
+    try {
+      node = Json.mapper().readTree(text);
+    } catch (IOException e) {
+      return Optional.of("text: not valid JSON; a follow-up is a JSON object with a title and a prompt");
+    }
+    for (String field : List.of("title", "prompt")) {
+      if (node == null || !node.path(field).isTextual() || node.path(field).asText().isBlank()) {
+        return Optional.of("text." + field + ": missing or empty; a follow-up is a JSON object with a title and a"
+            + " prompt");
+      }
+    }
+    return Optional.empty();
   }
 
   void onResult(TaskResult result) {
@@ -349,20 +429,37 @@ final class Run implements MergeQueue.Listener {
     List<Slot> owners = owners(needed, slot);
     List<Slot> busy = owners.stream()
         .filter(o -> o.state == TaskState.OFFERED || o.state == TaskState.RUNNING).toList();
+    List<Plan.Task> changed = new ArrayList<>();
+    String names = busy.stream().map(o -> o.task.id()).collect(Collectors.joining(", "));
+    String reason;
     if (busy.isEmpty()) {
-      replace(slot, slot.task.withOwns(owns));
+      changed.add(slot.task.withOwns(owns));
       for (Slot waiting : owners.stream().filter(o -> o.state == TaskState.WAITING).toList()) {
-        replace(waiting, waiting.task.withAfter(plus(waiting.task.after(), slot.task.id())));
+        changed.add(waiting.task.withAfter(plus(waiting.task.after(), slot.task.id())));
       }
-      revise(slot.task.id() + ": claim extended by " + claims + " (needed: " + why + ")");
-      offer(slot, "claim extended by " + claims, "Your claim now also covers " + claims
-          + ", which your last attempt said it needed (" + why + "). Do the whole task, including those files.");
+      reason = slot.task.id() + ": claim extended by " + claims + " (needed: " + why + ")";
     } else {
       List<String> after = new ArrayList<>(slot.task.after());
       busy.forEach(o -> after.add(o.task.id()));
-      replace(slot, slot.task.withOwns(owns).withAfter(after));
-      String names = busy.stream().map(o -> o.task.id()).collect(Collectors.joining(", "));
-      revise(slot.task.id() + ": claim extended by " + claims + " once " + names + " landed (needed: " + why + ")");
+      changed.add(slot.task.withOwns(owns).withAfter(after));
+      reason = slot.task.id() + ": claim extended by " + claims + " once " + names + " landed (needed: " + why + ")";
+    }
+    Plan next = plan;
+    for (Plan.Task t : changed) {
+      next = replaced(next, t);
+    }
+    Optional<String> refused = refusal(next, reason);
+    if (refused.isPresent()) {
+      refuseRevision(slot, refused.get());
+      attemptFailed(slot, "its claim could not be extended by " + claims + ": " + refused.get());
+      return;
+    }
+    changed.forEach(t -> replace(tasks.get(t.id()), t));
+    revise(reason);
+    if (busy.isEmpty()) {
+      offer(slot, "claim extended by " + claims, "Your claim now also covers " + claims
+          + ", which your last attempt said it needed (" + why + "). Do the whole task, including those files.");
+    } else {
       slot.waitingFor = busy.size();
       slot.context = "Your claim now also covers " + claims + ", which your last attempt said it needed (" + why
           + "). Do the whole task, including those files.";
@@ -443,22 +540,31 @@ final class Run implements MergeQueue.Listener {
       List<String> after = new ArrayList<>(List.of(origin.task.id()));
       owners(owns, origin).forEach(o -> after.add(o.task.id()));
       Plan.Task t = origin.task;
-      Plan.Task task = new Plan.Task(freshId(origin.task.id() + "-f"), title, prompt, owns, after, t.requires(),
-          t.agent(), t.verify(), t.review());
-      added.add(task);
-      addSlot(task);
+      Set<String> taken = added.stream().map(Plan.Task::id).collect(Collectors.toSet());
+      added.add(new Plan.Task(freshId(origin.task.id() + "-f", taken), title, prompt, owns, after, t.requires(),
+          t.agent(), t.verify(), t.review()));
     }
-    if (!added.isEmpty()) {
-      revise("follow-up task(s) " + added.stream().map(Plan.Task::id).collect(Collectors.joining(", "))
-          + " suggested by " + origin.task.id());
-      added.forEach(t -> settleNew(tasks.get(t.id())));
+    if (added.isEmpty()) {
+      return;
     }
+    String reason = "follow-up task(s) " + added.stream().map(Plan.Task::id).collect(Collectors.joining(", "))
+        + " suggested by " + origin.task.id();
+    List<Plan.Task> all = new ArrayList<>(plan.tasks());
+    all.addAll(added);
+    Optional<String> refused = refusal(plan.withTasks(all), reason);
+    if (refused.isPresent()) {
+      refuseRevision(origin, refused.get());
+      return;
+    }
+    added.forEach(this::addSlot);
+    revise(reason);
+    added.forEach(t -> settleNew(tasks.get(t.id())));
   }
 
-  private String freshId(String prefix) {
+  private String freshId(String prefix, Set<String> taken) {
     String base = prefix.length() > 58 ? prefix.substring(0, 58) : prefix;
     for (int n = 1; ; n++) {
-      if (!tasks.containsKey(base + n)) {
+      if (!tasks.containsKey(base + n) && !taken.contains(base + n)) {
         return base + n;
       }
     }
@@ -486,8 +592,29 @@ final class Run implements MergeQueue.Listener {
 
   private void replace(Slot slot, Plan.Task next) {
     slot.task = next;
-    plan = plan.withTasks(plan.tasks().stream().map(t -> t.id().equals(next.id()) ? next : t).toList());
+    plan = replaced(plan, next);
     linkDependents();
+  }
+
+  private static Plan replaced(Plan plan, Plan.Task next) {
+    return plan.withTasks(plan.tasks().stream().map(t -> t.id().equals(next.id()) ? next : t).toList());
+  }
+
+  /**
+   * Why a revision to {@code next} cannot be recorded, if it cannot: a plan only grows, and a decision larger than
+   * the bus takes would fail to publish (see {@link Outbox}), so such a revision is refused before anything changes.
+   */
+  private Optional<String> refusal(Plan next, String reason) {
+    int size = Outbox.size(new PlanRevised(id, next, reason));
+    return size <= Json.MAX_MESSAGE_BYTES ? Optional.empty() : Optional.of("the revised plan (" + reason
+        + ") would be a record of " + size + " bytes, more than the " + Json.MAX_MESSAGE_BYTES + " a decision may"
+        + " have; the plan stays as it was");
+  }
+
+  /** Says that a revision was refused: logged, and published as a finding on the task it was for. */
+  private void refuseRevision(Slot slot, String why) {
+    LOG.warn("run {}: refused a plan revision for {}: {}", id, slot.task.id(), why);
+    outbox.tell(new Finding(id, slot.task.id(), slot.epoch, cx.lead(), Finding.REVISION_REFUSED, why, List.of()));
   }
 
   private void linkDependents() {
@@ -519,56 +646,19 @@ final class Run implements MergeQueue.Listener {
     }, cx.loop());
   }
 
-  /**
-   * Applies a lead agent's delta whole, or rejects it with a finding and changes nothing. Beyond its form (checked by
-   * {@link PlanParser#delta}), only tasks no worker has started may be dropped (waiting or offered), only waiting
-   * tasks re-ordered or re-scoped, and no task it adds or changes may own a path that a task able to run at the same
-   * time owns.
-   */
+  /** Applies a lead agent's delta whole, or rejects it with a finding and changes nothing (see {@link #checkDelta}). */
   private void applyDelta(Plan.Task origin, int epoch, String answer) {
     if (finished()) {
       return;
     }
     PlanDelta delta;
-    Plan next;
     try {
-      delta = PlanParser.delta(answer, plan, origin);
-      List<String> problems = new ArrayList<>();
-      for (int i = 0; i < delta.drop().size(); i++) {
-        TaskState state = tasks.get(delta.drop().get(i)).state;
-        if (state != TaskState.WAITING && state != TaskState.OFFERED) {
-          problems.add("drop[" + i + "]: task \"" + delta.drop().get(i) + "\" is " + state.name().toLowerCase(Locale.ROOT)
-              + "; only tasks no worker has started (waiting or offered) can be dropped");
-        }
-      }
-      Set<String> changedIds = new LinkedHashSet<>(delta.order().keySet());
-      changedIds.addAll(delta.scope().keySet());
-      for (String task : changedIds) {
-        if (tasks.get(task).state != TaskState.WAITING) {
-          problems.add((delta.scope().containsKey(task) ? "scope" : "order") + " (task " + task + "): it is "
-              + tasks.get(task).state.name().toLowerCase(Locale.ROOT) + "; only waiting tasks can be re-ordered or"
-              + " re-scoped");
-        }
-      }
-      next = delta.applyTo(plan);
-      Set<String> touched = new LinkedHashSet<>(changedIds);
-      delta.add().forEach(t -> touched.add(t.id()));
-      Set<String> gone = new java.util.HashSet<>(delta.drop());
-      for (OwnershipReport.Conflict c : OwnershipCheck.of(next).report().conflicts()) {
-        boolean live = c.tasks().stream().allMatch(t -> !gone.contains(t)
-            && (!tasks.containsKey(t) || !tasks.get(t).state.isFinal()));
-        if (live && c.tasks().stream().anyMatch(touched::contains)) {
-          problems.add("ownership: " + c.describe(3) + "; tasks that may run at the same time must own disjoint"
-              + " paths (order one after the other)");
-        }
-      }
-      if (!problems.isEmpty()) {
-        throw new PlanException("delta", problems);
-      }
+      delta = checkDelta(origin, answer);
     } catch (PlanException e) {
       reject(origin.id(), epoch, e.getMessage());
       return;
     }
+    Plan next = delta.applyTo(plan);
     if (delta.isEmpty()) {
       return;
     }
@@ -591,6 +681,52 @@ final class Run implements MergeQueue.Listener {
     delta.order().keySet().forEach(t -> settleNew(tasks.get(t)));
     delta.add().forEach(t -> settleNew(tasks.get(t.id())));
     advance();
+  }
+
+  /**
+   * The one check of a lead agent's answer: its form ({@link PlanParser#delta}), then what only the lead knows. Only
+   * tasks no worker has started may be dropped (waiting or offered), only waiting tasks re-ordered or re-scoped, no
+   * task it adds or changes may own a path that a task able to run at the same time owns, and the revised plan must be
+   * small enough to record.
+   *
+   * @throws PlanException naming every problem: the field, the value and the rule
+   */
+  private PlanDelta checkDelta(Plan.Task origin, String answer) {
+    PlanDelta delta = PlanParser.delta(answer, plan, origin);
+    List<String> problems = new ArrayList<>();
+    for (int i = 0; i < delta.drop().size(); i++) {
+      TaskState state = tasks.get(delta.drop().get(i)).state;
+      if (state != TaskState.WAITING && state != TaskState.OFFERED) {
+        problems.add("drop[" + i + "]: task \"" + delta.drop().get(i) + "\" is " + state.name().toLowerCase(Locale.ROOT)
+            + "; only tasks no worker has started (waiting or offered) can be dropped");
+      }
+    }
+    Set<String> changedIds = new LinkedHashSet<>(delta.order().keySet());
+    changedIds.addAll(delta.scope().keySet());
+    for (String task : changedIds) {
+      if (tasks.get(task).state != TaskState.WAITING) {
+        problems.add((delta.scope().containsKey(task) ? "scope" : "order") + " (task " + task + "): it is "
+            + tasks.get(task).state.name().toLowerCase(Locale.ROOT) + "; only waiting tasks can be re-ordered or"
+            + " re-scoped");
+      }
+    }
+    Plan next = delta.applyTo(plan);
+    refusal(next, "lead agent: " + describe(delta)).ifPresent(why -> problems.add("delta: " + why));
+    Set<String> touched = new LinkedHashSet<>(changedIds);
+    delta.add().forEach(t -> touched.add(t.id()));
+    Set<String> gone = new java.util.HashSet<>(delta.drop());
+    for (OwnershipReport.Conflict c : OwnershipCheck.of(next).report().conflicts()) {
+      boolean live = c.tasks().stream().allMatch(t -> !gone.contains(t)
+          && (!tasks.containsKey(t) || !tasks.get(t).state.isFinal()));
+      if (live && c.tasks().stream().anyMatch(touched::contains)) {
+        problems.add("ownership: " + c.describe(3) + "; tasks that may run at the same time must own disjoint"
+            + " paths (order one after the other)");
+      }
+    }
+    if (!problems.isEmpty()) {
+      throw new PlanException("delta", problems);
+    }
+    return delta;
   }
 
   private static String describe(PlanDelta delta) {

@@ -163,8 +163,8 @@ class WirePlanIT {
           .hasCauseInstanceOf(org.apache.kafka.common.errors.RecordTooLargeException.class);
     }
 
-    await().atMost(PATIENCE).until(() -> deadReasons().size() >= 2);
-    assertThat(deadReasons()).anySatisfy(r -> assertThat(r).contains("not a valid Lanes message"))
+    await().atMost(PATIENCE).until(() -> deadReasons(broker.bootstrapServers()).size() >= 2);
+    assertThat(deadReasons(broker.bootstrapServers())).anySatisfy(r -> assertThat(r).contains("not a valid Lanes message"))
         .anySatisfy(r -> assertThat(r).contains("../a"));
     assertStillServes();
     assertThat(events).noneMatch(m -> m instanceof RunStarted s && s.run().equals("bad-claim"));
@@ -209,9 +209,10 @@ class WirePlanIT {
     return repo.git("for-each-ref", "--format=%(refname) %(objectname)").lines().toList();
   }
 
-  private List<String> deadReasons() {
+  /** The reasons of every record set aside on the dead-letter topic so far, in order. */
+  static List<String> deadReasons(String bootstrapServers) {
     Properties p = new Properties();
-    p.put("bootstrap.servers", broker.bootstrapServers());
+    p.put("bootstrap.servers", bootstrapServers);
     List<String> reasons = new ArrayList<>();
     try (KafkaConsumer<byte[], byte[]> consumer =
         new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {

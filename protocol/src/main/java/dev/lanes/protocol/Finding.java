@@ -25,6 +25,11 @@ public record Finding(String run, String task, int epoch, String worker, String 
   public static final String REQUEST_CHANGES = "request-changes";
   /** The lead refused a lead agent's plan delta; {@code text} names the field, the value and the rule. */
   public static final String DELTA_REJECTED = "delta-rejected";
+  /**
+   * The lead refused to revise the plan (a claim extension, follow-ups) because the revised plan would be too large a
+   * decision to record; {@code text} says which revision and how large. The run goes on without it.
+   */
+  public static final String REVISION_REFUSED = "revision-refused";
   /** The agent's findings file could not be taken; {@code text} names the field, the value and the rule. */
   public static final String INVALID_FINDINGS = "invalid-findings";
 

@@ -10,6 +10,6 @@ public record PlanRejected(String request, String plan, List<String> problems) i
 
   @Override
   public String key() {
-    return request;
+    return TaskRef.rejectedKey(request);
   }
 }

@@ -11,6 +11,6 @@ public record PlanRevised(String run, Plan definition, String reason) implements
   /** Keyed apart from the run's other records: compaction keeps the run's start and its latest revision both. */
   @Override
   public String key() {
-    return run + "/plan";
+    return TaskRef.planKey(run);
   }
 }

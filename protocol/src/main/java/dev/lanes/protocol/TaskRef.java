@@ -4,9 +4,28 @@ package dev.lanes.protocol;
 public final class TaskRef {
   private TaskRef() {}
 
-  /** The bus key of every message about a task: all of them go to one partition, in order. */
+  /**
+   * The bus key of every message about a task: all of them go to one partition, in order.
+   *
+   * <p>On the compacted events topic, where only the latest record of each key is kept, every kind of record has a
+   * namespace of its own under its run, so that no task id can take the key of another record: {@code <run>} for the
+   * run's start and then its end, {@link #planKey} for its latest plan, {@code <run>/task/<id>} for each task's latest
+   * state, {@link #rejectedKey} for a refused request. A run id holds no {@code /} (the lead admits no other), so the
+   * namespaces cannot meet. The lead replays records by their type, not their key, so records written under earlier
+   * keys replay as before.
+   */
   public static String key(String run, String task) {
-    return run + "/" + task;
+    return run + "/task/" + task;
+  }
+
+  /** The key of a run's plan revisions: compaction keeps the latest one next to the run's start. */
+  public static String planKey(String run) {
+    return run + "/plan";
+  }
+
+  /** The key of the lead's answer to a request it refused, apart from the run the request would have started. */
+  public static String rejectedKey(String request) {
+    return request + "/rejected";
   }
 
   /**
