@@ -1,6 +1,8 @@
 package dev.lanes.coordinator.git;
 
 import dev.lanes.coordinator.LeadException;
+import dev.lanes.git.GitException;
+import dev.lanes.git.GitRepository;
 import dev.lanes.process.ChildProcess;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -17,7 +19,6 @@ import org.eclipse.jgit.lib.RefUpdate;
 import org.eclipse.jgit.lib.Repository;
 import org.eclipse.jgit.revwalk.RevCommit;
 import org.eclipse.jgit.revwalk.RevWalk;
-import org.eclipse.jgit.storage.file.FileRepositoryBuilder;
 import org.eclipse.jgit.treewalk.TreeWalk;
 
 /**
@@ -33,14 +34,16 @@ public final class TargetBranch implements AutoCloseable {
   private static final PersonIdent LANES = new PersonIdent("Lanes", "lanes@localhost");
   private static final int REF_RETRIES = 5;
 
+  private final GitRepository git;
   private final Repository repo;
   /** {@code refs/heads/} in the common git directory; see {@link #looseTip}. */
   private Path looseHeads;
   private final Path dir;
   private final java.time.Clock clock;
 
-  private TargetBranch(Repository repo, Path dir, java.time.Clock clock) {
-    this.repo = repo;
+  private TargetBranch(GitRepository git, Path dir, java.time.Clock clock) {
+    this.git = git;
+    this.repo = git.jgit();
     this.dir = dir;
     this.clock = clock;
   }
@@ -53,15 +56,15 @@ public final class TargetBranch implements AutoCloseable {
   /** Opens the repository at or above {@code dir}; merge commits carry the clock's time. */
   public static TargetBranch open(Path dir, java.time.Clock clock) {
     try {
-      // Not readEnvironment(): an inherited GIT_DIR (lanes started from a git hook, say) must not win over --repo.
-      FileRepositoryBuilder builder = new FileRepositoryBuilder().findGitDir(dir.toFile());
-      if (builder.getGitDir() == null) {
-        throw new LeadException("--repo: " + dir + " is not inside a git repository");
-      }
-      return new TargetBranch(builder.setMustExist(true).build(), dir, clock);
-    } catch (IOException e) {
-      throw new LeadException("--repo: cannot open the git repository at " + dir + ": " + e.getMessage(), e);
+      return new TargetBranch(GitRepository.open(dir), dir, clock);
+    } catch (GitException e) {
+      throw new LeadException("--repo: " + e.getMessage(), e);
     }
+  }
+
+  /** The repository, for the lead's own check of a result ({@link dev.lanes.git.ResultCheck}). */
+  public GitRepository repository() {
+    return git;
   }
 
   /** The repository's git directory: the URL workers on this machine fetch from and push to. */
@@ -387,7 +390,7 @@ public final class TargetBranch implements AutoCloseable {
 
   @Override
   public void close() {
-    repo.close();
+    git.close();
   }
 
   /** A task's commit does not merge cleanly onto the target. */
