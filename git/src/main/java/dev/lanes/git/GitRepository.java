@@ -2,7 +2,13 @@ package dev.lanes.git;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import org.eclipse.jgit.lib.ObjectId;
 import org.eclipse.jgit.lib.Repository;
 import org.eclipse.jgit.revwalk.RevCommit;
@@ -79,6 +85,45 @@ public final class GitRepository implements AutoCloseable {
       return walk.isMergedInto(a, c);
     } catch (IOException | IllegalArgumentException e) {
       throw new GitException("cannot walk the history of " + commit + " in " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * A worktree of the repository as git records it.
+   *
+   * @param path its directory, as git resolved it (a real path)
+   * @param branch the branch checked out there, without {@code refs/heads/}; empty when detached
+   * @param locked why it is locked, when it is
+   */
+  public record Worktree(Path path, String head, Optional<String> branch, boolean bare, Optional<String> locked) {}
+
+  /**
+   * Every worktree of the repository, the main one first ({@code git worktree list}: JGit does not read linked
+   * worktrees' records). Its {@code -z} output is read as bytes; a path that is not UTF-8 is decoded leniently, as it
+   * only names a directory to people.
+   */
+  public static List<Worktree> worktrees(GitCli git) {
+    List<Worktree> out = new ArrayList<>();
+    Map<String, String> attrs = new HashMap<>();
+    for (byte[] field : git.run("worktree", "list", "--porcelain", "-z").fields()) {
+      String attr = new String(field, StandardCharsets.UTF_8);
+      if (attr.isEmpty()) {
+        add(out, attrs);
+        attrs = new HashMap<>();
+        continue;
+      }
+      int space = attr.indexOf(' ');
+      attrs.put(space < 0 ? attr : attr.substring(0, space), space < 0 ? "" : attr.substring(space + 1));
+    }
+    add(out, attrs);
+    return out;
+  }
+
+  private static void add(List<Worktree> out, Map<String, String> attrs) {
+    if (attrs.containsKey("worktree")) {
+      out.add(new Worktree(Path.of(attrs.get("worktree")), attrs.getOrDefault("HEAD", ""),
+          Optional.ofNullable(attrs.get("branch")).map(b -> b.replaceFirst("^refs/heads/", "")),
+          attrs.containsKey("bare"), Optional.ofNullable(attrs.get("locked"))));
     }
   }
 
