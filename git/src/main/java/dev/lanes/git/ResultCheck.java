@@ -4,10 +4,6 @@ import dev.lanes.protocol.Claim;
 import dev.lanes.protocol.OwnershipRules;
 import dev.lanes.protocol.OwnershipRules.Violation;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -153,9 +149,9 @@ public final class ResultCheck {
           out.add(new Violation("", "the change touches more than " + MAX_CHANGES + " paths; the lead read no further"));
           return changed;
         }
-        Optional<String> path = decode(walk.getRawPath());
-        if (path.isEmpty() || hasControl(path.get())) {
-          out.add(new Violation(escape(walk.getRawPath()), path.isEmpty() ? "the name is not valid UTF-8"
+        Optional<String> path = GitPaths.decode(walk.getRawPath());
+        if (path.isEmpty() || GitPaths.hasControl(path.get())) {
+          out.add(new Violation(GitPaths.escape(walk.getRawPath()), path.isEmpty() ? "the name is not valid UTF-8"
               : "the name holds a control character"));
           continue;
         }
@@ -214,10 +210,10 @@ public final class ResultCheck {
       return;
     }
     byte[] target = loader.getCachedBytes(MAX_LINK);
-    Optional<String> text = decode(target);
-    if (text.isEmpty() || hasControl(text.get())) {
-      out.add(new Violation(path, "symbolic link to " + escape(target) + ", a target that is not valid UTF-8 or holds"
-          + " a control character"));
+    Optional<String> text = GitPaths.decode(target);
+    if (text.isEmpty() || GitPaths.hasControl(text.get())) {
+      out.add(new Violation(path, "symbolic link to " + GitPaths.escape(target) + ", a target that is not valid UTF-8"
+          + " or holds a control character"));
     } else {
       rules.linkViolation(path, text.get()).ifPresent(r -> out.add(new Violation(path, r)));
     }
@@ -225,35 +221,6 @@ public final class ResultCheck {
 
   private static Optional<ObjectId> id(String text) {
     return ObjectId.isId(text) ? Optional.of(ObjectId.fromString(text)) : Optional.empty();
-  }
-
-  /** The bytes as UTF-8, or empty when they are not valid UTF-8: never a replacement character. */
-  static Optional<String> decode(byte[] bytes) {
-    try {
-      return Optional.of(StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-          .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString());
-    } catch (CharacterCodingException e) {
-      return Optional.empty();
-    }
-  }
-
-  /** A name with a newline or a terminal escape would forge lines in what people read of the run. */
-  private static boolean hasControl(String text) {
-    return text.chars().anyMatch(c -> c < 0x20 || c == 0x7f);
-  }
-
-  /** The bytes as printable ASCII, every other byte as {@code \xNN}: how a name that is not UTF-8 is reported. */
-  static String escape(byte[] bytes) {
-    StringBuilder out = new StringBuilder(bytes.length);
-    for (byte b : bytes) {
-      int c = b & 0xff;
-      if (c >= 0x20 && c < 0x7f && c != '\\') {
-        out.append((char) c);
-      } else {
-        out.append(String.format("\\x%02x", c));
-      }
-    }
-    return out.toString();
   }
 
   private static String abbreviate(String commit) {
