@@ -3,6 +3,8 @@ package dev.lanes.coordinator;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lanes.coordinator.git.TargetBranch;
 import dev.lanes.coordinator.git.VerifyTrees;
+import dev.lanes.git.GitException;
+import dev.lanes.git.ResultCheck;
 import dev.lanes.protocol.Claim;
 import dev.lanes.protocol.ClaimGranted;
 import dev.lanes.protocol.ClaimRequested;
@@ -11,6 +13,7 @@ import dev.lanes.protocol.Heartbeat;
 import dev.lanes.protocol.Json;
 import dev.lanes.protocol.Message;
 import dev.lanes.protocol.OwnershipCheck;
+import dev.lanes.protocol.OwnershipRules;
 import dev.lanes.protocol.OwnershipReport;
 import dev.lanes.protocol.Plan;
 import dev.lanes.protocol.PlanDelta;
@@ -234,12 +237,13 @@ final class Run implements MergeQueue.Listener {
    * Takes a worker's finding for the task's current attempt, to act on with its result. A finding over the size
    * limits ({@link Finding#oversize}, at most {@link #MAX_FINDINGS} held for a task) or one that fails
    * {@link #checkFinding} changes nothing; the reason is returned for the lead to set the record aside with. Findings
-   * the lead itself published come back on the same topic and are passed over.
+   * the lead itself published (its answers, and the violations its own check of a result finds) come back on the
+   * same topic and are passed over.
    *
    * @return why the finding was refused; empty when it was taken or passed over
    */
   Optional<String> onFinding(Finding finding) {
-    if (LEAD_KINDS.contains(finding.kind())) {
+    if (LEAD_KINDS.contains(finding.kind()) || finding.worker().equals(cx.lead())) {
       return Optional.empty();
     }
     Slot held = tasks.get(finding.task());
@@ -374,18 +378,37 @@ final class Run implements MergeQueue.Listener {
     }
   }
 
+  /**
+   * Passed work, as its worker tells it. The lead believes none of it: {@link ResultCheck} reads the diff from the
+   * offered base to the pushed commit itself and judges it by the task's claims, the protected paths, the commit's
+   * ancestry and the attempt's branch. Work that breaks them never lands, and is not tried again: the worker said it
+   * passed, so it either lied or its own check is broken.
+   */
   private void passed(Slot slot, TaskResult result) {
     String commit = result.commit().orElse("");
-    if (commit.equals(slot.base) || result.changedFiles().isEmpty()) {
+    if (commit.equals(slot.base)) {
       update(slot, TaskState.LANDED, "nothing to land: the agent changed no file");
+      return;
     } else if (!repo.hasCommit(commit)) {
       attemptFailed(slot, "commit " + commit + " was not pushed to the repository");
-    } else if (!repo.descendsFrom(commit, slot.base)) {
-      attemptFailed(slot, "commit " + shortId(commit) + " does not descend from the offered base " + shortId(slot.base));
+      return;
+    }
+    ResultCheck.Verdict verdict;
+    try {
+      verdict = ResultCheck.check(repo.repository(), new ResultCheck.Request(slot.base, commit, result.branch(),
+          TaskRef.branch(id, slot.task.id(), slot.epoch), slot.task.owns()));
+    } catch (GitException e) {
+      attemptFailed(slot, "the lead could not read commit " + shortId(commit) + ": " + e.getMessage());
+      return;
+    }
+    if (!verdict.ok()) {
+      refuse(slot, result, commit, verdict.violations());
+    } else if (verdict.changed() == 0) {
+      update(slot, TaskState.LANDED, "nothing to land: the agent changed no file");
     } else {
       slot.commit = commit;
       slot.writer = result.worker();
-      slot.changedFiles = result.changedFiles().size();
+      slot.changedFiles = verdict.changed();
       slot.usage = result.usage().map(u -> String.format(Locale.ROOT, "; $%.4f, %d turn(s)", u.costUsd(),
           u.turns())).orElse("");
       if (slot.task.review().isPresent()) {
@@ -394,6 +417,18 @@ final class Run implements MergeQueue.Listener {
         enqueue(slot);
       }
     }
+  }
+
+  /** The lead's check found violations: a finding names them, and the task fails with them as its reason. */
+  private void refuse(Slot slot, TaskResult result, String commit, List<OwnershipRules.Violation> violations) {
+    String named = violations.stream().limit(10).map(Object::toString).collect(Collectors.joining(", "))
+        + (violations.size() > 10 ? " and " + (violations.size() - 10) + " more" : "");
+    String why = "ownership violation found by the lead in commit " + shortId(commit) + " from " + result.worker()
+        + " (not retried): " + named;
+    LOG.warn("run {}: task {}: {}", id, slot.task.id(), why);
+    outbox.tell(new Finding(id, slot.task.id(), slot.epoch, cx.lead(), Finding.OWNERSHIP_VIOLATION, why,
+        violations.stream().map(OwnershipRules.Violation::path).filter(p -> !p.isEmpty()).toList()));
+    update(slot, TaskState.FAILED, why);
   }
 
   /** A review ended: approved work joins the merge queue; requested changes go back to the writer's branch. */

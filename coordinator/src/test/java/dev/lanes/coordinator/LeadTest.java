@@ -285,19 +285,21 @@ class LeadTest {
     TaskOffered first = grant(run, "first", "w1");
     TaskOffered second = grant(run, "second", "w2");
     String a = repo.commitOnto(first.baseCommit(), first.branch(), Map.of("core/file.txt", "one\nA\nthree\n"));
-    String b = repo.commitOnto(second.baseCommit(), second.branch(), Map.of("core/file.txt", "one\nB\nthree\n"));
+    String b = repo.commitOnto(second.baseCommit(), second.branch(), Map.of("docs/README.md", "# B\n"));
 
     bus.publish(passed(first, "w1", a));
     awaitUpdate("first", TaskState.LANDED);
+    // Tasks own disjoint paths, so what second's change conflicts with was put on the target by someone else.
+    String theirs = repo.commitOnto(a, TARGET, Map.of("docs/README.md", "# Theirs\n"));
     bus.publish(passed(second, "w2", b));
     TaskOffered fix = grant(run, "second", "w2", 2);
 
     assertThat(awaitUpdate("second", TaskState.OFFERED, 2).detail())
-        .contains("evicted from the merge queue: merge conflict in core/file.txt").contains("fix attempt 1 of 1");
-    assertThat(fix.baseCommit()).as("the fix starts from the target with first landed").isEqualTo(a);
-    assertThat(fix.prompt()).startsWith("Do the second part.").contains("conflicted in: core/file.txt")
-        .contains("+B");
-    assertThat(repo.rev(TARGET)).isEqualTo(a);
+        .contains("evicted from the merge queue: merge conflict in docs/README.md").contains("fix attempt 1 of 1");
+    assertThat(fix.baseCommit()).as("the fix starts from the target as it is now").isEqualTo(theirs);
+    assertThat(fix.prompt()).startsWith("Do the second part.").contains("conflicted in: docs/README.md")
+        .contains("+# B");
+    assertThat(repo.rev(TARGET)).isEqualTo(theirs);
 
     String again = repo.commitOnto(fix.baseCommit(), fix.branch(), Map.of("docs/broken", "x\n"));
     bus.publish(passed(fix, "w2", again));
@@ -306,7 +308,7 @@ class LeadTest {
     assertThat(row(report, "second").state()).isEqualTo(TaskState.PARKED);
     assertThat(row(report, "second").detail()).startsWith("needs a human: sent back 2 times")
         .contains("verify failed on the merged tree: exit 1");
-    assertThat(repo.rev(TARGET)).isEqualTo(a);
+    assertThat(repo.rev(TARGET)).isEqualTo(theirs);
   }
 
   @Test

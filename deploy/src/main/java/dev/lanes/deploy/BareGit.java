@@ -1,8 +1,6 @@
 package dev.lanes.deploy;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
+import dev.lanes.git.GitCli;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -10,8 +8,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * git as a user runs it, without Lanes' process wrapper: the baseline side of the benchmarks, and the set-up of the
- * repositories they generate. One process per call, its output read whole, nothing else around it.
+ * git for the benchmarks: the baseline side they compare Lanes with, and the set-up of the repositories they generate.
+ * One process per call through the same runner Lanes uses ({@link GitCli}), so the baseline pays what Lanes pays for
+ * starting git and no more.
  */
 final class BareGit {
   /** Who the benchmarks' own commits are by; signing is off, whatever the user's config says. */
@@ -39,26 +38,11 @@ final class BareGit {
     return git(dir, Map.of(), args);
   }
 
-  /** Runs git in {@code dir} with {@code env} added; an inherited GIT_DIR or index never decides what it sees. */
+  /**
+   * Runs git in {@code dir} with {@code env} added, through the git layer's runner: an inherited GIT_DIR or index
+   * never decides what it sees, and no hook runs.
+   */
   static String git(Path dir, Map<String, String> env, String... args) {
-    List<String> argv = new ArrayList<>(List.of("git"));
-    argv.addAll(Arrays.asList(args));
-    try {
-      ProcessBuilder builder = new ProcessBuilder(argv).directory(dir.toFile()).redirectErrorStream(true);
-      List.of("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE").forEach(builder.environment()::remove);
-      builder.environment().putAll(env);
-      Process p = builder.start();
-      p.getOutputStream().close();
-      String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      if (p.waitFor() != 0) {
-        throw new IllegalStateException("git " + String.join(" ", args) + " failed in " + dir + ": " + output.strip());
-      }
-      return output;
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted", e);
-    }
+    return GitCli.in(dir).withEnv(env).run(args).text();
   }
 }

@@ -1,17 +1,13 @@
 package dev.lanes.deploy;
 
-import dev.lanes.process.ChildProcess;
+import dev.lanes.git.GitCli;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
 
 /** The demo's material: a sample repository and a plan for it, written out from resources. */
 final class Demo {
@@ -38,13 +34,7 @@ final class Demo {
   }
 
   static String git(Path repo, String... args) {
-    List<String> argv = new ArrayList<>(List.of("git"));
-    argv.addAll(Arrays.asList(args));
-    ChildProcess.Result r = ChildProcess.run(argv, repo, Map.of(), Duration.ofMinutes(1), Optional.empty(), l -> {});
-    if (!r.ok()) {
-      throw new IllegalStateException("git " + String.join(" ", args) + " failed: " + r.output());
-    }
-    return r.output();
+    return GitCli.in(repo).withTimeout(Duration.ofMinutes(1)).run(args).text();
   }
 
   private static void copy(String resource, Path to) {

@@ -101,7 +101,22 @@ public final class Claim {
     return names.isPresent() && alternatives.stream().anyMatch(p -> p.covers(names.get()));
   }
 
-  private static Optional<String[]> segments(String path) {
+  /**
+   * How many leading segments of the path the claim names literally: the longest literal prefix among the alternatives
+   * that cover it, 0 when none covers it. {@link OwnershipRules} lets a claim change a protected path only when this
+   * reaches past the protected segment.
+   */
+  int literalDepth(String[] names) {
+    int depth = 0;
+    for (PathPattern p : alternatives) {
+      if (p.covers(names)) {
+        depth = Math.max(depth, p.literalPrefix().size());
+      }
+    }
+    return depth;
+  }
+
+  static Optional<String[]> segments(String path) {
     String[] names = path.split("/", -1);
     for (String name : names) {
       if (name.isEmpty() || name.equals(".") || name.equals("..")) {

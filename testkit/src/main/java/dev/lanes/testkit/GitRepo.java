@@ -1,8 +1,8 @@
 package dev.lanes.testkit;
 
+import dev.lanes.git.GitCli;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -10,11 +10,10 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
- * A real git repository in a test's temporary directory, driven by the git CLI: the kind of repository a user points
- * Lanes at. Every commit names its author on the command line, because CI machines have no git identity. Shared by
+ * A real git repository in a test's temporary directory, driven by the git CLI through Lanes' git layer: the kind of
+ * repository a user points Lanes at. Every commit names its author on the command line, because CI machines have no git identity. Shared by
  * the tests of every module (a module's tests cannot see another's).
  */
 public class GitRepo {
@@ -170,34 +169,17 @@ public class GitRepo {
     return exec(dir, env, args);
   }
 
-  /** Runs git in {@code dir}, the caller's environment cleared of anything that points git elsewhere. */
+  /**
+   * Runs git in {@code dir} through the git layer's runner: hooks off, the environment scrubbed of anything that
+   * points git elsewhere, {@code env} added.
+   */
   public static Result exec(Path dir, Map<String, String> env, List<String> args) {
     List<String> argv = new ArrayList<>();
     argv.add("git");
     argv.addAll(args);
-    ProcessBuilder builder = new ProcessBuilder(argv).directory(dir.toFile());
-    List.of("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR")
-        .forEach(builder.environment()::remove);
-    builder.environment().putAll(env);
-    builder.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-    try {
-      Path err = Files.createTempFile("lanes-git", ".err");
-      builder.redirectError(err.toFile());
-      Process p = builder.start();
-      byte[] out = p.getInputStream().readAllBytes();
-      if (!p.waitFor(60, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-        throw new AssertionError("git " + args + " did not finish");
-      }
-      String error = Files.readString(err);
-      Files.delete(err);
-      return new Result(argv, p.exitValue(), new String(out, StandardCharsets.UTF_8), error);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new AssertionError(e);
-    }
+    GitCli.Result r = GitCli.in(dir).withEnv(env).withTimeout(java.time.Duration.ofSeconds(60))
+        .probe(args.toArray(String[]::new));
+    return new Result(argv, r.exit(), r.text(), r.err());
   }
 
   /** One git run. */

@@ -9,6 +9,7 @@ import dev.lanes.protocol.Claim;
 import dev.lanes.protocol.Durations;
 import dev.lanes.protocol.Finding;
 import dev.lanes.protocol.Heartbeat;
+import dev.lanes.protocol.OwnershipRules;
 import dev.lanes.protocol.TaskOffered;
 import dev.lanes.protocol.TaskResult;
 import dev.lanes.protocol.TaskResult.Outcome;
@@ -144,7 +145,7 @@ final class TaskRun implements Worker.Attempt {
       // The worktree's .git file says which repository git works on; an agent that rewrote it could make the
       // commit below land somewhere else. Nothing of this attempt is committed.
       report.fail(Outcome.OWNERSHIP_VIOLATION, "the agent changed the worktree's .git link");
-      publishViolation(List.of(new OwnershipGuard.Violation(".git", "the worktree's link to its repository")));
+      publishViolation(List.of(new OwnershipRules.Violation(".git", "the worktree's link to its repository")));
       return;
     }
 
@@ -153,7 +154,7 @@ final class TaskRun implements Worker.Attempt {
     String commit = mirror.commitAll(worktree, commitMessage()).orElseGet(() -> mirror.head(worktree));
     report.commit = Optional.of(commit);
     report.changed = commit.equals(offer.baseCommit()) ? List.of() : mirror.changedFiles(worktree, offer.baseCommit(), commit);
-    List<OwnershipGuard.Violation> violations = guard().check(worktree, report.changed);
+    List<OwnershipRules.Violation> violations = guard().check(worktree, report.changed);
     if (!violations.isEmpty()) {
       report.fail(Outcome.OWNERSHIP_VIOLATION, "changed " + violations.size() + " path(s) it does not own: "
           + violations.stream().limit(5).map(Object::toString).collect(java.util.stream.Collectors.joining(", ")));
@@ -233,11 +234,11 @@ final class TaskRun implements Worker.Attempt {
     return new OwnershipGuard(offer.owns().stream().map(Claim::parse).toList());
   }
 
-  private void publishViolation(List<OwnershipGuard.Violation> violations) {
+  private void publishViolation(List<OwnershipRules.Violation> violations) {
     bus.publish(new Finding(offer.run(), offer.task(), offer.epoch(), config.id(), Finding.OWNERSHIP_VIOLATION,
         "changed paths outside its claims " + offer.owns() + ": "
             + violations.stream().map(Object::toString).collect(java.util.stream.Collectors.joining(", ")),
-        violations.stream().map(OwnershipGuard.Violation::path).toList()));
+        violations.stream().map(OwnershipRules.Violation::path).toList()));
   }
 
   private String readGitLink() {

@@ -236,7 +236,7 @@ class FindingsTest {
     OwnershipGuard guard = new OwnershipGuard(List.of(Claim.parse("**")));
 
     assertThat(guard.check(dir, List.of(".lanes/findings.json", "core/file.txt")))
-        .extracting(OwnershipGuard.Violation::path).containsExactly(".lanes/findings.json");
+        .extracting(dev.lanes.protocol.OwnershipRules.Violation::path).containsExactly(".lanes/findings.json");
   }
 
   private List<Message> runTask(String script, Optional<String> verify) {

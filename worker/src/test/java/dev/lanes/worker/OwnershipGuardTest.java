@@ -3,6 +3,7 @@ package dev.lanes.worker;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lanes.protocol.Claim;
+import dev.lanes.protocol.OwnershipRules;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,8 +18,8 @@ class OwnershipGuardTest {
     return new OwnershipGuard(List.of(claims).stream().map(Claim::parse).toList());
   }
 
-  private static List<String> paths(List<OwnershipGuard.Violation> violations) {
-    return violations.stream().map(OwnershipGuard.Violation::path).toList();
+  private static List<String> paths(List<OwnershipRules.Violation> violations) {
+    return violations.stream().map(OwnershipRules.Violation::path).toList();
   }
 
   @Test
@@ -28,7 +29,7 @@ class OwnershipGuardTest {
 
   @Test
   void pathsOutsideTheClaimsAreViolations() {
-    List<OwnershipGuard.Violation> v = guard("core/", "docs/*.md")
+    List<OwnershipRules.Violation> v = guard("core/", "docs/*.md")
         .check(worktree, List.of("core/A.java", "api/A.java", "docs/deep/x.md"));
     assertThat(paths(v)).containsExactly("api/A.java", "docs/deep/x.md");
     assertThat(v.get(0).reason()).isEqualTo("outside the task's claims");
@@ -45,8 +46,10 @@ class OwnershipGuardTest {
   }
 
   @Test
-  void nestedFilesNamedLikeProtectedOnesAreOrdinary() {
-    assertThat(guard("core/").check(worktree, List.of("core/.gitignore", "core/.claude/x"))).isEmpty();
+  void nestedProtectedNamesNeedAClaimThatReachesThem() {
+    List<String> nested = List.of("core/.gitignore", "core/.claude/x", "core/sub/CLAUDE.md");
+    assertThat(paths(guard("core/").check(worktree, nested))).containsExactlyElementsOf(nested);
+    assertThat(guard("core/.gitignore", "core/.claude/", "core/sub/CLAUDE.md").check(worktree, nested)).isEmpty();
   }
 
   @Test
@@ -57,10 +60,10 @@ class OwnershipGuardTest {
     Files.writeString(worktree.resolve("core/real.txt"), "x");
     Files.createSymbolicLink(worktree.resolve("core/inside"), Path.of("real.txt"));
 
-    List<OwnershipGuard.Violation> v = guard("core/").check(worktree, List.of("core/passwd", "core/up", "core/inside"));
+    List<OwnershipRules.Violation> v = guard("core/").check(worktree, List.of("core/passwd", "core/up", "core/inside"));
 
     assertThat(paths(v)).containsExactly("core/passwd", "core/up");
-    assertThat(v.get(0).reason()).contains("outside the worktree");
+    assertThat(v.get(0).reason()).contains("an absolute path");
   }
 
   @Test

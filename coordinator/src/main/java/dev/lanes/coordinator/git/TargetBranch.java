@@ -1,7 +1,9 @@
 package dev.lanes.coordinator.git;
 
 import dev.lanes.coordinator.LeadException;
-import dev.lanes.process.ChildProcess;
+import dev.lanes.git.GitCli;
+import dev.lanes.git.GitException;
+import dev.lanes.git.GitRepository;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,7 +19,6 @@ import org.eclipse.jgit.lib.RefUpdate;
 import org.eclipse.jgit.lib.Repository;
 import org.eclipse.jgit.revwalk.RevCommit;
 import org.eclipse.jgit.revwalk.RevWalk;
-import org.eclipse.jgit.storage.file.FileRepositoryBuilder;
 import org.eclipse.jgit.treewalk.TreeWalk;
 
 /**
@@ -27,20 +28,22 @@ import org.eclipse.jgit.treewalk.TreeWalk;
  * without a worktree or index (see {@link #mergeOnto}), commits are written straight to the object database, and the
  * target ref is moved with a compare-and-swap on its old value. So the user's checked-out branch, index and files are
  * never touched, and a concurrent writer to the target is detected rather than overwritten. JGit does all of this
- * but the merge itself.
+ * but the merge itself and the list of worktrees, which the git layer's CLI runner does ({@link GitCli}).
  */
 public final class TargetBranch implements AutoCloseable {
   private static final PersonIdent LANES = new PersonIdent("Lanes", "lanes@localhost");
   private static final int REF_RETRIES = 5;
 
+  private final GitRepository git;
   private final Repository repo;
   /** {@code refs/heads/} in the common git directory; see {@link #looseTip}. */
   private Path looseHeads;
   private final Path dir;
   private final java.time.Clock clock;
 
-  private TargetBranch(Repository repo, Path dir, java.time.Clock clock) {
-    this.repo = repo;
+  private TargetBranch(GitRepository git, Path dir, java.time.Clock clock) {
+    this.git = git;
+    this.repo = git.jgit();
     this.dir = dir;
     this.clock = clock;
   }
@@ -53,15 +56,15 @@ public final class TargetBranch implements AutoCloseable {
   /** Opens the repository at or above {@code dir}; merge commits carry the clock's time. */
   public static TargetBranch open(Path dir, java.time.Clock clock) {
     try {
-      // Not readEnvironment(): an inherited GIT_DIR (lanes started from a git hook, say) must not win over --repo.
-      FileRepositoryBuilder builder = new FileRepositoryBuilder().findGitDir(dir.toFile());
-      if (builder.getGitDir() == null) {
-        throw new LeadException("--repo: " + dir + " is not inside a git repository");
-      }
-      return new TargetBranch(builder.setMustExist(true).build(), dir, clock);
-    } catch (IOException e) {
-      throw new LeadException("--repo: cannot open the git repository at " + dir + ": " + e.getMessage(), e);
+      return new TargetBranch(GitRepository.open(dir), dir, clock);
+    } catch (GitException e) {
+      throw new LeadException("--repo: " + e.getMessage(), e);
     }
+  }
+
+  /** The repository, for the lead's own check of a result ({@link dev.lanes.git.ResultCheck}). */
+  public GitRepository repository() {
+    return git;
   }
 
   /** The repository's git directory: the URL workers on this machine fetch from and push to. */
@@ -117,44 +120,27 @@ public final class TargetBranch implements AutoCloseable {
   }
 
   /**
-   * Where the branch is checked out, if anywhere: the repository's own working tree or one of its linked worktrees
-   * (whose HEAD files sit under the common git directory, {@code worktrees/<name>/HEAD}).
+   * Where the branch is checked out, if anywhere: the repository's own working tree or one of its linked worktrees,
+   * as {@code git worktree list} reports them.
    */
   private Optional<String> checkedOutAt(String branch) {
     if (currentBranch().filter(branch::equals).isPresent()) {
       return Optional.of(dir.toString());
     }
-    Path linked = commonDir().resolve("worktrees");
-    if (!java.nio.file.Files.isDirectory(linked)) {
-      return Optional.empty();
+    try {
+      return GitRepository.worktrees(git.cli()).stream().filter(w -> w.branch().filter(branch::equals).isPresent())
+          .map(w -> w.path().toString()).findFirst();
+    } catch (GitException e) {
+      throw new LeadException("cannot list the worktrees of " + dir + ": " + e.getMessage(), e);
     }
-    String wanted = "ref: " + Constants.R_HEADS + branch;
-    try (var entries = java.nio.file.Files.list(linked)) {
-      for (Path entry : entries.toList()) {
-        Path head = entry.resolve("HEAD");
-        if (java.nio.file.Files.isRegularFile(head) && java.nio.file.Files.readString(head).strip().equals(wanted)) {
-          Path gitdir = entry.resolve("gitdir");
-          return Optional.of(java.nio.file.Files.isRegularFile(gitdir)
-              ? Path.of(java.nio.file.Files.readString(gitdir).strip()).getParent().toString()
-              : "the linked worktree " + entry.getFileName());
-        }
-      }
-    } catch (IOException e) {
-      throw failure("read the linked worktrees", e);
-    }
-    return Optional.empty();
   }
 
   /** The git directory shared by all worktrees: for a linked worktree, the main repository's. */
   private Path commonDir() {
-    Path gitDir = repo.getDirectory().toPath();
-    Path commondir = gitDir.resolve("commondir");
     try {
-      return java.nio.file.Files.isRegularFile(commondir)
-          ? gitDir.resolve(java.nio.file.Files.readString(commondir).strip()).normalize()
-          : gitDir;
-    } catch (IOException e) {
-      throw failure("read " + commondir, e);
+      return git.commonDir();
+    } catch (GitException e) {
+      throw new LeadException(e.getMessage(), e);
     }
   }
 
@@ -273,16 +259,24 @@ public final class TargetBranch implements AutoCloseable {
     if (isAncestor(onto, head)) {
       return head.name();
     }
-    ChildProcess.Result r = ChildProcess.run(List.of("git", "--git-dir=" + gitDir(), "merge-tree", "--write-tree",
-        "-z", "--name-only", "--no-messages", onto.name(), head.name()), dir, java.util.Map.of(),
-        java.time.Duration.ofMinutes(5), Optional.empty(), line -> {});
-    List<String> fields = List.of(r.output().split("\0"));
-    if (r.exit() == 1) {
-      throw new MergeConflict(fields.stream().skip(1).map(String::strip).filter(f -> !f.isEmpty()).distinct().toList());
-    } else if (r.exit() != 0 || fields.isEmpty() || !ObjectId.isId(fields.get(0).strip())) {
-      throw new LeadException("git merge-tree failed in " + dir + " (exit " + r.exit() + "): " + r.output().strip());
+    GitCli.Result r;
+    try {
+      r = git.cli().withTimeout(java.time.Duration.ofMinutes(5)).probe("merge-tree", "--write-tree", "-z",
+          "--name-only", "--no-messages", onto.name(), head.name());
+    } catch (GitException e) {
+      throw new LeadException(e.getMessage(), e);
     }
-    return commit(ObjectId.fromString(fields.get(0).strip()), onto, head, message).name();
+    // -z: the merged tree's id, then each conflicted path, each ended by a NUL. The paths passed the lead's check
+    // (valid UTF-8) or were on the target already; they are only named in messages and prompts.
+    List<String> fields = r.fields().stream().map(f -> new String(f, java.nio.charset.StandardCharsets.UTF_8).strip())
+        .toList();
+    if (r.exit() == 1) {
+      throw new MergeConflict(fields.stream().skip(1).filter(f -> !f.isEmpty()).distinct().toList());
+    } else if (r.exit() != 0 || fields.isEmpty() || !ObjectId.isId(fields.get(0))) {
+      throw new LeadException("git merge-tree failed in " + dir + " (exit " + r.exit() + "): "
+          + (r.err() + r.text()).strip());
+    }
+    return commit(ObjectId.fromString(fields.get(0)), onto, head, message).name();
   }
 
   private ObjectId commit(ObjectId tree, ObjectId first, ObjectId second, String message) {
@@ -329,7 +323,7 @@ public final class TargetBranch implements AutoCloseable {
 
   /** The repository's shared git directory: where the lead keeps its verify worktrees. */
   public Path commonGitDir() {
-    return commonDir().toAbsolutePath();
+    return commonDir();
   }
 
   private boolean isAncestor(ObjectId ancestor, ObjectId of) {
@@ -387,7 +381,7 @@ public final class TargetBranch implements AutoCloseable {
 
   @Override
   public void close() {
-    repo.close();
+    git.close();
   }
 
   /** A task's commit does not merge cleanly onto the target. */

@@ -1,16 +1,14 @@
 package dev.lanes.coordinator.git;
 
 import dev.lanes.coordinator.LeadException;
-import dev.lanes.process.ChildProcess;
+import dev.lanes.git.GitCli;
+import dev.lanes.git.GitException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
 
 /**
  * The lead's own worktrees, in which the merge queue runs the plan's verify command on a merged tree before the target
@@ -19,12 +17,13 @@ import java.util.Optional;
  * and build outputs the repository ignores stay, so an incremental build stays incremental. Files the last verify
  * created and git does not ignore are removed before each use.
  *
- * <p>JGit cannot create linked worktrees, so this uses the git CLI, with hooks off (nothing the tasks committed may
- * run here but the verify command itself).
+ * <p>JGit cannot create linked worktrees, so this uses the git layer's CLI runner ({@link GitCli}: hooks off, a
+ * scrubbed environment). The checkout before each verify is the one git command that is not run through it: it is
+ * part of the verify's own process ({@link #verify}), which saves a process per queue entry, and runs with hooks off
+ * too.
  */
 public final class VerifyTrees {
   private static final Duration GIT_TIMEOUT = Duration.ofMinutes(5);
-  private static final Map<String, String> GIT_ENV = Map.of("GIT_TERMINAL_PROMPT", "0");
 
   private final Path gitDir;
   private final Path root;
@@ -70,10 +69,11 @@ public final class VerifyTrees {
    * The argv that, run in a worktree from {@link #take}, moves it to {@code commit} and runs {@code command} with
    * {@code sh -c}; it exits with {@value #CHECKOUT_FAILED} if git cannot move it. One process where two would do: on
    * a queue of small changes the processes are most of the cost. The commit and the command are arguments of the
-   * script, never part of it.
+   * script, never part of it. Replacement refs are off, as in {@link GitCli}: the tree verified is the one landed.
    */
   public static List<String> verify(String commit, String command) {
-    return List.of("sh", "-c", "git -c core.hooksPath=/dev/null checkout -q --detach --force \"$1\""
+    return List.of("sh", "-c", "GIT_NO_REPLACE_OBJECTS=1 git -c core.hooksPath=/dev/null -c core.fsmonitor=false"
+        + " checkout -q --detach --force \"$1\""
         + " || { echo \"lanes: could not check out $1 in the verify worktree\"; exit " + CHECKOUT_FAILED + "; }\n"
         + "exec sh -c \"$2\"", "lanes-verify", commit, command);
   }
@@ -118,12 +118,10 @@ public final class VerifyTrees {
   }
 
   private static void git(Path where, String... args) {
-    List<String> argv = new ArrayList<>(List.of("git", "-c", "core.hooksPath=/dev/null"));
-    argv.addAll(List.of(args));
-    ChildProcess.Result r = ChildProcess.run(argv, where, GIT_ENV, GIT_TIMEOUT, Optional.empty(), line -> {});
-    if (!r.ok()) {
-      throw new LeadException("git " + String.join(" ", args) + " failed in " + where + " (exit " + r.exit() + "): "
-          + r.output().strip());
+    try {
+      GitCli.in(where).withTimeout(GIT_TIMEOUT).run(args);
+    } catch (GitException e) {
+      throw new LeadException(e.getMessage(), e);
     }
   }
 }

@@ -297,7 +297,7 @@ class TargetBranchTest {
 
     assertThatThrownBy(() -> branch.prepare(TARGET, base))
         .isInstanceOf(LeadException.class)
-        .hasMessageStartingWith("target:");
+        .hasMessageStartingWith("target:").hasMessageContaining(dir.resolve("linked").getFileName().toString());
   }
 
   /**

@@ -1,15 +1,15 @@
 package dev.lanes.worker.git;
 
-import dev.lanes.process.ChildProcess;
-import dev.lanes.process.ProcessException;
+import dev.lanes.git.GitCli;
+import dev.lanes.git.GitException;
+import dev.lanes.git.GitPaths;
+import dev.lanes.git.GitRepository;
 import dev.lanes.worker.WorkerException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -17,13 +17,12 @@ import java.util.Optional;
  * that task worktrees are created from and task branches are pushed back from. Nothing is shared with the lead but
  * the remote itself.
  *
- * <p>This uses the git CLI throughout: JGit cannot create linked worktrees, and the CLI's {@code worktree add} is the
+ * <p>This uses the git CLI throughout, through the git layer's runner ({@link GitCli}: argv only, hooks off, a scrubbed
+ * environment, output as bytes): JGit cannot create linked worktrees, and the CLI's {@code worktree add} is the
  * fastest way to get a checkout. Operations that change the mirror's refs or worktree list are serialized on the
  * mirror, since git locks them and concurrent slots would otherwise collide on those locks.
  */
 public final class Mirror {
-  private static final Duration GIT_TIMEOUT = Duration.ofMinutes(10);
-  private static final Map<String, String> GIT_ENV = Map.of("GIT_TERMINAL_PROMPT", "0", "LC_ALL", "C");
   /** A pathspec that leaves out the agent's {@code .lanes/} directory at the top of the worktree. */
   private static final String NOT_LANES = ":(top,exclude).lanes";
 
@@ -82,7 +81,7 @@ public final class Mirror {
   }
 
   public boolean hasCommit(String commit) {
-    return run(dir, "cat-file", "-e", commit + "^{commit}").ok();
+    return test(dir, "cat-file", "-e", commit + "^{commit}");
   }
 
   /** Creates a worktree at {@code path} on a new branch that starts at exactly {@code commit}. */
@@ -119,9 +118,18 @@ public final class Mirror {
     return Optional.of(git(worktree, "rev-parse", "HEAD").strip());
   }
 
-  /** Paths that differ between two commits, renames listed as a delete and an add. */
+  /**
+   * Paths that differ between two commits, renames listed as a delete and an add. Read as bytes ({@code -z}); a
+   * name that is not valid UTF-8 is listed with its bytes escaped ({@code \xNN}), and the lead, which reads the same
+   * diff from the objects, refuses it.
+   */
   public List<String> changedFiles(Path worktree, String from, String to) {
-    return nulSeparated(git(worktree, "diff", "--name-only", "--no-renames", "-z", from, to));
+    try {
+      return GitCli.in(worktree).run("diff", "--name-only", "--no-renames", "-z", from, to).fields().stream()
+          .map(name -> GitPaths.decode(name).orElseGet(() -> GitPaths.escape(name))).toList();
+    } catch (GitException e) {
+      throw new WorkerException(e.getMessage(), e);
+    }
   }
 
   /** The change from {@code from} to {@code to} as a unified diff, cut at {@code maxChars}; written through {@code file}. */
@@ -176,7 +184,7 @@ public final class Mirror {
   }
 
   public boolean hasBranch(String branch) {
-    return run(dir, "show-ref", "--verify", "--quiet", "refs/heads/" + branch).ok();
+    return test(dir, "show-ref", "--verify", "--quiet", "refs/heads/" + branch);
   }
 
   /** The commit a local branch points to. */
@@ -191,7 +199,7 @@ public final class Mirror {
   }
 
   public boolean isAncestor(String ancestor, String commit) {
-    return run(dir, "merge-base", "--is-ancestor", ancestor, commit).ok();
+    return test(dir, "merge-base", "--is-ancestor", ancestor, commit);
   }
 
   /** Creates a local branch at {@code commit}; fails if it exists. Never pushed by the mirror itself. */
@@ -218,42 +226,27 @@ public final class Mirror {
 
   /** The linked worktrees git knows of, their paths as git resolved them (real paths); the bare mirror itself aside. */
   public List<Worktree> worktrees() {
-    List<Worktree> out = new ArrayList<>();
-    // -z: NUL after each attribute, an empty attribute between worktrees, so any path survives.
-    for (String record : git(dir, "worktree", "list", "--porcelain", "-z").split("\0\0")) {
-      Map<String, String> attrs = new java.util.HashMap<>();
-      for (String attr : record.split("\0")) {
-        int space = attr.indexOf(' ');
-        attrs.put(space < 0 ? attr : attr.substring(0, space), space < 0 ? "" : attr.substring(space + 1));
-      }
-      if (attrs.containsKey("worktree") && !attrs.containsKey("bare")) {
-        out.add(new Worktree(Path.of(attrs.get("worktree")), attrs.getOrDefault("HEAD", ""),
-            Optional.ofNullable(attrs.get("branch")).map(b -> b.replaceFirst("^refs/heads/", "")),
-            Optional.ofNullable(attrs.get("locked"))));
-      }
+    try {
+      return GitRepository.worktrees(GitCli.in(dir)).stream().filter(w -> !w.bare())
+          .map(w -> new Worktree(w.path(), w.head(), w.branch(), w.locked())).toList();
+    } catch (GitException e) {
+      throw new WorkerException(e.getMessage(), e);
     }
-    return out;
   }
 
   private static String git(Path where, String... args) {
-    ChildProcess.Result r = run(where, args);
-    if (!r.ok()) {
-      throw new WorkerException(
-          "git " + String.join(" ", args) + " failed in " + where + " (exit " + r.exit() + "): " + r.output().strip());
+    try {
+      return GitCli.in(where).run(args).text();
+    } catch (GitException e) {
+      throw new WorkerException(e.getMessage(), e);
     }
-    return r.output();
   }
 
-  private static ChildProcess.Result run(Path where, String... args) {
-    List<String> argv = new ArrayList<>(args.length + 3);
-    argv.add("git");
-    // No hook runs on a worker: an agent could have written one into the mirror through its worktree.
-    argv.add("-c");
-    argv.add("core.hooksPath=/dev/null");
-    argv.addAll(Arrays.asList(args));
+  /** For commands whose exit code is the answer. */
+  private static boolean test(Path where, String... args) {
     try {
-      return ChildProcess.run(argv, where, GIT_ENV, GIT_TIMEOUT, Optional.empty(), line -> {});
-    } catch (ProcessException e) {
+      return GitCli.in(where).probe(args).ok();
+    } catch (GitException e) {
       throw new WorkerException(e.getMessage(), e);
     }
   }
