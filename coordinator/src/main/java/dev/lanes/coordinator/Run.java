@@ -230,7 +230,9 @@ final class Run implements MergeQueue.Listener {
   }
 
   void onFinding(Finding finding) {
-    Slot slot = tasks.get(finding.task());
+    // Only the worker the attempt was granted to speaks for it: the bus has checked who sent the finding, and a
+    // finding naming another attempt or worker is not this attempt's.
+    Slot slot = current(finding.task(), finding.epoch(), finding.worker());
     Optional<String> oversize = finding.oversize().or(() -> slot != null && slot.findings.size() >= MAX_FINDINGS
         ? Optional.of("findings: " + MAX_FINDINGS + " already held for task " + finding.task() + "; at most "
             + MAX_FINDINGS + " until its result") : Optional.empty());
