@@ -21,12 +21,12 @@ import dev.lanes.protocol.TaskUpdate;
 import dev.lanes.protocol.Topics;
 import dev.lanes.protocol.WorkerEnrolled;
 import dev.lanes.protocol.WorkerStatus;
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.PublicKey;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -39,9 +39,9 @@ import org.slf4j.LoggerFactory;
  * {@link MemoryBus} seal every message they publish here and open every record they read here.
  *
  * <p>A sealed record carries two headers. {@code lanes-from} names the sender: {@code lead}, {@code submit} or
- * {@code worker/ID}. {@code lanes-mac} holds one tag per party meant to check the record: a 16-byte HMAC-SHA256, under
- * the key the sender shares with that party (see {@link MessageKeys}), of the SHA-256 of the topic, the key and the
- * value. A record moved to another topic or key no longer matches its tags. A worker's or a submitter's record has one
+ * {@code worker/ID}. {@code lanes-mac} holds one tag per party meant to check the record: a 16-byte CBC-MAC (AES-128),
+ * under the key the sender shares with that party (see {@link MessageKeys}), of the SHA-256 of the topic, the key and
+ * the value. A record moved to another topic or key no longer matches its tags. A worker's or a submitter's record has one
  * tag, for the lead; the lead's records have one for itself (so a restarted lead believes only its own log), one per
  * worker it believes on the work topic, and one for submitters on the events topic.
  *
@@ -49,7 +49,7 @@ import org.slf4j.LoggerFactory;
  * machine (measured), and the lead writes thousands of records a second ({@code lanes bench dispatch}), so signing
  * each one would cost more than a core. A MAC costs microseconds, and a key that only the lead and one other party
  * share proves as much to that party as a signature would; the price is a tag per worker on what the lead broadcasts
- * (16 bytes and one HMAC of a digest each) and that only the two parties of a pair can check their records. With
+ * (16 bytes and two AES blocks each) and that only the two parties of a pair can check their records. With
  * tags this cheap, no verification cache is needed.
  *
  * <p>Opening a record checks, in this order: the value a message (the decoder has its own limits); both headers
@@ -134,34 +134,41 @@ public final class Envelope {
           + message.getClass().getSimpleName() + " (" + k + ")", null);
     }
     byte[] digest = digest(topic, key, value);
-    ByteArrayOutputStream tags = new ByteArrayOutputStream();
-    for (String recipient : recipients(sender, topic, message, k)) {
-      Optional<MessageKeys.Tagger> tagger = k.tagger(sender, recipient, Optional.empty());
-      if (tagger.isPresent()) {
-        byte[] name = recipient.getBytes(StandardCharsets.UTF_8);
-        tags.write(name.length);
-        tags.writeBytes(name);
-        tags.writeBytes(tagger.get().tag(digest));
-      }
+    List<MessageKeys.Recipient> to = recipients(sender, topic, message, k);
+    int size = 0;
+    for (MessageKeys.Recipient r : to) {
+      size += 1 + r.name().length + TAG_BYTES;
     }
-    return new Sealed(topic, key, value, Optional.of(sender.getBytes(StandardCharsets.UTF_8)),
-        Optional.of(tags.toByteArray()));
+    byte[] tags = new byte[size];
+    int at = 0;
+    for (MessageKeys.Recipient r : to) {
+      tags[at] = (byte) r.name().length;
+      System.arraycopy(r.name(), 0, tags, at + 1, r.name().length);
+      at += 1 + r.name().length;
+      r.tagger().tag(digest, tags, at);
+      at += TAG_BYTES;
+    }
+    return new Sealed(topic, key, value, Optional.of(sender.getBytes(StandardCharsets.UTF_8)), Optional.of(tags));
   }
 
   /** Who reads what {@code sender} writes on {@code topic}, and so gets a tag. */
-  private static List<String> recipients(String sender, String topic, Message message, MessageKeys keys) {
-    List<String> to = new ArrayList<>();
-    to.add(MessageKeys.LEAD);
+  private static List<MessageKeys.Recipient> recipients(String sender, String topic, Message message,
+      MessageKeys keys) {
+    List<MessageKeys.Recipient> to = new ArrayList<>();
+    recipient(keys, sender, MessageKeys.LEAD, to);
     if (message instanceof EnrolmentRequested) {
-      to.add(MessageKeys.ENROL);
+      recipient(keys, sender, MessageKeys.ENROL, to);
     } else if (sender.equals(MessageKeys.LEAD) && topic.equals(Topics.WORK)) {
-      for (String worker : keys.workers()) {
-        to.add(MessageKeys.WORKER + worker);
-      }
+      to.addAll(keys.broadcast());
     } else if (sender.equals(MessageKeys.LEAD) && topic.equals(Topics.EVENTS)) {
-      to.add(MessageKeys.SUBMIT);
+      recipient(keys, sender, MessageKeys.SUBMIT, to);
     }
     return to;
+  }
+
+  private static void recipient(MessageKeys keys, String sender, String name, List<MessageKeys.Recipient> to) {
+    keys.tagger(sender, name, Optional.empty())
+        .ifPresent(t -> to.add(new MessageKeys.Recipient(name.getBytes(StandardCharsets.UTF_8), t)));
   }
 
   /**
@@ -214,23 +221,36 @@ public final class Envelope {
         throw new ProtocolException(type(message) + " from worker \"" + id + "\": no such worker is enrolled");
       }
     }
-    List<Tag> tags = tags(mac);
     byte[] digest = digest(topic, key, value);
     boolean checked = false;
-    for (Tag tag : tags) {
-      if (tag.recipient.equals(MessageKeys.ENROL) || !k.isEveryone() && !k.speaksAs(tag.recipient)) {
+    int enrolTag = -1;
+    int at = 0;
+    // Stops at the first tag this process can check; an enrolment also needs the tag under the enrolment secret.
+    while (at < mac.length && (!checked || message instanceof EnrolmentRequested && enrolTag < 0)) {
+      int n = mac[at] & 0xff;
+      if (n == 0 || at + 1 + n + TAG_BYTES > mac.length) {
+        throw new ProtocolException(MAC + ": malformed at byte " + at + " (a name length, the name, " + TAG_BYTES
+            + " bytes of tag)");
+      }
+      String recipient = new String(mac, at + 1, n, StandardCharsets.UTF_8);
+      int tagAt = at + 1 + n;
+      at = tagAt + TAG_BYTES;
+      if (recipient.equals(MessageKeys.ENROL)) {
+        enrolTag = tagAt;
         continue;
       }
-      Optional<MessageKeys.Tagger> tagger = k.tagger(sender, tag.recipient, introduced);
+      if (checked || !k.isEveryone() && !k.speaksAs(recipient)) {
+        continue;
+      }
+      Optional<MessageKeys.Tagger> tagger = k.tagger(sender, recipient, introduced);
       if (tagger.isEmpty()) {
         continue;
       }
-      if (!MessageDigest.isEqual(tagger.get().tag(digest), tag.value)) {
-        throw new ProtocolException(type(message) + " from " + sender + ": its tag for " + tag.recipient
+      if (!MessageDigest.isEqual(tagger.get().tag(digest), Arrays.copyOfRange(mac, tagAt, at))) {
+        throw new ProtocolException(type(message) + " from " + sender + ": its tag for " + recipient
             + " does not match (forged, altered or moved)");
       }
       checked = true;
-      break;
     }
     if (!checked) {
       skipped.incrementAndGet();
@@ -238,7 +258,8 @@ public final class Envelope {
       return Optional.empty();
     }
     if (message instanceof EnrolmentRequested e) {
-      enrol(k, e, introduced.get(), tags, digest);
+      enrol(k, e, introduced.get(), enrolTag < 0 ? null : Arrays.copyOfRange(mac, enrolTag, enrolTag + TAG_BYTES),
+          digest);
     } else if (message instanceof WorkerEnrolled e) {
       believe(k, e);
     }
@@ -246,16 +267,16 @@ public final class Envelope {
   }
 
   /** An enrolment also needs the fleet's secret; then the first key for an id is the one kept. */
-  private static void enrol(MessageKeys k, EnrolmentRequested e, PublicKey key, List<Tag> tags, byte[] digest) {
+  private static void enrol(MessageKeys k, EnrolmentRequested e, PublicKey key, byte[] tag, byte[] digest) {
     Optional<MessageKeys.Tagger> secret = k.tagger(MessageKeys.WORKER + e.worker(), MessageKeys.ENROL, Optional.empty());
     if (secret.isEmpty()) {
       throw new ProtocolException("enrolment of worker \"" + e.worker() + "\": this process has no enrolment secret to"
           + " check it with");
     }
-    Tag tag = tags.stream().filter(t -> t.recipient.equals(MessageKeys.ENROL)).findFirst()
-        .orElseThrow(() -> new ProtocolException("enrolment of worker \"" + e.worker() + "\": no tag under the"
-            + " enrolment secret"));
-    if (!MessageDigest.isEqual(secret.get().tag(digest), tag.value)) {
+    if (tag == null) {
+      throw new ProtocolException("enrolment of worker \"" + e.worker() + "\": no tag under the enrolment secret");
+    }
+    if (!MessageDigest.isEqual(secret.get().tag(digest), tag)) {
       throw new ProtocolException("enrolment of worker \"" + e.worker() + "\": its tag under the enrolment secret does"
           + " not match");
     }
@@ -300,24 +321,6 @@ public final class Envelope {
       return MessageKeys.SUBMIT;
     }
     throw new IllegalArgumentException("no sender for message type " + message.getClass().getName());
-  }
-
-  private record Tag(String recipient, byte[] value) {}
-
-  private static List<Tag> tags(byte[] mac) {
-    List<Tag> tags = new ArrayList<>();
-    int i = 0;
-    while (i < mac.length) {
-      int n = mac[i] & 0xff;
-      if (n == 0 || i + 1 + n + TAG_BYTES > mac.length || tags.size() >= 100_000) {
-        throw new ProtocolException(MAC + ": malformed at byte " + i + " (a name length, the name, "
-            + TAG_BYTES + " bytes of tag)");
-      }
-      tags.add(new Tag(new String(mac, i + 1, n, StandardCharsets.UTF_8),
-          java.util.Arrays.copyOfRange(mac, i + 1 + n, i + 1 + n + TAG_BYTES)));
-      i += 1 + n + TAG_BYTES;
-    }
-    return tags;
   }
 
   /** SHA-256 of the topic, the key and the value, each length-prefixed so no two triples share a digest. */
