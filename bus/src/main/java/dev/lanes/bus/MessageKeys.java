@@ -312,7 +312,7 @@ public final class MessageKeys {
 
   /**
    * One pair's tag key, with a cipher ready to use. A tag is the CBC-MAC (AES-128, zero IV) of a record's 32-byte
-   * SHA-256 digest: CBC-MAC is a sound MAC for inputs of one fixed length, and AES runs on the CPU's own instructions
+   * digest: CBC-MAC is a sound MAC for inputs of one fixed length, and AES runs on the CPU's own instructions
    * even under the launcher's C1-only JIT, where HMAC-SHA256 costs ten times as much: the lead tags what it broadcasts
    * once per worker, so this is the cost that grows with the fleet.
    */
