@@ -130,23 +130,7 @@ class MessageAuthIT {
       forgeries.add(new Forgery("moved topic " + m, elsewhere, m.key(), value, from, randomTags(), "belongs on"));
       forgeries.add(new Forgery("moved key " + m, topic, m.key() + "-x", value, from, randomTags(), "its key is"));
     }
-    try (KafkaProducer<String, byte[]> raw = rawProducer()) {
-      for (Forgery f : forgeries) {
-        raw.send(f.record());
-      }
-      raw.flush();
-    }
-
-    await().atMost(WAIT).untilAsserted(() -> {
-      List<DeadLetter> dead = deadLetters();
-      for (Forgery f : forgeries) {
-        assertThat(dead).as(f.name).anySatisfy(d -> {
-          assertThat(d.value).isEqualTo(f.value);
-          assertThat(d.source).startsWith(f.topic + "-0@");
-          assertThat(d.reason).contains(f.reason);
-        });
-      }
-    });
+    sendAndAwaitDeadLetters(forgeries);
     assertThat(seenBySubmitter).noneMatch(m -> m.toString().contains("forged"));
     assertThat(leadBus.envelope().refused()).isPositive();
 
@@ -156,9 +140,7 @@ class MessageAuthIT {
 
   @Test
   void aWorkerCannotGrantCancelOrReportAsAnother() throws Exception {
-    // Genuine records of w2, taken from the topic with their headers, then altered to speak for w1 or for the lead.
-    EnrolmentRequested probe = evilBus.enrolment("w2").orElseThrow();
-    assertThat(probe.worker()).isEqualTo("w2");
+    // Tags w2 really made, with its own keys, put on records that speak for the lead or for w1.
     Envelope.Sealed honest = evil.seal(new Heartbeat("forged-run", "t", 1, "w2", "agent", "fine"));
     List<Forgery> forgeries = List.of(
         retag("grant", new ClaimGranted("forged-run", "t", 1, "w2"), "worker/w2", honest, "only lead may send it"),
@@ -168,19 +150,7 @@ class MessageAuthIT {
         retag("result for w1", result("w1"), "worker/w2", honest, "only worker/w1 may send it"),
         new Forgery("result as w1", Topics.REPORTS, "forged-run/t", Json.encode(result("w1")), "worker/w1",
             honest.mac().orElseThrow(), "does not match"));
-    try (KafkaProducer<String, byte[]> raw = rawProducer()) {
-      forgeries.forEach(f -> raw.send(f.record()));
-      raw.flush();
-    }
-    await().atMost(WAIT).untilAsserted(() -> {
-      List<DeadLetter> dead = deadLetters();
-      for (Forgery f : forgeries) {
-        assertThat(dead).as(f.name).anySatisfy(d -> {
-          assertThat(d.value).isEqualTo(f.value);
-          assertThat(d.reason).contains(f.reason);
-        });
-      }
-    });
+    sendAndAwaitDeadLetters(forgeries);
     // Nor can w2 get its own bus to sign as anyone else.
     assertThat(evilBus.publish(new ClaimGranted("forged-run", "t", 1, "w2")))
         .failsWithin(WAIT).withThrowableThat().withMessageContaining("holds no key of lead");
@@ -260,6 +230,24 @@ class MessageAuthIT {
         assertThat(u.detail()).contains("rejected the result of attempt 1 from w1: not the current attempt");
       });
     }));
+  }
+
+  /** Writes the forgeries as anyone who reaches the broker could, and waits for each to be dead-lettered. */
+  private void sendAndAwaitDeadLetters(List<Forgery> forgeries) {
+    try (KafkaProducer<String, byte[]> raw = rawProducer()) {
+      forgeries.forEach(f -> raw.send(f.record()));
+      raw.flush();
+    }
+    await().atMost(WAIT).untilAsserted(() -> {
+      List<DeadLetter> dead = deadLetters();
+      for (Forgery f : forgeries) {
+        assertThat(dead).as(f.name).anySatisfy(d -> {
+          assertThat(d.value).isEqualTo(f.value);
+          assertThat(d.source).startsWith(f.topic + "-0@");
+          assertThat(d.reason).contains(f.reason);
+        });
+      }
+    });
   }
 
   // --- the parties ------------------------------------------------------------------------------------------------
