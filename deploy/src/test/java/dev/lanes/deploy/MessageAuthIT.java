@@ -70,7 +70,8 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code lanes.dead} with its reason, and the lead must still land a plan afterwards.
  */
 class MessageAuthIT {
-  private static final Duration WAIT = Duration.ofSeconds(60);
+  /** Generous: every forged record is read, refused and set aside by a daemon on a machine that may be busy. */
+  private static final Duration WAIT = Duration.ofMinutes(3);
   /** An X25519 public key nobody holds the private half of. */
   private static final String SOME_KEY = "MCowBQYDK2VuAyEAhSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=";
 
