@@ -121,7 +121,8 @@ public final class MessageKeys {
    * @throws IllegalArgumentException naming the property whose value is not a key
    */
   public static Optional<MessageKeys> of(Map<String, String> properties) {
-    if (properties.keySet().stream().noneMatch(k -> k.startsWith("lanes.") && !k.equals("lanes.insecure"))) {
+    if (java.util.stream.Stream.of(LEAD_PRIVATE, LEAD_PUBLIC, SUBMIT_PRIVATE, SUBMIT_PUBLIC, ENROL_SECRET)
+        .noneMatch(properties::containsKey)) {
       return Optional.empty();
     }
     String leadPublic = properties.get(LEAD_PUBLIC);
