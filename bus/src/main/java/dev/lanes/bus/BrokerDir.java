@@ -173,7 +173,31 @@ public final class BrokerDir {
    */
   Path writeClientFile(String name, String bootstrap, String user, String password) {
     Properties entries = clientProperties(bootstrap, user, password);
+    entries.putAll(messageKeys(name.startsWith("worker-") ? Role.WORKER.id() : name));
     return ClientFiles.write(dir, name, entries);
+  }
+
+  /**
+   * The {@code lanes.*} message keys of a role's client file (see {@link MessageKeys}): made once for this broker
+   * directory and kept with its other secrets, so every file written later carries the same lead key. A file of an
+   * added worker carries the worker role's: an enrolment credential, with which the worker makes and enrols its own key.
+   */
+  private Map<String, String> messageKeys(String role) {
+    if (secrets.getProperty("keys.lead." + MessageKeys.LEAD_PUBLIC) == null) {
+      MessageKeys.Credentials made = MessageKeys.newCredentials();
+      made.lead().forEach((k, v) -> secrets.setProperty("keys.lead." + k, v));
+      made.worker().forEach((k, v) -> secrets.setProperty("keys.worker." + k, v));
+      made.submit().forEach((k, v) -> secrets.setProperty("keys.submit." + k, v));
+      saveSecrets();
+    }
+    String prefix = "keys." + role + ".";
+    Map<String, String> keys = new java.util.TreeMap<>();
+    for (String k : secrets.stringPropertyNames()) {
+      if (k.startsWith(prefix)) {
+        keys.put(k.substring(prefix.length()), secrets.getProperty(k));
+      }
+    }
+    return keys;
   }
 
   /**

@@ -1,7 +1,9 @@
 package dev.lanes.bus;
 
+import dev.lanes.protocol.EnrolmentRequested;
 import dev.lanes.protocol.Message;
 import dev.lanes.protocol.ProtocolException;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -38,6 +40,12 @@ public interface Bus extends AutoCloseable {
    * came from, so that a person can look at it; the caller goes on with the next one.
    */
   void deadLetter(String source, byte[] value, String reason);
+
+  /**
+   * What worker {@code id} sends first to introduce its own key to the lead, when this bus holds that key and the
+   * enrolment secret (see {@link Envelope}); empty when the lead knows the worker's key otherwise.
+   */
+  Optional<EnrolmentRequested> enrolment(String id);
 
   /** Makes sure the topics exist. Idempotent. */
   void createTopics();

@@ -56,13 +56,15 @@ public final class KafkaBus implements Bus {
   private final ClientConfig config;
   private final String bootstrapServers;
   private final String clientId;
+  private final Envelope envelope;
   private final KafkaProducer<String, byte[]> producer;
   private final List<Poller> pollers = new CopyOnWriteArrayList<>();
 
-  private KafkaBus(ClientConfig config, String clientId) {
+  private KafkaBus(ClientConfig config, String clientId, Envelope envelope) {
     this.config = config;
     this.bootstrapServers = config.bootstrapServers();
     this.clientId = clientId;
+    this.envelope = envelope;
     Properties p = common();
     p.put(ProducerConfig.ACKS_CONFIG, "all");
     p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
@@ -77,17 +79,54 @@ public final class KafkaBus implements Bus {
     this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
   }
 
-  /** Connects to a cluster over plaintext. {@code clientId} shows up in the broker's logs and metrics. */
+  /**
+   * Connects to a cluster over plaintext as one of the parties of this process, all of which share
+   * {@link Envelope#inProcess}'s keys. {@code clientId} shows up in the broker's logs and metrics.
+   */
   public static KafkaBus connect(String bootstrapServers, String clientId) {
-    return connect(ClientConfig.plaintext(bootstrapServers), clientId);
+    return connect(ClientConfig.plaintext(bootstrapServers), clientId, Envelope.inProcess());
   }
 
   /**
    * Connects with the given client properties (credentials, TLS) applied to the producer, every consumer and the
-   * admin client. {@code clientId} shows up in the broker's logs and metrics.
+   * admin client, as one of the parties of this process ({@link Envelope#inProcess}). {@code clientId} shows up in
+   * the broker's logs and metrics.
    */
   public static KafkaBus connect(ClientConfig config, String clientId) {
-    return new KafkaBus(config, clientId);
+    return connect(config, clientId, Envelope.inProcess());
+  }
+
+  /** Connects over plaintext, sealing and opening every message with {@code envelope}. */
+  public static KafkaBus connect(String bootstrapServers, String clientId, Envelope envelope) {
+    return connect(ClientConfig.plaintext(bootstrapServers), clientId, envelope);
+  }
+
+  /** Connects with the given client properties, sealing and opening every message with {@code envelope}. */
+  public static KafkaBus connect(ClientConfig config, String clientId, Envelope envelope) {
+    return new KafkaBus(config, clientId, envelope);
+  }
+
+  /** How this bus signs and checks messages, with its count of refused records. */
+  public Envelope envelope() {
+    return envelope;
+  }
+
+  @Override
+  public Optional<dev.lanes.protocol.EnrolmentRequested> enrolment(String id) {
+    return envelope.enrolment(id);
+  }
+
+  /** How many records the dead-letter topic holds: every record a party of this cluster refused. */
+  public long deadLetterCount() {
+    Properties p = common();
+    p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) TIMEOUT.toMillis());
+    try (KafkaConsumer<String, byte[]> consumer =
+        new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+      List<TopicPartition> partitions = partitions(consumer, Topics.DEAD);
+      Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+      Map<TopicPartition, Long> start = consumer.beginningOffsets(partitions);
+      return partitions.stream().mapToLong(tp -> end.get(tp) - start.get(tp)).sum();
+    }
   }
 
   public String bootstrapServers() {
@@ -217,14 +256,24 @@ public final class KafkaBus implements Bus {
   @Override
   public CompletableFuture<Void> publish(Message message) {
     CompletableFuture<Void> done = new CompletableFuture<>();
-    byte[] bytes = Json.encode(message);
+    Envelope.Sealed sealed;
+    try {
+      sealed = envelope.seal(message);
+    } catch (BusException e) {
+      LOG.warn("not published: {}", e.getMessage());
+      done.completeExceptionally(e);
+      return done;
+    }
+    byte[] bytes = sealed.value();
     if (bytes.length > Json.MAX_MESSAGE_BYTES) {
       // Every reader would refuse it; better the publisher hears of it.
       done.completeExceptionally(new BusException(message.getClass().getSimpleName() + " of " + bytes.length
           + " bytes is larger than the limit of " + Json.MAX_MESSAGE_BYTES, null));
       return done;
     }
-    ProducerRecord<String, byte[]> record = new ProducerRecord<>(Topics.of(message), message.key(), bytes);
+    ProducerRecord<String, byte[]> record = new ProducerRecord<>(sealed.topic(), sealed.key(), bytes);
+    sealed.from().ifPresent(from -> record.headers().add(Envelope.FROM, from));
+    sealed.mac().ifPresent(mac -> record.headers().add(Envelope.MAC, mac));
     producer.send(
         record,
         (metadata, error) -> {
@@ -502,9 +551,10 @@ public final class KafkaBus implements Bus {
     private void deliver(ConsumerRecord<String, byte[]> record) {
       // Neither a bad record nor a failing listener may stop the subscription: the next record is delivered.
       try {
-        Message message;
+        Optional<Message> message;
         try {
-          message = Json.decode(record.value());
+          message = envelope.open(record.topic(), record.key(), record.value(), header(record, Envelope.FROM),
+              header(record, Envelope.MAC));
         } catch (ProtocolException e) {
           String where = record.topic() + "-" + record.partition() + "@" + record.offset();
           if (!readOnly) {
@@ -513,10 +563,17 @@ public final class KafkaBus implements Bus {
           listener.onInvalid(where, e);
           return;
         }
-        listener.onMessage(message);
+        if (message.isPresent()) {
+          listener.onMessage(message.get());
+        }
       } catch (RuntimeException | AssertionError | LinkageError e) {
         LOG.error("listener on {} failed at offset {}: {}", topic, record.offset(), e.toString(), e);
       }
+    }
+
+    private static byte[] header(ConsumerRecord<String, byte[]> record, String name) {
+      org.apache.kafka.common.header.Header h = record.headers().lastHeader(name);
+      return h == null ? null : h.value();
     }
 
     @Override

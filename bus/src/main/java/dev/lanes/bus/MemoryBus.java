@@ -1,9 +1,7 @@
 package dev.lanes.bus;
 
-import dev.lanes.protocol.Json;
 import dev.lanes.protocol.Message;
 import dev.lanes.protocol.ProtocolException;
-import dev.lanes.protocol.Topics;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -20,22 +18,48 @@ import java.util.concurrent.TimeUnit;
  * Never a substitute for the Kafka path in integration tests.
  */
 public final class MemoryBus implements Bus {
-  private final Map<String, List<byte[]>> logs = new ConcurrentHashMap<>();
+  private final Envelope envelope;
+  private final Map<String, List<Envelope.Sealed>> logs = new ConcurrentHashMap<>();
   private final List<Sub> subs = new CopyOnWriteArrayList<>();
 
   private final Map<String, Group> groups = new ConcurrentHashMap<>();
 
+  /** A bus whose parties share {@link Envelope#inProcess}'s keys. */
+  public MemoryBus() {
+    this(Envelope.inProcess());
+  }
+
+  /** A bus that seals and opens every message with {@code envelope}. */
+  public MemoryBus(Envelope envelope) {
+    this.envelope = envelope;
+  }
+
   @Override
-  public synchronized CompletableFuture<Void> publish(Message message) {
-    String topic = Topics.of(message);
-    byte[] bytes = Json.encode(message);
-    logs.computeIfAbsent(topic, t -> new ArrayList<>()).add(bytes);
+  public java.util.Optional<dev.lanes.protocol.EnrolmentRequested> enrolment(String id) {
+    return envelope.enrolment(id);
+  }
+
+  /**
+   * Puts a record on a topic as it is, headers and all, the way anyone who reaches a broker could: for tests of what
+   * the envelope refuses.
+   */
+  public synchronized void publishRaw(Envelope.Sealed record) {
+    logs.computeIfAbsent(record.topic(), t -> new ArrayList<>()).add(record);
     for (Sub sub : subs) {
-      if (sub.topic.equals(topic)) {
-        sub.deliver(bytes);
+      if (sub.topic.equals(record.topic())) {
+        sub.deliver(record);
       }
     }
-    groups.values().stream().filter(g -> g.topic.equals(topic)).forEach(Group::catchUp);
+    groups.values().stream().filter(g -> g.topic.equals(record.topic())).forEach(Group::catchUp);
+  }
+
+  @Override
+  public synchronized CompletableFuture<Void> publish(Message message) {
+    try {
+      publishRaw(envelope.seal(message));
+    } catch (BusException e) {
+      return CompletableFuture.failedFuture(e);
+    }
     return CompletableFuture.completedFuture(null);
   }
 
@@ -51,13 +75,13 @@ public final class MemoryBus implements Bus {
 
   @Override
   public void replay(String topic, Listener listener) {
-    List<byte[]> copy;
+    List<Envelope.Sealed> copy;
     synchronized (this) {
       copy = List.copyOf(logs.getOrDefault(topic, List.of()));
     }
-    for (byte[] bytes : copy) {
+    for (Envelope.Sealed record : copy) {
       try {
-        listener.onMessage(Json.decode(bytes));
+        open(record).ifPresent(listener::onMessage);
       } catch (ProtocolException e) {
         listener.onInvalid(topic, e);
       }
@@ -86,7 +110,7 @@ public final class MemoryBus implements Bus {
     }
 
     void catchUp() {
-      List<byte[]> log = logs.getOrDefault(topic, List.of());
+      List<Envelope.Sealed> log = logs.getOrDefault(topic, List.of());
       while (active != null && position < log.size()) {
         active.sub.deliver(log.get(position++));
       }
@@ -128,6 +152,11 @@ public final class MemoryBus implements Bus {
     return sub;
   }
 
+  private java.util.Optional<Message> open(Envelope.Sealed record) {
+    return envelope.open(record.topic(), record.key(), record.value(), record.from().orElse(null),
+        record.mac().orElse(null));
+  }
+
   @Override
   public void createTopics() {}
 
@@ -162,12 +191,12 @@ public final class MemoryBus implements Bus {
       this.listener = listener;
     }
 
-    void deliver(byte[] bytes) {
+    void deliver(Envelope.Sealed record) {
       thread.execute(() -> {
         try {
-          listener.onMessage(Json.decode(bytes));
+          open(record).ifPresent(listener::onMessage);
         } catch (ProtocolException e) {
-          deadLetter(topic, bytes, e.getMessage());
+          deadLetter(topic, record.value(), e.getMessage());
           listener.onInvalid(topic, e);
         } finally {
           listener.handled(); // every message is a batch of its own here, handled whatever became of it

@@ -7,6 +7,8 @@ import dev.lanes.coordinator.git.TargetBranch;
 import dev.lanes.coordinator.git.VerifyTrees;
 import dev.lanes.protocol.PlanRevised;
 import dev.lanes.protocol.ClaimRequested;
+import dev.lanes.protocol.EnrolmentRequested;
+import dev.lanes.protocol.WorkerEnrolled;
 import dev.lanes.protocol.Finding;
 import dev.lanes.protocol.Heartbeat;
 import dev.lanes.protocol.LeadOnline;
@@ -173,6 +175,8 @@ public final class Lead implements AutoCloseable {
     return t;
   });
   private Workers workers = new Workers();
+  /** The key the log records for each enrolled worker: an enrolment is recorded once, not at every announcement. */
+  private final Map<String, String> enrolled = new HashMap<>();
   private boolean active;
   private long lastTick = System.nanoTime();
   /** A gap between two ticks (one a second) longer than this means the lead was paused. */
@@ -343,6 +347,7 @@ public final class Lead implements AutoCloseable {
     runs.values().forEach(Run::close);
     runs.clear();
     known.clear();
+    enrolled.clear();
     workers = new Workers();
     active = gained;
     if (gained) {
@@ -419,6 +424,9 @@ public final class Lead implements AutoCloseable {
       } else if (message instanceof RunFinished f) {
         known.add(f.run()); // after compaction, a finished run's end may be all that is left of it
         starts.remove(f.run());
+      } else if (message instanceof WorkerEnrolled w) {
+        // The bus believes the key from here on (see Envelope); the lead only remembers that it is recorded.
+        enrolled.putIfAbsent(w.worker(), w.revoked() ? "" : w.publicKey());
       }
     });
     for (RunStarted s : starts.values()) {
@@ -455,9 +463,22 @@ public final class Lead implements AutoCloseable {
       }
     } else if (message instanceof PlanSubmitted p) {
       onSubmitted(p);
+    } else if (message instanceof EnrolmentRequested e) {
+      onEnrolment(e);
     } else {
       throw new IllegalStateException("the lead does not handle " + message.getClass().getSimpleName() + " on "
           + Topics.REPORTS);
+    }
+  }
+
+  /**
+   * A worker the bus has just believed for the first time (it checked the enrolment secret and that the id had no other
+   * key): the lead records it, so a lead that replays the log believes the same key and no other.
+   */
+  private void onEnrolment(EnrolmentRequested enrolment) {
+    if (enrolled.putIfAbsent(enrolment.worker(), enrolment.publicKey()) == null) {
+      LOG.info("worker {} enrolled its key", enrolment.worker());
+      outbox.record(new WorkerEnrolled(enrolment.worker(), enrolment.publicKey(), false));
     }
   }
 

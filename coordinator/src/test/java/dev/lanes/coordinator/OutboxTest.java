@@ -7,8 +7,9 @@ import static org.awaitility.Awaitility.await;
 import dev.lanes.bus.Bus;
 import dev.lanes.bus.MemoryBus;
 import dev.lanes.protocol.AgentSpec;
-import dev.lanes.protocol.ClaimGranted;
 import dev.lanes.protocol.Claim;
+import dev.lanes.protocol.ClaimGranted;
+import dev.lanes.protocol.EnrolmentRequested;
 import dev.lanes.protocol.Json;
 import dev.lanes.protocol.Message;
 import dev.lanes.protocol.Plan;
@@ -156,6 +157,11 @@ class OutboxTest {
     @Override
     public void deadLetter(String source, byte[] value, String reason) {
       inner.deadLetter(source, value, reason);
+    }
+
+    @Override
+    public Optional<EnrolmentRequested> enrolment(String id) {
+      return inner.enrolment(id);
     }
 
     @Override

@@ -40,6 +40,10 @@ final class BenchCommand implements Runnable {
         description = "No-op tasks run first and not counted, to warm up the JIT (default: ${DEFAULT-VALUE}).")
     int warmup;
 
+    @Option(names = "--unsigned",
+        description = "Run the lead and the workers without message authentication, to see what it costs.")
+    boolean unsigned;
+
     @Spec CommandSpec spec;
 
     @Override
@@ -54,7 +58,7 @@ final class BenchCommand implements Runnable {
       if (open < 1) {
         throw new IllegalArgumentException("--in-flight: " + open + " must be at least 1");
       }
-      DispatchBench.run(workers, tasks, open, warmup, spec.commandLine().getOut());
+      DispatchBench.run(workers, tasks, open, warmup, !unsigned, spec.commandLine().getOut());
       return Main.OK;
     }
   }

@@ -4,6 +4,7 @@ import dev.lanes.bus.KafkaBus;
 import dev.lanes.coordinator.Lead;
 import dev.lanes.protocol.Durations;
 import java.io.PrintWriter;
+import java.util.Optional;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -51,7 +52,8 @@ final class CoordinatorCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     dev.lanes.bus.ClientConfig kafka = busOptions.config();
     String bootstrapServers = kafka.bootstrapServers();
-    KafkaBus bus = KafkaBus.connect(kafka, "lanes-lead");
+    KafkaBus bus = KafkaBus.connect(kafka, "lanes-lead",
+        Daemons.envelope(kafka.lanes(), Optional.empty(), Optional.empty(), spec.commandLine().getErr()));
     Lead lead = Lead.start(bus, repo.toAbsolutePath(), Clock.systemUTC(), settings);
     out.println("Lead for " + repo.toAbsolutePath() + " on " + bootstrapServers + " (lease " + lease + ", "
         + maxAttempts + " attempts a task); waiting for the lead role...");

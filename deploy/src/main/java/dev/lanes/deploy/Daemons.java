@@ -1,6 +1,10 @@
 package dev.lanes.deploy;
 
+import dev.lanes.bus.Envelope;
+import dev.lanes.bus.MessageKeys;
 import java.io.PrintWriter;
+import java.util.Map;
+import java.util.Optional;
 import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 
@@ -13,6 +17,27 @@ final class Daemons {
     String xdg = System.getenv("XDG_STATE_HOME");
     Path base = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".local", "state");
     return base.resolve("lanes").resolve(name);
+  }
+
+  /**
+   * How a command's messages are signed and checked: with the keys in the {@code lanes.*} properties of its client file
+   * (see {@link MessageKeys}), as worker {@code workerId} with its own key kept in {@code workerDir} when it is a worker.
+   * Without keys the command runs unsigned and says so loudly: it then believes anyone who reaches the broker, and a
+   * lead that signs refuses what it sends.
+   */
+  static Envelope envelope(Map<String, String> lanes, Optional<String> workerId, Optional<Path> workerDir,
+      PrintWriter err) {
+    Optional<MessageKeys> keys = MessageKeys.of(lanes);
+    if (keys.isEmpty()) {
+      err.println("lanes: WARNING: no message keys (lanes.* properties of the client file from lanes broker): this"
+          + " party's messages are NOT signed, and it believes any record anyone writes to the topics");
+      err.flush();
+      return Envelope.unsigned();
+    }
+    if (workerId.isPresent()) {
+      keys.get().withWorkerKey(workerId.get(), workerDir.orElseThrow());
+    }
+    return Envelope.of(keys.get());
   }
 
   /** Runs until the process is asked to stop (Ctrl-C, SIGTERM), then closes {@code resource} and says so. */

@@ -2,6 +2,8 @@ package dev.lanes.deploy;
 
 import dev.lanes.bus.Bus;
 import dev.lanes.bus.EmbeddedBroker;
+import dev.lanes.bus.Envelope;
+import dev.lanes.bus.MessageKeys;
 import dev.lanes.bus.KafkaBus;
 import dev.lanes.coordinator.Lead;
 import dev.lanes.protocol.AgentSpec;
@@ -60,7 +62,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 final class DispatchBench {
   private DispatchBench() {}
 
-  static void run(int workers, int tasks, int inFlight, int warmup, PrintWriter out) {
+  static void run(int workers, int tasks, int inFlight, int warmup, boolean signed, PrintWriter out) {
     Path dir = LocalCluster.tempDir("lanes-bench-");
     try (EmbeddedBroker broker = EmbeddedBroker.start(dir.resolve("broker"))) {
       out.printf(Locale.ROOT, "embedded broker at %s; %d simulated workers, %d no-op tasks in %d chains after %d"
@@ -70,7 +72,14 @@ final class DispatchBench {
           String.join(" ", java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()));
       out.flush();
       double[] rtt = kafkaRoundTrips(broker.bootstrapServers(), 500);
-      Result r = dispatch(broker.bootstrapServers(), dir.resolve("repo"), workers, tasks, inFlight, warmup, out);
+      Parties parties = signed ? Parties.signed(workers) : Parties.unsigned();
+      out.println(signed ? "messages: tagged for their readers (lanes.lead/worker keys, each worker its own)"
+          : "messages: NOT signed (--unsigned)");
+      if (signed) {
+        tagCost(parties, workers, out);
+      }
+      Result r = dispatch(broker.bootstrapServers(), dir.resolve("repo"), workers, tasks, inFlight, warmup, parties,
+          out);
       double[] lat = r.latenciesMs;
       Arrays.sort(lat);
       out.printf(Locale.ROOT, "offered->granted: n=%d p50=%.2f ms p90=%.2f ms p99=%.2f ms max=%.2f ms%n",
@@ -103,15 +112,75 @@ final class DispatchBench {
     return new Plan(name, Optional.of("main"), "lanes/" + name, list);
   }
 
+  /**
+   * The keys of the lead and of the simulated workers, as on separate machines: the lead's from its client file, each
+   * worker's its own, introduced to the lead by enrolment when it announces itself.
+   */
+  private record Parties(Envelope lead, Envelope workers) {
+    static Parties signed(int workers) {
+      MessageKeys.Credentials files = MessageKeys.newCredentials();
+      MessageKeys simulated = MessageKeys.of(files.worker()).orElseThrow();
+      for (int i = 0; i < workers; i++) {
+        simulated.withNewWorkerKey("sim" + i);
+      }
+      return new Parties(Envelope.of(MessageKeys.of(files.lead()).orElseThrow()), Envelope.of(simulated));
+    }
+
+    static Parties unsigned() {
+      return new Parties(Envelope.unsigned(), Envelope.unsigned());
+    }
+  }
+
+  /**
+   * What tagging costs by itself: the lead sealing an offer for every worker, and a worker opening it, on keys of
+   * their own made here so the run's keys stay untouched.
+   */
+  private static void tagCost(Parties parties, int workers, PrintWriter out) {
+    MessageKeys.Credentials files = MessageKeys.newCredentials();
+    MessageKeys leadKeys = MessageKeys.of(files.lead()).orElseThrow();
+    MessageKeys workerKeys = MessageKeys.of(files.worker()).orElseThrow();
+    Envelope lead = Envelope.of(leadKeys);
+    Envelope worker = Envelope.of(workerKeys);
+    for (int i = 0; i < workers; i++) {
+      workerKeys.withNewWorkerKey("sim" + i);
+      Envelope.Sealed enrolment = worker.seal(worker.enrolment("sim" + i).orElseThrow());
+      lead.open(enrolment.topic(), enrolment.key(), enrolment.value(), enrolment.from().get(), enrolment.mac().get());
+    }
+    TaskOffered offer = new TaskOffered("bench-run", "bench", "t1", 1, "task 1", "nothing", List.of("m1/"), List.of(),
+        new AgentSpec(List.of("true"), 60_000), Optional.empty(), "0".repeat(40), "lanes-work/bench-run/t1/e1",
+        Optional.of("sim1"));
+    int n = 2000;
+    Envelope.Sealed sealed = lead.seal(offer);
+    long t0 = System.nanoTime();
+    for (int i = 0; i < n; i++) {
+      sealed = lead.seal(offer);
+    }
+    long t1 = System.nanoTime();
+    for (int i = 0; i < n; i++) {
+      worker.open(sealed.topic(), sealed.key(), sealed.value(), sealed.from().get(), sealed.mac().get());
+    }
+    long t2 = System.nanoTime();
+    Envelope.Sealed claim = worker.seal(new dev.lanes.protocol.ClaimRequested("bench-run", "t1", 1, "sim1"));
+    long t3 = System.nanoTime();
+    for (int i = 0; i < n; i++) {
+      lead.open(claim.topic(), claim.key(), claim.value(), claim.from().get(), claim.mac().get());
+    }
+    long t4 = System.nanoTime();
+    out.printf(Locale.ROOT, "tags: the lead seals an offer for %d workers in %.0f us (%d bytes of tags), a worker opens"
+        + " it in %.0f us, the lead opens a claim in %.0f us (JSON encoding and decoding included)%n", workers,
+        (t1 - t0) / 1e3 / n, sealed.mac().get().length, (t2 - t1) / 1e3 / n, (t4 - t3) / 1e3 / n);
+    out.flush();
+  }
+
   private static Result dispatch(String bootstrap, Path repo, int workers, int tasks, int inFlight, int warmup,
-      PrintWriter out) {
+      Parties parties, PrintWriter out) {
     Demo.git(createDirs(repo), "init", "-q", "-b", "main");
     Demo.git(repo, "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q", "--allow-empty",
         "-m", "empty");
     Plan plan = chains("bench", tasks, inFlight);
     Observations seen = new Observations(plan.name(), tasks);
-    try (KafkaBus leadBus = KafkaBus.connect(bootstrap, "bench-lead");
-        KafkaBus workerBus = KafkaBus.connect(bootstrap, "bench-workers");
+    try (KafkaBus leadBus = KafkaBus.connect(bootstrap, "bench-lead", parties.lead());
+        KafkaBus workerBus = KafkaBus.connect(bootstrap, "bench-workers", parties.workers());
         Lead lead = Lead.start(leadBus, repo, Clock.systemUTC())) {
       List<Worker> sims = new ArrayList<>();
       for (int i = 0; i < workers; i++) {

@@ -10,6 +10,7 @@ import dev.lanes.protocol.RunStarted;
 import dev.lanes.protocol.TaskUpdate;
 import dev.lanes.protocol.Topics;
 import dev.lanes.protocol.WorkerStatus;
+import dev.lanes.bus.ClientConfig;
 import java.io.PrintWriter;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -18,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import picocli.CommandLine.Command;
@@ -36,7 +38,7 @@ import picocli.CommandLine.Spec;
 final class StatusCommand implements Callable<Integer> {
   @picocli.CommandLine.Mixin BusOptions busOptions;
 
-  @Option(names = "--json", description = "Print JSON: {\"runs\":[…],\"workers\":[…]}.")
+  @Option(names = "--json", description = "Print JSON: {\"runs\":[…],\"workers\":[…],\"rollCall\":B,\"deadLetters\":N}.")
   boolean json;
 
   @Option(names = "--all", description = "Include finished runs.")
@@ -62,10 +64,15 @@ final class StatusCommand implements Callable<Integer> {
     Map<String, WorkerRow> workers = new ConcurrentHashMap<>();
     List<RunRow> runs;
     boolean rollCall;
-    try (KafkaBus bus = KafkaBus.connect(busOptions.config(), "lanes-status")) {
+    long deadLetters;
+    ClientConfig kafka = busOptions.config();
+    try (KafkaBus bus = KafkaBus.connect(kafka, "lanes-status",
+        Daemons.envelope(kafka.lanes(), Optional.empty(), Optional.empty(), spec.commandLine().getErr()))) {
       bus.createTopics();
-      // The roll call speaks on lanes.work as a lead would: only a credential allowed to (the lead's) holds one.
-      // With the submitter's, status shows the runs only.
+      // The log first: its enrolment records tell the bus which key each worker answers with.
+      runs = runs(bus);
+      // The roll call speaks on lanes.work as a lead would: only a credential allowed to (the lead's) holds one, and
+      // only the lead's keys may sign it. With the submitter's, status shows the runs only.
       rollCall = bus.mayWrite(Topics.WORK);
       if (rollCall) {
         bus.subscribe(Topics.REPORTS, Bus.Start.NOW, m -> {
@@ -74,12 +81,13 @@ final class StatusCommand implements Callable<Integer> {
                 Instant.now().truncatedTo(ChronoUnit.SECONDS).toString()));
           }
         });
-        bus.publish(new LeadOnline("status-" + ProcessHandle.current().pid()));
+        rollCall = bus.publish(new LeadOnline("status-" + ProcessHandle.current().pid()))
+            .handle((ok, error) -> error == null).join();
       }
-      runs = runs(bus);
       if (rollCall) {
         sleep(waitWorkers);
       }
+      deadLetters = bus.deadLetterCount();
     }
     List<RunRow> shown = runs.stream().filter(r -> all || !r.finished()).toList();
     List<WorkerRow> answered = workers.values().stream()
@@ -89,9 +97,13 @@ final class StatusCommand implements Callable<Integer> {
       doc.put("runs", shown);
       doc.put("workers", answered);
       doc.put("rollCall", rollCall);
+      doc.put("deadLetters", deadLetters);
       out.println(Json.mapper().writeValueAsString(doc));
     } else {
       print(out, shown, answered, rollCall);
+      out.println();
+      out.println("Dead letters: " + deadLetters + " (records a party refused: malformed, unsigned, forged, moved or"
+          + " from a party that may not send them; " + Topics.DEAD + " keeps each with its reason)");
     }
     out.flush();
     return Main.OK;
@@ -145,7 +157,7 @@ final class StatusCommand implements Callable<Integer> {
     }
     out.println();
     if (!rollCall) {
-      out.println("No roll call of workers: this credential may not write lanes.work (the lead's may).");
+      out.println("No roll call of workers: only the lead's credential and keys may call it.");
     } else if (workers.isEmpty()) {
       out.println("No worker answered.");
     }

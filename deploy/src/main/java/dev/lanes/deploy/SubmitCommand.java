@@ -14,6 +14,7 @@ import dev.lanes.protocol.RunFinished;
 import dev.lanes.protocol.RunStarted;
 import dev.lanes.protocol.Topics;
 import java.io.PrintWriter;
+import java.util.Optional;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.concurrent.Callable;
@@ -71,7 +72,8 @@ final class SubmitCommand implements Callable<Integer> {
     CompletableFuture<Message> answer = new CompletableFuture<>();
     CompletableFuture<RunFinished> finished = new CompletableFuture<>();
     Progress progress = new Progress(out, run);
-    try (KafkaBus bus = KafkaBus.connect(kafka, "lanes-submit")) {
+    try (KafkaBus bus = KafkaBus.connect(kafka, "lanes-submit",
+        Daemons.envelope(kafka.lanes(), Optional.empty(), Optional.empty(), spec.commandLine().getErr()))) {
       bus.createTopics();
       bus.subscribe(Topics.EVENTS, Bus.Start.NOW, m -> {
         if (m instanceof RunStarted s && s.run().equals(run) || m instanceof PlanRejected r && r.request().equals(run)) {

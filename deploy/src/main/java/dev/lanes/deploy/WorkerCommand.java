@@ -5,6 +5,7 @@ import dev.lanes.protocol.Durations;
 import dev.lanes.worker.WorkDir;
 import dev.lanes.worker.Worker;
 import java.io.PrintWriter;
+import java.util.Optional;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -85,7 +86,8 @@ final class WorkerCommand implements Callable<Integer> {
     String bootstrapServers = kafka.bootstrapServers();
     Worker.Config config = new Worker.Config(name, hostName(), capabilities, slots, repo, work,
         Durations.parse("--heartbeat", heartbeat), Map.of(), passEnv.names());
-    KafkaBus bus = KafkaBus.connect(kafka, "lanes-worker-" + name);
+    KafkaBus bus = KafkaBus.connect(kafka, "lanes-worker-" + name,
+        Daemons.envelope(kafka.lanes(), Optional.of(name), Optional.of(work), spec.commandLine().getErr()));
     bus.createTopics(); // a worker may well start before the lead does
     Worker worker = Worker.start(bus, config, Clock.systemUTC());
     out.println("Worker " + name + " (" + slots + " slot(s), capabilities " + capabilities + ") on " + bootstrapServers

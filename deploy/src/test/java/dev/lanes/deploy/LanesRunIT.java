@@ -218,7 +218,9 @@ class LanesRunIT {
         """);
     assertThat(run(plan, repo).exit).isZero();
 
-    try (KafkaBus bus = KafkaBus.connect(BROKER.broker().bootstrapServers(), "status-test");
+    // Status is started without a client file, so it runs unsigned; so does the worker it is to see.
+    try (KafkaBus bus = KafkaBus.connect(BROKER.broker().bootstrapServers(), "status-test",
+            dev.lanes.bus.Envelope.unsigned());
         Worker worker = Worker.start(bus, new Worker.Config("status-w", "host-1", List.of("java"), 2,
             repo.toString(), dir.resolve("status-w"), Duration.ofSeconds(1), Map.of()), Clock.systemUTC())) {
       Run status = lanes("status", "--bootstrap-servers", BROKER.broker().bootstrapServers(), "--json", "--all");

@@ -168,7 +168,10 @@ final class ProcessCluster implements AutoCloseable {
   /** The lead's whole log of decisions, read fresh from the broker. */
   List<Message> events() {
     if (bus == null) {
-      bus = KafkaBus.connect(dev.lanes.bus.ClientConfig.load(clientFile("lead"), Optional.empty()), "fault-test");
+      // The lead's own client file: its keys check the log as the lead does.
+      dev.lanes.bus.ClientConfig lead = dev.lanes.bus.ClientConfig.load(clientFile("lead"), Optional.empty());
+      bus = KafkaBus.connect(lead, "fault-test", dev.lanes.bus.MessageKeys.of(lead.lanes())
+          .map(dev.lanes.bus.Envelope::of).orElseGet(dev.lanes.bus.Envelope::unsigned));
     }
     List<Message> all = new ArrayList<>();
     bus.replay(Topics.EVENTS, all::add);

@@ -26,10 +26,13 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
   @JsonSubTypes.Type(value = PlanSubmitted.class, name = "plan-submitted"),
   @JsonSubTypes.Type(value = PlanRejected.class, name = "plan-rejected"),
   @JsonSubTypes.Type(value = PlanRevised.class, name = "plan-revised"),
+  @JsonSubTypes.Type(value = EnrolmentRequested.class, name = "enrolment-requested"),
+  @JsonSubTypes.Type(value = WorkerEnrolled.class, name = "worker-enrolled"),
 })
 public sealed interface Message
     permits WorkerStatus, TaskOffered, ClaimRequested, ClaimGranted, Heartbeat, TaskResult, Finding, RunStarted,
-        TaskUpdate, RunFinished, TaskCancelled, LeadOnline, PlanSubmitted, PlanRejected, PlanRevised {
+        TaskUpdate, RunFinished, TaskCancelled, LeadOnline, PlanSubmitted, PlanRejected, PlanRevised,
+        EnrolmentRequested, WorkerEnrolled {
 
   /**
    * The record key on the bus. Messages about one task share a key so that they stay in order; worker messages

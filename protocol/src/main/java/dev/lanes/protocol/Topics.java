@@ -41,13 +41,15 @@ public final class Topics {
         || message instanceof Heartbeat
         || message instanceof TaskResult
         || message instanceof Finding
-        || message instanceof PlanSubmitted) {
+        || message instanceof PlanSubmitted
+        || message instanceof EnrolmentRequested) {
       return REPORTS;
     } else if (message instanceof RunStarted
         || message instanceof TaskUpdate
         || message instanceof RunFinished
         || message instanceof PlanRejected
-        || message instanceof PlanRevised) {
+        || message instanceof PlanRevised
+        || message instanceof WorkerEnrolled) {
       return EVENTS;
     }
     throw new IllegalArgumentException("no topic for message type " + message.getClass().getName());

@@ -31,6 +31,7 @@ class MessageGoldenTest {
   private static final String RUN = "r-7f3a91";
   private static final String BASE = "3f2c9ab4e1d07c5b8a6f90e2d4c1b7a853e6f012";
   private static final String WORKER = "w-build-02";
+  private static final String KEY = "MCowBQYDK2VuAyEAhSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=";
 
   /** One realistic instance of every message type, keyed by its type name on the wire. */
   static Map<String, Message> samples() {
@@ -103,6 +104,8 @@ class MessageGoldenTest {
             List.of(), List.of(), new AgentSpec(List.of("sh", "-c", "true"), 60_000), Optional.empty())),
         Optional.of("make check"), Optional.of(new AgentSpec(List.of("plan-agent", "{prompt}"), 300_000))),
         "readme: claim extended by docs/ (needed: the guide links the README)"));
+    samples.put("enrolment-requested", new EnrolmentRequested(WORKER, KEY));
+    samples.put("worker-enrolled", new WorkerEnrolled(WORKER, KEY, false));
     return samples;
   }
 

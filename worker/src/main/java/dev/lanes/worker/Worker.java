@@ -386,11 +386,16 @@ public final class Worker implements AutoCloseable {
     }
   }
 
+  /**
+   * Tells the lead this worker's capabilities and load. A worker with a key of its own introduces it first, at every
+   * announcement: a lead that started since, or never recorded the enrolment, learns the key before the status.
+   */
   private void announce() {
     int now;
     synchronized (this) {
       now = busy;
     }
+    bus.enrolment(config.id()).ifPresent(bus::publish);
     bus.publish(new WorkerStatus(config.id(), config.host(), config.capabilities(), config.slots(), now));
   }
 
