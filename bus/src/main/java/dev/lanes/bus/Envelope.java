@@ -316,7 +316,7 @@ public final class Envelope {
     } else if (message instanceof EnrolmentRequested e) {
       return MessageKeys.WORKER + e.worker();
     } else if (message instanceof Finding f) {
-      return Finding.DELTA_REJECTED.equals(f.kind()) ? MessageKeys.LEAD : MessageKeys.WORKER + f.worker();
+      return f.fromLead() ? MessageKeys.LEAD : MessageKeys.WORKER + f.worker();
     } else if (message instanceof PlanSubmitted) {
       return MessageKeys.SUBMIT;
     }

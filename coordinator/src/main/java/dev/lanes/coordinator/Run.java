@@ -237,13 +237,12 @@ final class Run implements MergeQueue.Listener {
    * Takes a worker's finding for the task's current attempt, to act on with its result. A finding over the size
    * limits ({@link Finding#oversize}, at most {@link #MAX_FINDINGS} held for a task) or one that fails
    * {@link #checkFinding} changes nothing; the reason is returned for the lead to set the record aside with. Findings
-   * the lead itself published (its answers, and the violations its own check of a result finds) come back on the
-   * same topic and are passed over.
+   * the lead itself published ({@link Finding#LEAD_KINDS}) come back on the same topic and are passed over.
    *
    * @return why the finding was refused; empty when it was taken or passed over
    */
   Optional<String> onFinding(Finding finding) {
-    if (LEAD_KINDS.contains(finding.kind()) || finding.worker().equals(cx.lead())) {
+    if (finding.fromLead()) {
       return Optional.empty();
     }
     Slot held = tasks.get(finding.task());
@@ -259,8 +258,6 @@ final class Run implements MergeQueue.Listener {
     return Optional.empty();
   }
 
-  /** Kinds only the lead publishes: the answers it gives, never something a worker found. */
-  private static final Set<String> LEAD_KINDS = Set.of(Finding.DELTA_REJECTED, Finding.REVISION_REFUSED);
   private static final Set<String> WRITER_KINDS = Set.of(Finding.OWNERSHIP_VIOLATION, Finding.FOLLOW_UP,
       Finding.NEEDS_PATHS, Finding.QUESTION, Finding.NOTE, Finding.INVALID_FINDINGS);
   /** A reviewer's findings file may hold anything a writer's may, and a verdict. */
@@ -426,7 +423,7 @@ final class Run implements MergeQueue.Listener {
     String why = "ownership violation found by the lead in commit " + shortId(commit) + " from " + result.worker()
         + " (not retried): " + named;
     LOG.warn("run {}: task {}: {}", id, slot.task.id(), why);
-    outbox.tell(new Finding(id, slot.task.id(), slot.epoch, cx.lead(), Finding.OWNERSHIP_VIOLATION, why,
+    outbox.tell(new Finding(id, slot.task.id(), slot.epoch, cx.lead(), Finding.RESULT_REFUSED, why,
         violations.stream().map(OwnershipRules.Violation::path).filter(p -> !p.isEmpty()).toList()));
     update(slot, TaskState.FAILED, why);
   }

@@ -94,7 +94,7 @@ class LyingWorkerIT {
     assertThat(refused.detail()).contains("ownership violation found by the lead").contains("not retried")
         .contains("outside.txt (added; outside the task's claims)")
         .contains(".github/workflows/evil.yml (added; protected path .github");
-    Finding finding = first(Finding.class, f -> f.kind().equals(Finding.OWNERSHIP_VIOLATION));
+    Finding finding = first(Finding.class, f -> f.kind().equals(Finding.RESULT_REFUSED));
     assertThat(finding.task()).isEqualTo("core");
     assertThat(finding.paths()).containsExactlyInAnyOrder("outside.txt", ".github/workflows/evil.yml");
     assertThat(repo.rev(TARGET)).as("the target does not move").isEqualTo(base);

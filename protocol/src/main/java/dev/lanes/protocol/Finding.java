@@ -2,6 +2,7 @@ package dev.lanes.protocol;
 
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Something a worker learned while running a task that the lead may act on: an ownership violation, a suggested
@@ -32,6 +33,15 @@ public record Finding(String run, String task, int epoch, String worker, String 
   public static final String REVISION_REFUSED = "revision-refused";
   /** The agent's findings file could not be taken; {@code text} names the field, the value and the rule. */
   public static final String INVALID_FINDINGS = "invalid-findings";
+  /**
+   * The lead's own check of a passed result found changes the task may not make (outside its claims, a protected
+   * path, a symlink leaving the repository, a commit not on the offered base); {@code paths} are the paths, {@code
+   * text} names each violation. The result does not land.
+   */
+  public static final String RESULT_REFUSED = "result-refused";
+  /** The kinds only the lead publishes, with the lead as their {@code worker}: its answers, never a worker's report. */
+  public static final Set<String> LEAD_KINDS = Set.of(DELTA_REJECTED, REVISION_REFUSED,
+      RESULT_REFUSED);
 
   /**
    * Limits on a finding as the lead takes it. An honest worker's fit: its findings file is at most 256 KiB and 100
@@ -55,6 +65,11 @@ public record Finding(String run, String task, int epoch, String worker, String 
       return Optional.of("paths: " + paths.size() + (most == MAX_CLAIMS ? " claims" : " paths") + "; at most " + most);
     }
     return Optional.empty();
+  }
+
+  /** Whether the lead published this finding ({@link #LEAD_KINDS}), rather than a worker. */
+  public boolean fromLead() {
+    return LEAD_KINDS.contains(kind);
   }
 
   @Override
