@@ -147,7 +147,7 @@ class EnvelopeTest {
     assertThatThrownBy(() -> lead.open(Topics.REPORTS, s.key(), s.value(), s.from().get(), s.mac().get()))
         .isInstanceOf(ProtocolException.class).hasMessageContaining("belongs on lanes.work");
     assertThatThrownBy(() -> lead.open(s.topic(), "r/other", s.value(), s.from().get(), s.mac().get()))
-        .isInstanceOf(ProtocolException.class).hasMessageContaining("its key is \"r/t\"");
+        .isInstanceOf(ProtocolException.class).hasMessageContaining("its key is \"r/task/t\"");
   }
 
   @Test

@@ -437,6 +437,21 @@ public final class Lead implements AutoCloseable {
     }
   }
 
+  /**
+   * A result or a finding for a run this lead holds no longer (finished, its report kept or not) or never held: it is
+   * set aside with the reason and logged, so that a worker that wakes from a freeze after its run ended is told why
+   * nothing came of its work. Findings the lead published itself come back here too and are passed over.
+   */
+  private void late(Message message, String what) {
+    if (message instanceof Finding f && f.fromLead()) {
+      return;
+    }
+    String run = message instanceof TaskResult t ? t.run() : ((Finding) message).run();
+    String why = what + ": run " + run + (known.contains(run) ? " has finished" : " is not known to this lead");
+    LOG.warn("{}", why);
+    bus.deadLetter(Topics.REPORTS, dev.lanes.protocol.Json.encode(message), why);
+  }
+
   private void dispatch(Message message) {
     if (!active) {
       return;
@@ -452,10 +467,12 @@ public final class Lead implements AutoCloseable {
     } else if (message instanceof Heartbeat h) {
       run(h.run()).ifPresent(r -> r.onHeartbeat(h));
     } else if (message instanceof TaskResult t) {
-      run(t.run()).ifPresent(r -> r.onResult(t));
+      run(t.run()).ifPresentOrElse(r -> r.onResult(t), () -> late(t, "rejected the result of attempt " + t.epoch()
+          + " of task " + t.task() + " from " + t.worker()));
     } else if (message instanceof Finding f) {
-      run(f.run()).flatMap(r -> r.onFinding(f)).ifPresent(why ->
-          bus.deadLetter(Topics.REPORTS, dev.lanes.protocol.Json.encode(f), "finding refused: " + why));
+      run(f.run()).ifPresentOrElse(r -> r.onFinding(f).ifPresent(why ->
+          bus.deadLetter(Topics.REPORTS, dev.lanes.protocol.Json.encode(f), "finding refused: " + why)),
+          () -> late(f, "finding refused: " + f.kind() + " on task " + f.task() + " from " + f.worker()));
     } else if (message instanceof WorkerStatus w) {
       if (workers.update(w)) {
         LOG.info("worker {} joined ({} slots, capabilities {})", w.worker(), w.slots(), w.capabilities());
