@@ -467,7 +467,8 @@ public final class Lead implements AutoCloseable {
     } else if (message instanceof Heartbeat h) {
       run(h.run()).ifPresent(r -> r.onHeartbeat(h));
     } else if (message instanceof TaskResult t) {
-      run(t.run()).ifPresentOrElse(r -> r.onResult(t), () -> late(t, "rejected the result of attempt " + t.epoch()
+      run(t.run()).ifPresentOrElse(r -> r.onResult(t).ifPresent(why ->
+          bus.deadLetter(Topics.REPORTS, dev.lanes.protocol.Json.encode(t), why)), () -> late(t, "rejected the result of attempt " + t.epoch()
           + " of task " + t.task() + " from " + t.worker()));
     } else if (message instanceof Finding f) {
       run(f.run()).ifPresentOrElse(r -> r.onFinding(f).ifPresent(why ->

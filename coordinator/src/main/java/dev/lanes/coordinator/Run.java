@@ -323,17 +323,27 @@ final class Run implements MergeQueue.Listener {
     return Optional.empty();
   }
 
-  void onResult(TaskResult result) {
+  /**
+   * Takes the result of the task's current attempt. A result of another attempt (late, replayed, or naming a worker
+   * the attempt is not granted to) changes nothing: the rejection is recorded for the task when the task is known,
+   * and returned for the lead to set the record aside with.
+   *
+   * @return why the result was rejected; empty when it was taken
+   */
+  Optional<String> onResult(TaskResult result) {
     Slot slot = current(result.task(), result.epoch(), result.worker());
     if (slot == null || !granted(slot)) {
+      String why = "rejected the result of attempt " + result.epoch() + " from " + result.worker()
+          + ": not the current attempt";
       Slot known = tasks.get(result.task());
       if (known != null) {
         // A decision too: recorded, though it changes nothing about the task.
-        record(new TaskUpdate(id, known.task.id(), known.state, known.epoch, known.worker, "rejected the result of "
-            + "attempt " + result.epoch() + " from " + result.worker() + ": not the current attempt",
-            optional(known.base), Optional.ofNullable(known.commit)));
+        record(new TaskUpdate(id, known.task.id(), known.state, known.epoch, known.worker, why, optional(known.base),
+            Optional.ofNullable(known.commit)));
       }
-      return;
+      return Optional.of(why + (known == null ? " (no task " + result.task() + " in run " + id + ")"
+          : " (task " + result.task() + " is at attempt " + known.epoch + ", "
+              + known.state.name().toLowerCase(Locale.ROOT) + ")"));
     }
     slot.finished = clock.instant();
     workers.unload(slot.worker);
@@ -345,6 +355,7 @@ final class Run implements MergeQueue.Listener {
       written(slot, result, found);
     }
     advance();
+    return Optional.empty();
   }
 
   /**

@@ -33,8 +33,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Reports that enter a running lead on a real broker. Findings are taken only from the worker an attempt is granted
- * to, for that attempt, in a form the lead can act on; any other is set aside with the reason and changes nothing. A
+ * Reports that enter a running lead on a real broker. Results and findings are taken only from the worker an attempt
+ * is granted to, for that attempt, findings only in a form the lead can act on; any other is set aside with the reason
+ * and changes nothing. A
  * plan revision larger than a record may be (forty follow-ups of 55 KB each, together more than 2 MiB of plan) is
  * refused before it changes anything, said with a finding, and the lead goes on granting and landing other work.
  */
@@ -107,12 +108,18 @@ class LeadReportsIT {
   }
 
   @Test
-  void findingsFromTheWrongPartyOrInAFormTheLeadCannotUse_areSetAsideAndChangeNothing() throws Exception {
+  void reportsFromTheWrongPartyOrAttemptOrInAFormTheLeadCannotUse_areSetAsideAndChangeNothing() throws Exception {
     Lead.RunHandle run = submit("{id: docs, prompt: p, owns: [docs/], after: [core]}");
     TaskOffered core = grant(run, "core", "w1");
     int e = core.epoch();
     String r = run.id();
-    List<Finding> forged = List.of(
+    String coreCommit = repo.commitOnto(core.baseCommit(), core.branch(), Map.of("core/file.txt", "core\n"));
+    List<Message> forged = List.of(
+        passed(core, "w2", coreCommit, "core/file.txt"),
+        new TaskResult(r, "core", e + 1, "w1", TaskResult.Outcome.PASSED, core.branch(), Optional.of(coreCommit),
+            List.of(), 0, 0, "", "", 1, Optional.empty(), Optional.empty()),
+        new TaskResult(r, "nope", e, "w1", TaskResult.Outcome.PASSED, core.branch(), Optional.of(coreCommit),
+            List.of(), 0, 0, "", "", 1, Optional.empty(), Optional.empty()),
         new Finding(r, "core", e, "w2", Finding.NEEDS_PATHS, "take docs", List.of("docs/")),
         new Finding(r, "core", e + 1, "w1", Finding.NEEDS_PATHS, "take docs", List.of("docs/")),
         new Finding(r, "core", e, "w1", Finding.NEEDS_PATHS, "escape", List.of("../outside")),
@@ -128,6 +135,9 @@ class LeadReportsIT {
     org.awaitility.Awaitility.await().atMost(PATIENCE)
         .until(() -> WirePlanIT.deadReasons(broker.bootstrapServers()).size() >= forged.size());
     assertThat(WirePlanIT.deadReasons(broker.bootstrapServers())).containsExactly(
+        "rejected the result of attempt 1 from w2: not the current attempt (task core is at attempt 1, running)",
+        "rejected the result of attempt 2 from w1: not the current attempt (task core is at attempt 1, running)",
+        "rejected the result of attempt 1 from w1: not the current attempt (no task nope in run " + r + ")",
         "finding refused: worker: \"w2\" is not the worker attempt 1 of task core is granted to",
         "finding refused: epoch: 2 is not the current attempt of task core (1)",
         "finding refused: paths[0]: claim \"../outside\": segment \"..\" leaves the repository",
@@ -142,8 +152,7 @@ class LeadReportsIT {
         "finding refused: task: \"nope\" is not a task of run " + r);
 
     // None of them counted: the task's own result lands as it is, with no claim extended and nothing parked.
-    String commit = repo.commitOnto(core.baseCommit(), core.branch(), Map.of("core/file.txt", "core\n"));
-    bus.publish(passed(core, "w1", commit, "core/file.txt"));
+    bus.publish(passed(core, "w1", coreCommit, "core/file.txt"));
     await(TaskUpdate.class, u -> u.task().equals("core") && u.state() == TaskState.LANDED);
     assertThat(seen).noneMatch(m -> m instanceof PlanRevised);
 

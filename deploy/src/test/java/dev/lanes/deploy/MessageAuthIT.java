@@ -3,7 +3,10 @@ package dev.lanes.deploy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.lanes.bus.BrokerDir;
 import dev.lanes.bus.Bus;
+import dev.lanes.bus.ClientConfig;
+import dev.lanes.bus.ClientFiles;
 import dev.lanes.bus.EmbeddedBroker;
 import dev.lanes.bus.Envelope;
 import dev.lanes.bus.KafkaBus;
@@ -46,11 +49,9 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -63,10 +64,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Forgeries against a real broker, with the parties as they are across machines: a lead, an honest worker {@code w1}
+ * Forgeries against a real broker secured as {@code lanes broker} secures it (SASL_SSL, SCRAM-SHA-512, ACLs), with
+ * the parties as they are across machines, each connecting with its role's client file: a lead, an honest worker {@code w1}
  * and an enrolled but malicious worker {@code w2}, each with keys of its own from one set of client files, and a
  * submitter watching the events topic as {@code lanes submit --wait} does. Records are written with a raw Kafka
- * producer, headers and all, as anyone who reaches the broker could. Every refused record must reach
+ * producer, headers and all, with the broker's admin credential: the strongest writer there is, so that only the
+ * envelope stands between a forgery and the daemons (what the ACLs refuse is {@code SecureBrokerTest}'s). Every refused record must reach
  * {@code lanes.dead} with its reason, and the lead must still land a plan afterwards.
  */
 class MessageAuthIT {
@@ -78,7 +81,7 @@ class MessageAuthIT {
   @TempDir Path dir;
 
   private EmbeddedBroker broker;
-  private MessageKeys.Credentials credentials;
+  private Path brokerDir;
   private final List<AutoCloseable> open = new ArrayList<>();
   private KafkaBus leadBus;
   private Lead lead;
@@ -89,16 +92,16 @@ class MessageAuthIT {
 
   @BeforeEach
   void start() throws Exception {
-    broker = EmbeddedBroker.start(dir.resolve("broker"));
-    credentials = MessageKeys.newCredentials();
+    brokerDir = dir.resolve("broker");
+    broker = EmbeddedBroker.startSecure(BrokerDir.open(brokerDir, "127.0.0.1"), "127.0.0.1", 0);
     repo = LanesRunIT.repo(dir);
     startLead();
     startWorker("w1", dir.resolve("w1"));
     // w2 is enrolled like any worker, then turns on the others: its own keys are all it has.
-    evil = Envelope.of(MessageKeys.of(credentials.worker()).orElseThrow().withWorkerKey("w2", dir.resolve("w2")));
+    evil = Envelope.of(keys("worker").withWorkerKey("w2", dir.resolve("w2")));
     evilBus = bus("w2", evil);
     startWorkerOn(evilBus, "w2", dir.resolve("w2"));
-    KafkaBus submitter = bus("submit", Envelope.of(MessageKeys.of(credentials.submit()).orElseThrow()));
+    KafkaBus submitter = bus("submit", Envelope.of(keys("submit")));
     submitter.subscribe(Topics.EVENTS, Bus.Start.NOW, seenBySubmitter::add);
     await().atMost(WAIT).until(() -> lead.knownWorkers() == 2);
   }
@@ -161,7 +164,7 @@ class MessageAuthIT {
 
   @Test
   void anEnrolledIdIsNotTakenBySecondKey() throws Exception {
-    Envelope impostor = Envelope.of(MessageKeys.of(credentials.worker()).orElseThrow()
+    Envelope impostor = Envelope.of(keys("worker")
         .withWorkerKey("w1", dir.resolve("impostor")));
     KafkaBus bus = bus("impostor", impostor);
     bus.publish(impostor.enrolment("w1").orElseThrow()).get(30, TimeUnit.SECONDS);
@@ -224,12 +227,11 @@ class MessageAuthIT {
       result.headers().forEach(h -> again.headers().add(h));
       raw.send(again).get();
     }
-    await().atMost(WAIT).untilAsserted(() -> assertThat(records(Topics.EVENTS)).anySatisfy(r -> {
-      Message m = Json.decode(r.value());
-      assertThat(m).isInstanceOfSatisfying(TaskUpdate.class, u -> {
-        assertThat(u.run()).isEqualTo(run.id());
-        assertThat(u.detail()).contains("rejected the result of attempt 1 from w1: not the current attempt");
-      });
+    // The run has finished and left the lead: the replay is set aside with the reason.
+    await().atMost(WAIT).untilAsserted(() -> assertThat(deadLetters()).anySatisfy(d -> {
+      assertThat(d.value).isEqualTo(result.value());
+      assertThat(d.reason).isEqualTo("rejected the result of attempt 1 of task write from w1: run " + run.id()
+          + " has finished");
     }));
   }
 
@@ -254,13 +256,13 @@ class MessageAuthIT {
   // --- the parties ------------------------------------------------------------------------------------------------
 
   private void startLead() {
-    leadBus = bus("lead", Envelope.of(MessageKeys.of(credentials.lead()).orElseThrow()));
+    leadBus = bus("lead", Envelope.of(keys("lead")));
     lead = Lead.start(leadBus, repo, Clock.systemUTC(), Lead.Settings.daemon());
     open.add(lead);
   }
 
   private void startWorker(String id, Path work) {
-    Envelope envelope = Envelope.of(MessageKeys.of(credentials.worker()).orElseThrow().withWorkerKey(id, work));
+    Envelope envelope = Envelope.of(keys("worker").withWorkerKey(id, work));
     startWorkerOn(bus(id, envelope), id, work);
   }
 
@@ -269,9 +271,19 @@ class MessageAuthIT {
         Duration.ofMillis(500), Map.of()), Clock.systemUTC()));
   }
 
+  /** The client file of {@code role} as {@code lanes broker} wrote it: its SASL login, its CA and its message keys. */
+  private ClientConfig client(String role) {
+    return ClientConfig.load(ClientFiles.path(brokerDir, role), Optional.empty());
+  }
+
+  private MessageKeys keys(String role) {
+    return MessageKeys.of(client(role).lanes()).orElseThrow();
+  }
+
+  /** A bus for party {@code name}, logged in with the client file of its role. */
   private KafkaBus bus(String name, Envelope envelope) {
-    KafkaBus bus = KafkaBus.connect(broker.bootstrapServers(), "auth-it-" + name, envelope);
-    bus.createTopics();
+    String role = name.equals("lead") || name.equals("submit") ? name : "worker";
+    KafkaBus bus = KafkaBus.connect(client(role), "auth-it-" + name, envelope);
     open.add(bus);
     return bus;
   }
@@ -363,8 +375,7 @@ class MessageAuthIT {
   }
 
   private List<ConsumerRecord<String, byte[]>> records(String topic) {
-    Properties p = new Properties();
-    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+    Properties p = broker.clientConfig().kafka();
     List<ConsumerRecord<String, byte[]>> all = new ArrayList<>();
     try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
       TopicPartition tp = new TopicPartition(topic, 0);
@@ -379,9 +390,7 @@ class MessageAuthIT {
   }
 
   private KafkaProducer<String, byte[]> rawProducer() {
-    Properties p = new Properties();
-    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
-    return new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+    return new KafkaProducer<>(broker.clientConfig().kafka(), new StringSerializer(), new ByteArraySerializer());
   }
 
   private static <T> List<T> reversed(List<T> list) {
