@@ -1,5 +1,6 @@
 package dev.lanes.bus;
 
+import dev.lanes.protocol.Redactor;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
@@ -44,7 +45,26 @@ public final class ClientConfig {
     if (bootstrap == null || bootstrap.isBlank()) {
       throw new IllegalArgumentException(BOOTSTRAP + ": missing; the Kafka cluster must be named");
     }
+    rememberSecrets(properties);
     return new ClientConfig(kafka, lanes);
+  }
+
+  private static final java.util.regex.Pattern JAAS_PASSWORD =
+      java.util.regex.Pattern.compile("password\\s*=\\s*\"((?:[^\"\\\\]|\\\\.)*)\"");
+
+  /**
+   * Tells this process's {@link Redactor} the credentials among {@code properties}, so that no log line or record can
+   * carry them: every value whose name marks it as one ({@code ssl.keystore.password}, {@code lanes.enrol.secret},
+   * {@code lanes.lead.private-key}; not the public keys), and the passwords inside {@code sasl.jaas.config}.
+   */
+  private static void rememberSecrets(Map<String, String> properties) {
+    Map<String, String> secrets = new TreeMap<>(properties);
+    secrets.keySet().removeIf(name -> name.endsWith("public-key")); // keys, but made to be shown
+    java.util.regex.Matcher m = JAAS_PASSWORD.matcher(properties.getOrDefault("sasl.jaas.config", ""));
+    for (int i = 1; m.find(); i++) {
+      secrets.put("sasl.jaas.config password" + (i == 1 ? "" : " " + i), m.group(1));
+    }
+    Redactor.remember(secrets);
   }
 
   /**

@@ -3,6 +3,7 @@ package dev.lanes.bus;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lanes.protocol.Redactor;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -30,6 +31,23 @@ class ClientConfigTest {
     // A copy: a caller changing it changes nothing for the next client.
     kafka.put("security.protocol", "PLAINTEXT");
     assertThat(config.kafka().getProperty("security.protocol")).isEqualTo("SASL_SSL");
+  }
+
+  @Test
+  void theCredentialsOfAFileAreRedactedFromWhatTheProcessPrintsOrPublishes() throws Exception {
+    Path file = Files.writeString(dir.resolve("c.properties"), String.join("\n",
+        "bootstrap.servers=h:9093", "security.protocol=SASL_SSL",
+        "sasl.jaas.config=x required username=\"lead\" password=\"jaas-pw-8c1f7d2e\";",
+        "ssl.keystore.password=store-pw-5b9a", "lanes.enrol.secret=enrol-secret-77aa", "lanes.lead.public-key=PUBLIC-1",
+        ""));
+    ClientConfig.load(file, Optional.empty());
+
+    String said = Redactor.process().redact("login jaas-pw-8c1f7d2e, store store-pw-5b9a, enrol enrol-secret-77aa,"
+        + " lead PUBLIC-1, user lead");
+    assertThat(said).doesNotContain("jaas-pw-8c1f7d2e", "store-pw-5b9a", "enrol-secret-77aa")
+        .contains("[redacted:sasl.jaas.config password]", "[redacted:ssl.keystore.password]",
+            "[redacted:lanes.enrol.secret]")
+        .contains("lead PUBLIC-1, user lead");
   }
 
   @Test
