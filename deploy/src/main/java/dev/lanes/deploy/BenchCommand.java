@@ -1,5 +1,6 @@
 package dev.lanes.deploy;
 
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -25,7 +26,8 @@ final class BenchCommand implements Runnable {
       mixinStandardHelpOptions = true,
       description = "Simulated workers (the real claiming logic, tasks that pass at once) against the embedded broker"
           + " and a real lead: offered-to-granted latency and tasks/s, next to a plain Kafka produce-to-consume round"
-          + " trip. The tasks run in --in-flight chains, each landing releasing the next task of its chain.")
+          + " trip. The tasks run in --in-flight chains, each landing releasing the next task of its chain. Two legs,"
+          + " each on a broker of its own: plaintext and unsigned, then secured as lanes broker secures it.")
   static final class Dispatch implements Callable<Integer> {
     @Option(names = "--workers", defaultValue = "100", description = "Simulated workers (default: ${DEFAULT-VALUE}).")
     int workers;
@@ -40,9 +42,10 @@ final class BenchCommand implements Runnable {
         description = "No-op tasks run first and not counted, to warm up the JIT (default: ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--unsigned",
-        description = "Run the lead and the workers without message authentication, to see what it costs.")
-    boolean unsigned;
+    @Option(names = "--only", paramLabel = "LEG",
+        description = "Run one leg only: secure (SASL_SSL, credentials, tagged messages: the default set-up) or plain"
+            + " (plaintext, unsigned). By default both run, plain first, and the cost of security is printed.")
+    DispatchBench.Leg only;
 
     @Spec CommandSpec spec;
 
@@ -58,7 +61,8 @@ final class BenchCommand implements Runnable {
       if (open < 1) {
         throw new IllegalArgumentException("--in-flight: " + open + " must be at least 1");
       }
-      DispatchBench.run(workers, tasks, open, warmup, !unsigned, spec.commandLine().getOut());
+      DispatchBench.run(workers, tasks, open, warmup, only == null
+          ? List.of(DispatchBench.Leg.PLAIN, DispatchBench.Leg.SECURE) : List.of(only), spec.commandLine().getOut());
       return Main.OK;
     }
   }

@@ -1,10 +1,13 @@
 package dev.lanes.deploy;
 
+import dev.lanes.bus.BrokerDir;
 import dev.lanes.bus.Bus;
+import dev.lanes.bus.ClientConfig;
+import dev.lanes.bus.ClientFiles;
 import dev.lanes.bus.EmbeddedBroker;
 import dev.lanes.bus.Envelope;
-import dev.lanes.bus.MessageKeys;
 import dev.lanes.bus.KafkaBus;
+import dev.lanes.bus.MessageKeys;
 import dev.lanes.coordinator.Lead;
 import dev.lanes.protocol.AgentSpec;
 import dev.lanes.protocol.Claim;
@@ -62,24 +65,83 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 final class DispatchBench {
   private DispatchBench() {}
 
-  static void run(int workers, int tasks, int inFlight, int warmup, boolean signed, PrintWriter out) {
+  /** How the bus of one leg of the benchmark is set up. */
+  enum Leg {
+    /** Plaintext, no credentials, messages not tagged: Lanes as it was before it had any of these. */
+    PLAIN("plaintext, no credentials, messages NOT tagged"),
+    /**
+     * As {@code lanes broker} sets it up by default: SASL_SSL with SCRAM-SHA-512 and ACLs, each party logged in with
+     * its role's client file, every message tagged for its readers.
+     */
+    SECURE("SASL_SSL with SCRAM-SHA-512 and ACLs, each party with its role's client file; messages tagged for their"
+        + " readers (the lead's keys, each worker its own, enrolled)");
+
+    private final String says;
+
+    Leg(String says) {
+      this.says = says;
+    }
+  }
+
+  /** What one leg measured. */
+  private record Figures(double p50, double p99, double tasksPerSecond, double rttP50, double rttP99) {}
+
+  /**
+   * Runs each leg in turn, each with a broker, a lead and workers of its own and its own warm-up, and prints their
+   * figures; with both, the plaintext leg first, then the cost of security as the secured leg against it. The last
+   * line is the summary of the secured leg (the default set-up) with the plaintext leg's figures beside it, or of the
+   * one leg run.
+   */
+  static void run(int workers, int tasks, int inFlight, int warmup, List<Leg> legs, PrintWriter out) {
     Path dir = LocalCluster.tempDir("lanes-bench-");
-    try (EmbeddedBroker broker = EmbeddedBroker.start(dir.resolve("broker"))) {
-      out.printf(Locale.ROOT, "embedded broker at %s; %d simulated workers, %d no-op tasks in %d chains after %d"
-          + " to warm up%n", broker.bootstrapServers(), workers, tasks, inFlight, warmup);
+    try {
+      out.printf(Locale.ROOT, "%d simulated workers, %d no-op tasks in %d chains after %d to warm up; legs: %s%n",
+          workers, tasks, inFlight, warmup, legs.stream().map(l -> l.name().toLowerCase(Locale.ROOT)).toList());
       out.printf(Locale.ROOT, "jvm: %s %s, %d cpus, options: %s%n", System.getProperty("java.vm.name"),
           Runtime.version(), Runtime.getRuntime().availableProcessors(),
           String.join(" ", java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()));
-      out.flush();
-      double[] rtt = kafkaRoundTrips(broker.bootstrapServers(), 500);
-      Parties parties = signed ? Parties.signed(workers) : Parties.unsigned();
-      out.println(signed ? "messages: tagged for their readers (lanes.lead/worker keys, each worker its own)"
-          : "messages: NOT signed (--unsigned)");
-      if (signed) {
-        tagCost(parties, workers, out);
+      Map<Leg, Figures> figures = new java.util.EnumMap<>(Leg.class);
+      for (Leg leg : legs) {
+        figures.put(leg, leg(leg, dir.resolve(leg.name().toLowerCase(Locale.ROOT)), workers, tasks, inFlight, warmup,
+            out));
       }
-      Result r = dispatch(broker.bootstrapServers(), dir.resolve("repo"), workers, tasks, inFlight, warmup, parties,
-          out);
+      Figures plain = figures.get(Leg.PLAIN);
+      Figures secure = figures.get(Leg.SECURE);
+      Figures summary = secure != null ? secure : plain;
+      if (plain != null && secure != null) {
+        out.printf(Locale.ROOT, "security costs: dispatch p50 %.2f -> %.2f ms (x%.2f), p99 %.2f -> %.2f ms (x%.2f),"
+            + " tasks/s %.0f -> %.0f (x%.2f); Kafka round trip p50 %.2f -> %.2f ms%n", plain.p50, secure.p50,
+            secure.p50 / plain.p50, plain.p99, secure.p99, secure.p99 / plain.p99, plain.tasksPerSecond,
+            secure.tasksPerSecond, secure.tasksPerSecond / plain.tasksPerSecond, plain.rttP50, secure.rttP50);
+      }
+      out.printf(Locale.ROOT, "dispatch p50_ms=%.2f p99_ms=%.2f tasks_per_s=%.0f kafka_rtt_p99_ms=%.2f%s%n",
+          summary.p50, summary.p99, summary.tasksPerSecond, summary.rttP99, plain != null && secure != null
+              ? String.format(Locale.ROOT, " plain_p99_ms=%.2f plain_tasks_per_s=%.0f", plain.p99,
+                  plain.tasksPerSecond) : "");
+      out.flush();
+    } finally {
+      LocalCluster.deleteTree(dir);
+    }
+  }
+
+  private static Figures leg(Leg leg, Path dir, int workers, int tasks, int inFlight, int warmup, PrintWriter out) {
+    out.printf(Locale.ROOT, "--- %s leg: %s%n", leg.name().toLowerCase(Locale.ROOT), leg.says);
+    out.flush();
+    long started = System.nanoTime();
+    try (EmbeddedBroker broker = leg == Leg.SECURE
+        ? EmbeddedBroker.startSecure(BrokerDir.open(dir.resolve("broker"), "127.0.0.1"), "127.0.0.1", 0)
+        : EmbeddedBroker.start(dir.resolve("broker"))) {
+      out.printf(Locale.ROOT, "embedded broker at %s, started in %d ms%n", broker.bootstrapServers(),
+          (System.nanoTime() - started) / 1_000_000);
+      out.flush();
+      ClientConfig admin = broker.clientConfig();
+      double[] rtt = kafkaRoundTrips(admin, 500);
+      Parties parties = leg == Leg.SECURE ? Parties.fromClientFiles(dir.resolve("broker"), workers)
+          : Parties.plain(admin);
+      if (leg == Leg.SECURE) {
+        tagCost(workers, out);
+      }
+      Result r = dispatch(admin, dir.resolve("repo"), workers, tasks, inFlight, warmup, parties, out);
       double[] lat = r.latenciesMs;
       Arrays.sort(lat);
       out.printf(Locale.ROOT, "offered->granted: n=%d p50=%.2f ms p90=%.2f ms p99=%.2f ms max=%.2f ms%n",
@@ -87,14 +149,11 @@ final class DispatchBench {
       out.printf(Locale.ROOT, "grants to the worker the offer preferred: %d of %d%n", r.toPreferred, lat.length);
       out.printf(Locale.ROOT, "throughput: %d tasks in %.2f s = %.0f tasks/s (all %s)%n", tasks, r.seconds,
           tasks / r.seconds, r.allLanded ? "landed" : "NOT landed");
-      out.printf(Locale.ROOT, "plain Kafka produce->consume: n=%d p50=%.2f ms p99=%.2f ms%n", rtt.length,
-          pct(rtt, 50), pct(rtt, 99));
+      out.printf(Locale.ROOT, "plain Kafka produce->consume on this broker: n=%d p50=%.2f ms p99=%.2f ms%n",
+          rtt.length, pct(rtt, 50), pct(rtt, 99));
       out.printf(Locale.ROOT, "ratio dispatch p50 / kafka round trip p50: %.1f%n", pct(lat, 50) / pct(rtt, 50));
-      out.printf(Locale.ROOT, "dispatch p50_ms=%.2f p99_ms=%.2f tasks_per_s=%.0f kafka_rtt_p99_ms=%.2f%n",
-          pct(lat, 50), pct(lat, 99), tasks / r.seconds, pct(rtt, 99));
       out.flush();
-    } finally {
-      LocalCluster.deleteTree(dir);
+      return new Figures(pct(lat, 50), pct(lat, 99), tasks / r.seconds, pct(rtt, 50), pct(rtt, 99));
     }
   }
 
@@ -113,21 +172,24 @@ final class DispatchBench {
   }
 
   /**
-   * The keys of the lead and of the simulated workers, as on separate machines: the lead's from its client file, each
-   * worker's its own, introduced to the lead by enrolment when it announces itself.
+   * How the lead and the simulated workers reach the broker and sign: on the secured leg, as on separate machines,
+   * each logs in with its role's client file and signs with the keys in it (each worker with a key of its own,
+   * introduced to the lead by enrolment when it announces itself); on the plaintext leg, unsigned, with no login.
    */
-  private record Parties(Envelope lead, Envelope workers) {
-    static Parties signed(int workers) {
-      MessageKeys.Credentials files = MessageKeys.newCredentials();
-      MessageKeys simulated = MessageKeys.of(files.worker()).orElseThrow();
+  private record Parties(ClientConfig leadClient, Envelope lead, ClientConfig workerClient, Envelope workers) {
+    static Parties fromClientFiles(Path brokerDir, int workers) {
+      ClientConfig lead = ClientConfig.load(ClientFiles.path(brokerDir, "lead"), Optional.empty());
+      ClientConfig worker = ClientConfig.load(ClientFiles.path(brokerDir, "worker"), Optional.empty());
+      MessageKeys simulated = MessageKeys.of(worker.lanes()).orElseThrow();
       for (int i = 0; i < workers; i++) {
         simulated.withNewWorkerKey("sim" + i);
       }
-      return new Parties(Envelope.of(MessageKeys.of(files.lead()).orElseThrow()), Envelope.of(simulated));
+      return new Parties(lead, Envelope.of(MessageKeys.of(lead.lanes()).orElseThrow()), worker,
+          Envelope.of(simulated));
     }
 
-    static Parties unsigned() {
-      return new Parties(Envelope.unsigned(), Envelope.unsigned());
+    static Parties plain(ClientConfig plaintext) {
+      return new Parties(plaintext, Envelope.unsigned(), plaintext, Envelope.unsigned());
     }
   }
 
@@ -135,7 +197,7 @@ final class DispatchBench {
    * What tagging costs by itself: the lead sealing an offer for every worker, and a worker opening it, on keys of
    * their own made here so the run's keys stay untouched.
    */
-  private static void tagCost(Parties parties, int workers, PrintWriter out) {
+  private static void tagCost(int workers, PrintWriter out) {
     MessageKeys.Credentials files = MessageKeys.newCredentials();
     MessageKeys leadKeys = MessageKeys.of(files.lead()).orElseThrow();
     MessageKeys workerKeys = MessageKeys.of(files.worker()).orElseThrow();
@@ -172,15 +234,15 @@ final class DispatchBench {
     out.flush();
   }
 
-  private static Result dispatch(String bootstrap, Path repo, int workers, int tasks, int inFlight, int warmup,
+  private static Result dispatch(ClientConfig admin, Path repo, int workers, int tasks, int inFlight, int warmup,
       Parties parties, PrintWriter out) {
     Demo.git(createDirs(repo), "init", "-q", "-b", "main");
     Demo.git(repo, "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q", "--allow-empty",
         "-m", "empty");
     Plan plan = chains("bench", tasks, inFlight);
     Observations seen = new Observations(plan.name(), tasks);
-    try (KafkaBus leadBus = KafkaBus.connect(bootstrap, "bench-lead", parties.lead());
-        KafkaBus workerBus = KafkaBus.connect(bootstrap, "bench-workers", parties.workers());
+    try (KafkaBus leadBus = KafkaBus.connect(parties.leadClient(), "bench-lead", parties.lead());
+        KafkaBus workerBus = KafkaBus.connect(parties.workerClient(), "bench-workers", parties.workers());
         Lead lead = Lead.start(leadBus, repo, Clock.systemUTC())) {
       List<Worker> sims = new ArrayList<>();
       for (int i = 0; i < workers; i++) {
@@ -208,11 +270,11 @@ final class DispatchBench {
             (System.nanoTime() - start) / 1e9, landed ? "all landed" : "NOT all landed");
         out.flush();
       }
-      Map<String, Long> before = endOffsets(bootstrap);
+      Map<String, Long> before = endOffsets(admin);
       long start = System.nanoTime();
       boolean landed = runToEnd(lead, plan);
       double seconds = (System.nanoTime() - start) / 1e9;
-      Map<String, Long> after = endOffsets(bootstrap);
+      Map<String, Long> after = endOffsets(admin);
       StringBuilder perTask = new StringBuilder("records per task:");
       for (String topic : Topics.all()) {
         double n = (after.get(topic) - before.get(topic)) / (double) tasks;
@@ -295,9 +357,8 @@ final class DispatchBench {
     }
   }
 
-  private static Map<String, Long> endOffsets(String bootstrap) {
-    Properties c = new Properties();
-    c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+  private static Map<String, Long> endOffsets(ClientConfig admin) {
+    Properties c = admin.kafka();
     try (KafkaConsumer<byte[], byte[]> consumer =
         new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
       List<TopicPartition> partitions = Topics.all().stream().map(t -> new TopicPartition(t, 0)).toList();
@@ -307,22 +368,19 @@ final class DispatchBench {
     }
   }
 
-  private static double[] kafkaRoundTrips(String bootstrap, int n) {
+  /** Round trips of one record at a time through {@code admin}'s broker, logged in and encrypted as the leg's are. */
+  private static double[] kafkaRoundTrips(ClientConfig admin, int n) {
     String topic = "lanes.bench.rtt";
-    Properties admin = new Properties();
-    admin.put("bootstrap.servers", bootstrap);
-    try (Admin a = Admin.create(admin)) {
+    try (Admin a = Admin.create(admin.kafka())) {
       a.createTopics(List.of(new NewTopic(topic, 1, (short) 1))).all().get();
     } catch (Exception e) {
       throw new IllegalStateException("cannot create " + topic + ": " + e.getMessage(), e);
     }
-    Properties p = new Properties();
-    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    Properties p = admin.kafka();
     p.put(ProducerConfig.ACKS_CONFIG, "all");
     p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
     p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
-    Properties c = new Properties();
-    c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    Properties c = admin.kafka();
     c.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 100);
     double[] out = new double[n];
     try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());

@@ -44,6 +44,7 @@ public final class Main implements Runnable {
     CommandLine cl = new CommandLine(new Main());
     cl.setOut(out);
     cl.setErr(err);
+    cl.setCaseInsensitiveEnumValuesAllowed(true);
     cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
       if (e instanceof ProtocolException || e instanceof LeadException || e instanceof IllegalArgumentException
           || e instanceof dev.lanes.worker.WorkerException) {
