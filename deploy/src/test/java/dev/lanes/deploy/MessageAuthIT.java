@@ -31,6 +31,7 @@ import dev.lanes.protocol.RunFinished;
 import dev.lanes.protocol.RunStarted;
 import dev.lanes.protocol.TaskCancelled;
 import dev.lanes.protocol.TaskOffered;
+import dev.lanes.protocol.TaskRef;
 import dev.lanes.protocol.TaskResult;
 import dev.lanes.protocol.TaskState;
 import dev.lanes.protocol.TaskUpdate;
@@ -148,12 +149,12 @@ class MessageAuthIT {
     Envelope.Sealed honest = evil.seal(new Heartbeat("forged-run", "t", 1, "w2", "agent", "fine"));
     List<Forgery> forgeries = List.of(
         retag("grant", new ClaimGranted("forged-run", "t", 1, "w2"), "worker/w2", honest, "only lead may send it"),
-        new Forgery("grant as lead", Topics.WORK, "forged-run/t", Json.encode(new ClaimGranted("forged-run", "t", 1,
-            "w2")), "lead", randomTags(), "does not match"),
+        new Forgery("grant as lead", Topics.WORK, TaskRef.key("forged-run", "t"),
+            Json.encode(new ClaimGranted("forged-run", "t", 1, "w2")), "lead", randomTags(), "does not match"),
         retag("cancel", new TaskCancelled("forged-run", "t", 1, "stop"), "worker/w2", honest, "only lead may send it"),
         retag("result for w1", result("w1"), "worker/w2", honest, "only worker/w1 may send it"),
-        new Forgery("result as w1", Topics.REPORTS, "forged-run/t", Json.encode(result("w1")), "worker/w1",
-            honest.mac().orElseThrow(), "does not match"));
+        new Forgery("result as w1", Topics.REPORTS, TaskRef.key("forged-run", "t"), Json.encode(result("w1")),
+            "worker/w1", honest.mac().orElseThrow(), "does not match"));
     sendAndAwaitDeadLetters(forgeries);
     // Nor can w2 get its own bus to sign as anyone else.
     assertThat(evilBus.publish(new ClaimGranted("forged-run", "t", 1, "w2")))
