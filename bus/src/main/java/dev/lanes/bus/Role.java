@@ -19,11 +19,13 @@ import org.apache.kafka.common.resource.ResourceType;
  *
  * <ul>
  *   <li>The lead writes offers, grants and cancels on {@code lanes.work} and its decisions on {@code lanes.events},
- *       reads the reports as the member of its group, replays its log, and sets bad records aside.</li>
+ *       reads the reports as the member of its group and answers some of them there (findings of the kinds only it
+ *       sends), replays its log, and sets bad records aside.</li>
  *   <li>A worker reads {@code lanes.work}, writes claims, heartbeats, results and findings on {@code lanes.reports},
  *       and sets aside what it could not read from {@code lanes.work}.</li>
  *   <li>A submitter ({@code lanes submit}, {@code lanes status}) hands a plan in on {@code lanes.reports}, follows
- *       the run on {@code lanes.events}, and may see how many records {@code lanes.dead} holds.</li>
+ *       the run on {@code lanes.events}, sets aside an event it refuses, and may see how many records
+ *       {@code lanes.dead} holds (not read them).</li>
  * </ul>
  * No role may create or delete topics, alter configurations or ACLs: the broker makes the topics itself.
  */
@@ -46,6 +48,8 @@ public enum Role {
         allow(acls, principal, ResourceType.TOPIC, Topics.EVENTS, AclOperation.WRITE);
         allow(acls, principal, ResourceType.TOPIC, Topics.EVENTS, AclOperation.READ);
         allow(acls, principal, ResourceType.TOPIC, Topics.REPORTS, AclOperation.READ);
+        // Its answers to reports (a refused delta, revision or result) are findings, on the reports topic.
+        allow(acls, principal, ResourceType.TOPIC, Topics.REPORTS, AclOperation.WRITE);
         allow(acls, principal, ResourceType.TOPIC, Topics.DEAD, AclOperation.WRITE);
         allow(acls, principal, ResourceType.GROUP, Topics.LEAD_GROUP, AclOperation.READ);
         break;
@@ -57,8 +61,9 @@ public enum Role {
       case SUBMIT:
         allow(acls, principal, ResourceType.TOPIC, Topics.REPORTS, AclOperation.WRITE);
         allow(acls, principal, ResourceType.TOPIC, Topics.EVENTS, AclOperation.READ);
-        // The dead letters' offsets, for lanes status to count them; not their contents.
-        allow(acls, principal, ResourceType.TOPIC, Topics.DEAD, AclOperation.DESCRIBE);
+        // Setting aside an event it refused; with it, the dead letters' offsets for lanes status to count (WRITE
+        // implies DESCRIBE), not their contents.
+        allow(acls, principal, ResourceType.TOPIC, Topics.DEAD, AclOperation.WRITE);
         break;
       default:
         throw new IllegalStateException("no ACLs for role " + this);

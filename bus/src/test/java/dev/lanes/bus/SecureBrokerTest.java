@@ -94,11 +94,11 @@ class SecureBrokerTest {
 
   @ParameterizedTest(name = "{0} writes {1}: {2}")
   @CsvSource({
-      "lead, lanes.work, true", "lead, lanes.events, true", "lead, lanes.dead, true", "lead, lanes.reports, false",
+      "lead, lanes.work, true", "lead, lanes.events, true", "lead, lanes.dead, true", "lead, lanes.reports, true",
       "worker, lanes.reports, true", "worker, lanes.dead, true", "worker, lanes.work, false",
       "worker, lanes.events, false",
       "submit, lanes.reports, true", "submit, lanes.work, false", "submit, lanes.events, false",
-      "submit, lanes.dead, false"})
+      "submit, lanes.dead, true"})
   void eachRoleWritesOnlyTheTopicsItNeeds(String role, String topic, boolean allowed) {
     ClientConfig config = ClientConfig.load(ClientFiles.path(dir, role), Optional.empty());
     if (allowed) {
