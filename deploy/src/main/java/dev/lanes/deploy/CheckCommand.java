@@ -2,7 +2,6 @@ package dev.lanes.deploy;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.lanes.coordinator.LeadException;
-import dev.lanes.coordinator.git.TargetBranch;
 import dev.lanes.protocol.Json;
 import dev.lanes.protocol.OwnershipCheck;
 import dev.lanes.protocol.OwnershipReport;
@@ -33,7 +32,9 @@ import picocli.CommandLine.Spec;
       "",
       "Reports every pair of tasks that may run at the same time (neither waits for the other through after:, directly or transitively) and own a common path, with an example path and the files of the base commit that both claims cover. Also warns about claims that cover no file at the base commit.",
       "",
-      "Exit 0 when clean, 1 when there are conflicts, 2 for an invalid plan or repository."
+      "Also checks the plan against the repository, as lanes run and lanes submit do before anything starts: a target that is a checked-out branch is an error; uncommitted changes (agents will not see them) and a verify command or agent given as a relative path that the base commit does not have are warnings.",
+      "",
+      "Exit 0 when clean, 1 when there are conflicts, 2 for an invalid plan or repository, or a checked-out target."
     })
 final class CheckCommand implements Callable<Integer> {
   /** Files listed per conflict in the human output; --json lists them all. */
@@ -68,11 +69,12 @@ final class CheckCommand implements Callable<Integer> {
       return Main.BAD_INPUT;
     }
     List<String> warnings = new ArrayList<>();
+    Preflight.Findings found;
     OwnershipReport report;
     try {
-      Optional<List<String>> files = baseFiles(parsed, warnings);
+      found = Preflight.check(parsed, repo, Preflight.Agents.ELSEWHERE);
       OwnershipCheck check = OwnershipCheck.of(parsed);
-      report = files.isPresent() ? check.report(files.get()) : check.report();
+      report = found.baseFiles().isPresent() ? check.report(found.baseFiles().get()) : check.report();
     } catch (LeadException | ProtocolException e) {
       if (!json) {
         throw e;
@@ -80,41 +82,23 @@ final class CheckCommand implements Callable<Integer> {
       printJson(out, List.of(), warnings, List.of(e.getMessage()));
       return Main.BAD_INPUT;
     }
+    warnings.addAll(found.warnings());
     warnings.addAll(report.warnings());
     if (json) {
-      printJson(out, report.conflicts(), warnings, List.of());
+      printJson(out, report.conflicts(), warnings, found.errors());
     } else {
       report.conflicts().forEach(c -> out.println("conflict: " + c.describe(SHOWN_FILES)));
       warnings.forEach(w -> out.println("warning: " + w));
       out.println(count(report.conflicts().size(), "conflict") + ", " + count(warnings.size(), "warning")
           + " among " + count(parsed.tasks().size(), "task"));
+      found.errors().forEach(e -> spec.commandLine().getErr().println("lanes: " + e));
+      spec.commandLine().getErr().flush();
     }
     out.flush();
+    if (!found.errors().isEmpty()) {
+      return Main.BAD_INPUT;
+    }
     return report.hasConflicts() ? Main.FAILED : Main.OK;
-  }
-
-  /**
-   * The files of the plan's base commit. An explicit --repo must work; the current directory is only used when it is
-   * inside a repository, and a base it does not have is a warning rather than an error.
-   */
-  private Optional<List<String>> baseFiles(Plan parsed, List<String> warnings) {
-    if (repo.isPresent()) {
-      try (TargetBranch target = TargetBranch.open(repo.get())) {
-        return Optional.of(target.files(target.resolveBase(parsed.base())));
-      }
-    }
-    TargetBranch here;
-    try {
-      here = TargetBranch.open(Path.of("").toAbsolutePath());
-    } catch (LeadException e) {
-      return Optional.empty();
-    }
-    try (here) {
-      return Optional.of(here.files(here.resolveBase(parsed.base())));
-    } catch (LeadException e) {
-      warnings.add(e.getMessage() + "; the files at the base commit were not checked (pass --repo DIR)");
-      return Optional.empty();
-    }
   }
 
   private static void printJson(PrintWriter out, List<OwnershipReport.Conflict> conflicts, List<String> warnings,

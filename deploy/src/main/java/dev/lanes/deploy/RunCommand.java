@@ -2,7 +2,6 @@ package dev.lanes.deploy;
 
 import dev.lanes.coordinator.Lead;
 import dev.lanes.coordinator.RunReport;
-import dev.lanes.coordinator.git.TargetBranch;
 import dev.lanes.protocol.OwnershipCheck;
 import dev.lanes.protocol.OwnershipReport;
 import dev.lanes.protocol.Plan;
@@ -34,6 +33,8 @@ import picocli.CommandLine.Model.CommandSpec;
       "Runs a plan to the end in this process: broker, lead and local workers.",
       "",
       "An embedded Kafka broker on 127.0.0.1 is used unless --bootstrap-servers or --kafka-config is given; only this process holds its password. Tasks that may run at once and own a common path are put in order first (refused with --strict). Results land on the plan's target branch; your working tree and checked-out branch are never touched.",
+      "",
+      "Before anything starts, the plan is checked against the repository as lanes check does: a target that is a checked-out branch is refused; uncommitted changes, and a verify command or agent that cannot run (a relative path the base commit does not have, a program not on this machine's PATH) are warnings that name the tasks.",
       "",
       "Exit 0 when every task landed, 1 when any did not (or conflicts under --strict), 2 for bad input."
     })
@@ -70,7 +71,12 @@ final class RunCommand implements Callable<Integer> {
     }
     Plan parsed = PlanParser.parse(plan);
     PrintWriter out = spec.commandLine().getOut();
-    Optional<Plan> checked = checkOwnership(parsed, repo, strict, out);
+    // Before a broker, a mirror or a directory exists: a refused run leaves nothing behind.
+    Preflight.Findings found = Preflight.check(parsed, Optional.of(repo), Preflight.Agents.HERE);
+    found.warnings().forEach(w -> out.println("warning: " + w));
+    out.flush();
+    found.requireNoErrors();
+    Optional<Plan> checked = checkOwnership(parsed, found.baseFiles().orElseThrow(), strict, out);
     if (checked.isEmpty()) {
       return Main.FAILED;
     }
@@ -84,11 +90,7 @@ final class RunCommand implements Callable<Integer> {
    * are put in order (the later in the plan waits for the earlier), each added edge printed; with {@code strict},
    * the conflicts are printed and nothing runs (empty).
    */
-  static Optional<Plan> checkOwnership(Plan plan, Path repo, boolean strict, PrintWriter out) {
-    List<String> files;
-    try (TargetBranch target = TargetBranch.open(repo.toAbsolutePath())) {
-      files = target.files(target.resolveBase(plan.base()));
-    }
+  static Optional<Plan> checkOwnership(Plan plan, List<String> files, boolean strict, PrintWriter out) {
     OwnershipReport report = OwnershipCheck.check(plan, files);
     report.warnings().forEach(w -> out.println("warning: " + w));
     if (!report.hasConflicts()) {

@@ -44,6 +44,11 @@ final class SubmitCommand implements Callable<Integer> {
 
   @picocli.CommandLine.Mixin BusOptions busOptions;
 
+  @Option(names = "--repo", paramLabel = "DIR",
+      description = "The lead's repository, when it is on this machine, to check the plan against before it is handed"
+          + " over, as lanes check does (default: the current directory, if it is inside a git repository).")
+  Optional<Path> repo;
+
   @Option(names = "--strict", description = "Refuse a plan whose concurrent tasks own the same paths.")
   boolean strict;
 
@@ -61,6 +66,10 @@ final class SubmitCommand implements Callable<Integer> {
     dev.lanes.bus.ClientConfig kafka = busOptions.config();
     String bootstrapServers = kafka.bootstrapServers();
     Plan parsed = PlanParser.parse(plan);
+    Preflight.Findings found = Preflight.check(parsed, repo, Preflight.Agents.ELSEWHERE);
+    found.warnings().forEach(w -> out.println("warning: " + w));
+    out.flush();
+    found.requireNoErrors();
     OwnershipReport report = OwnershipCheck.check(parsed);
     if (report.hasConflicts() && strict) {
       report.conflicts().forEach(c -> out.println("conflict: " + c.describe(3)));

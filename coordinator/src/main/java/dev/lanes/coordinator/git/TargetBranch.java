@@ -102,12 +102,9 @@ public final class TargetBranch implements AutoCloseable {
    * that already contains the base (a resumed or repeated run). Refuses to move a checked-out branch.
    */
   public void prepare(String target, String baseCommit) {
-    Optional<String> checkedOut = checkedOutAt(target);
-    if (checkedOut.isPresent()) {
-      throw new LeadException(
-          "target: \"" + target + "\" is the branch checked out in " + checkedOut.get()
-              + "; Lanes never moves a checked-out branch (choose another target)");
-    }
+    checkedOutProblem(target).ifPresent(problem -> {
+      throw new LeadException(problem);
+    });
     ObjectId tip = tip(target).map(ObjectId::fromString).orElse(null);
     ObjectId base = ObjectId.fromString(baseCommit);
     if (tip == null) {
@@ -117,6 +114,43 @@ public final class TargetBranch implements AutoCloseable {
           "target: branch \"" + target + "\" already exists and does not contain the base commit "
               + baseCommit.substring(0, 12) + "; delete it or choose another target");
     }
+  }
+
+  /**
+   * Why {@code target} cannot be a target here, if it is the branch checked out in the repository's working tree or in
+   * one of its linked worktrees: asked before a run starts ({@code lanes check}, {@code run}, {@code submit}) and again
+   * when the lead prepares the target.
+   */
+  public Optional<String> checkedOutProblem(String target) {
+    return checkedOutAt(target).map(where -> "target: \"" + target + "\" is the branch checked out in " + where
+        + "; Lanes never moves a checked-out branch (choose another target)");
+  }
+
+  /**
+   * What {@code git status} lists as not committed in the working tree the repository was opened from (tracked files
+   * changed, staged or not, and untracked files that are not ignored), as {@code XY path} lines in git's short format;
+   * empty for a bare repository. Agents start from a commit, so none of this reaches them.
+   */
+  public List<String> uncommitted() {
+    GitCli.Result r;
+    try {
+      r = GitCli.in(dir).probe("status", "--porcelain", "-z", "--untracked-files=normal");
+    } catch (GitException e) {
+      throw new LeadException("cannot read the status of " + dir + ": " + e.getMessage(), e);
+    }
+    if (!r.ok()) {
+      return List.of(); // no working tree (a bare repository): nothing can be left out
+    }
+    List<String> entries = new ArrayList<>();
+    List<byte[]> fields = r.fields();
+    for (int i = 0; i < fields.size(); i++) {
+      String entry = new String(fields.get(i), java.nio.charset.StandardCharsets.UTF_8);
+      entries.add(entry);
+      if (entry.startsWith("R") || entry.startsWith("C")) {
+        i++; // a rename or copy is followed by the path it came from
+      }
+    }
+    return entries;
   }
 
   /**
