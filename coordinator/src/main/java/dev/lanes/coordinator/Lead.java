@@ -4,6 +4,8 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.lanes.bus.Bus;
 import dev.lanes.coordinator.git.TargetBranch;
+import dev.lanes.coordinator.git.TargetLock;
+import dev.lanes.protocol.ExistingTarget;
 import dev.lanes.coordinator.git.VerifyTrees;
 import dev.lanes.protocol.PlanRevised;
 import dev.lanes.protocol.ClaimRequested;
@@ -161,6 +163,13 @@ public final class Lead implements AutoCloseable {
   private final Cache<String, RunReport> finished;
   /** The end of each run started here, kept across replays, which rebuild the runs themselves. */
   private final Map<String, CompletableFuture<RunReport>> endings = new java.util.concurrent.ConcurrentHashMap<>();
+  /**
+   * The start of each unfinished run, by target: a target is held by one run at a time, and the log says which, so a
+   * lead that takes over refuses what the last one would have.
+   */
+  private final Map<String, RunStarted> holds = new HashMap<>();
+  /** The lock file each run this lead holds keeps on its target, for the processes of this machine. */
+  private final Map<String, TargetLock> locks = new HashMap<>();
   /** Every run id in the log, finished ones too: a plan submitted again under a known id is not started twice. */
   private final java.util.Set<String> known = new java.util.HashSet<>();
   private final String name = "lead-" + ProcessHandle.current().pid() + "-" + HexFormat.of().formatHex(randomBytes());
@@ -243,8 +252,16 @@ public final class Lead implements AutoCloseable {
    * the lead role.
    */
   public RunHandle submit(Plan plan, String id) {
+    return submit(plan, id, Optional.empty(), "lanes run");
+  }
+
+  /**
+   * Starts a run as {@link #submit(Plan, String)} does, doing with a target that exists and is ahead of the base
+   * what {@code existing} says (empty: refuse), for {@code submitter}, who is named as asking for the run.
+   */
+  public RunHandle submit(Plan plan, String id, Optional<ExistingTarget> existing, String submitter) {
     awaitActive(Duration.ofSeconds(30));
-    Run run = onLoop(() -> startRun(plan, id));
+    Run run = onLoop(() -> startRun(plan, id, existing, submitter));
     return new RunHandle(id, run.baseCommit(), run.done(), () -> onLoop(run::report));
   }
 
@@ -303,7 +320,7 @@ public final class Lead implements AutoCloseable {
     });
   }
 
-  private Run startRun(Plan plan, String id) {
+  private Run startRun(Plan plan, String id, Optional<ExistingTarget> existing, String submitter) {
     if (!active) {
       throw new LeadException("this lead lost the lead role to another one; submit the plan there");
     }
@@ -314,14 +331,44 @@ public final class Lead implements AutoCloseable {
       throw new LeadException("run " + id + " already ran; submit the plan again for a new run");
     }
     admit(plan, id);
+    refuseIfHeld(plan, id);
     String base = repo.resolveBase(plan.base());
-    repo.prepare(plan.target(), base);
+    TargetLock lock = TargetLock.acquire(repo.commonGitDir(),
+        TargetLock.Holder.of(id, plan.target(), clock.instant(), "lead " + name));
+    try {
+      repo.prepare(plan.target(), base, existing, id);
+    } catch (RuntimeException e) {
+      lock.close();
+      throw e;
+    }
+    locks.put(id, lock);
     Run run = new Run(id, plan, base, context(), ending(id));
     runs.put(id, run);
     retireWhenDone(run);
     known.add(id);
-    run.start();
+    RunStarted start = run.start(name + " on " + lock.holder().host() + ", submitted by " + submitter);
+    if (!run.finished()) {
+      holds.put(plan.target(), start);
+    }
     return run;
+  }
+
+  /**
+   * One run per target: a plan whose target an unfinished run holds is refused, naming that run, since when and who
+   * holds it; the very plan of that run submitted again is recognised as such.
+   */
+  private void refuseIfHeld(Plan plan, String id) {
+    RunStarted holder = holds.get(plan.target());
+    if (holder == null) {
+      return;
+    }
+    String who = "run " + holder.run() + holder.startedAt().map(t -> " since " + t).orElse("")
+        + holder.holder().map(h -> " (" + h + ")").orElse("");
+    if (holder.definition().filter(plan::equals).isPresent()) {
+      throw new LeadException("the same plan is already running as " + who + "; it is not started twice");
+    }
+    throw new LeadException("target: \"" + plan.target() + "\" is held by " + who
+        + "; one run per target: wait for it to end, or give the plan another target");
   }
 
   /**
@@ -346,6 +393,7 @@ public final class Lead implements AutoCloseable {
     }
     runs.values().forEach(Run::close);
     runs.clear();
+    releaseTargets();
     known.clear();
     enrolled.clear();
     workers = new Workers();
@@ -363,6 +411,7 @@ public final class Lead implements AutoCloseable {
       }
       for (Run run : List.copyOf(runs.values())) {
         try {
+          holdTarget(run);
           run.resume();
         } catch (RuntimeException e) {
           LOG.error("{} could not resume run {}: {}", name, run.id(), e.toString(), e);
@@ -379,6 +428,46 @@ public final class Lead implements AutoCloseable {
     }
   }
 
+  /** Takes the lock file of a resumed run's target; a run on it here that is not ours is logged, not fatal. */
+  private void holdTarget(Run run) {
+    Optional<RunStarted> held = holds.values().stream().filter(s -> s.run().equals(run.id())).findFirst();
+    if (held.isEmpty()) {
+      return; // a second unfinished run on one target, from before targets were held: the log's last start holds it
+    }
+    RunStarted start = held.get();
+    try {
+      locks.put(run.id(), TargetLock.acquire(repo.commonGitDir(), TargetLock.Holder.of(run.id(), start.target(),
+          clock.instant(), "lead " + name)));
+    } catch (LeadException e) {
+      LOG.warn("{} resumes run {}, but: {}", name, run.id(), e.getMessage());
+    }
+  }
+
+  private void releaseTargets() {
+    locks.values().forEach(TargetLock::close);
+    locks.clear();
+    holds.clear();
+  }
+
+  /**
+   * What a finished run leaves: its target's hold, and the task branches of the tasks that landed (their work is on
+   * the target now; a task that did not land keeps its branches for a person, until {@code lanes gc}).
+   */
+  private void release(String runId, RunReport report) {
+    holds.values().removeIf(s -> s.run().equals(runId));
+    Optional.ofNullable(locks.remove(runId)).ifPresent(TargetLock::close);
+    for (RunReport.Row row : report.tasks()) {
+      if (row.state() != dev.lanes.protocol.TaskState.LANDED) {
+        continue;
+      }
+      try {
+        repo.workBranches("lanes-work/" + runId + "/" + row.task() + "/").forEach(repo::deleteBranch);
+      } catch (RuntimeException e) {
+        LOG.warn("could not delete the task branches of {} in run {}: {}", row.task(), runId, e.getMessage());
+      }
+    }
+  }
+
   private Run.Context context() {
     return new Run.Context(outbox, repo, verifyTrees, workers, clock, settings, loop, background, name);
   }
@@ -390,6 +479,7 @@ public final class Lead implements AutoCloseable {
   private void retireWhenDone(Run run) {
     run.done().thenAccept(report -> {
       if (runs.get(run.id()) == run) {
+        release(run.id(), report);
         runs.remove(run.id());
         endings.remove(run.id());
         finished.put(run.id(), report);
@@ -415,6 +505,7 @@ public final class Lead implements AutoCloseable {
         known.add(s.run());
         if (s.definition().isPresent()) {
           starts.put(s.run(), s);
+          holds.put(s.target(), s);
           plans.putIfAbsent(s.run(), s.definition().get());
         }
       } else if (message instanceof PlanRevised r) {
@@ -424,6 +515,7 @@ public final class Lead implements AutoCloseable {
       } else if (message instanceof RunFinished f) {
         known.add(f.run()); // after compaction, a finished run's end may be all that is left of it
         starts.remove(f.run());
+        holds.values().removeIf(s -> s.run().equals(f.run()));
       } else if (message instanceof WorkerEnrolled w) {
         // The bus believes the key from here on (see Envelope); the lead only remembers that it is recorded.
         enrolled.putIfAbsent(w.worker(), w.revoked() ? "" : w.publicKey());
@@ -505,13 +597,15 @@ public final class Lead implements AutoCloseable {
       return; // read again after a restart: it was answered then
     }
     try {
-      startRun(submitted.definition(), submitted.request());
+      startRun(submitted.definition(), submitted.request(), submitted.existingTarget(), submitted.submitter());
       LOG.info("started run {} submitted by {}", submitted.request(), submitted.submitter());
     } catch (PlanException e) {
       LOG.warn("refused the plan of request {} from {}: {}", submitted.request(), submitted.submitter(),
           e.getMessage());
       bus.publish(new PlanRejected(submitted.request(), submitted.definition().name(), e.problems()));
     } catch (LeadException | ProtocolException e) {
+      LOG.warn("refused the plan of request {} from {}: {}", submitted.request(), submitted.submitter(),
+          e.getMessage());
       bus.publish(new PlanRejected(submitted.request(), submitted.definition().name(), List.of(e.getMessage())));
     }
   }
@@ -633,6 +727,7 @@ public final class Lead implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     runs.values().forEach(Run::close);
+    releaseTargets();
     background.shutdownNow();
     outbox.close();
     repo.close();

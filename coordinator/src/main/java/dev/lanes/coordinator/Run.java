@@ -133,14 +133,18 @@ final class Run implements MergeQueue.Listener {
     return done;
   }
 
-  void start() {
-    record(new RunStarted(id, plan.name(), plan.target(), baseCommit, List.copyOf(tasks.keySet()), Optional.of(plan)));
+  /** Records the start, naming who holds the target for the run, and makes the first offers; returns the record. */
+  RunStarted start(String holder) {
+    RunStarted start = new RunStarted(id, plan.name(), plan.target(), baseCommit, List.copyOf(tasks.keySet()),
+        Optional.of(plan), Optional.of(started.toString()), Optional.of(holder));
+    record(start);
     for (Slot slot : tasks.values()) {
       slot.waitingFor = (int) slot.task.after().stream().distinct().count();
       if (slot.waitingFor == 0) {
         offer(slot, "from " + shortId(baseCommit), "");
       }
     }
+    return start;
   }
 
   /** Takes back one recorded change of state, during replay; nothing is published. */

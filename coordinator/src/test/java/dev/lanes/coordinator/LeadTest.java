@@ -188,8 +188,10 @@ class LeadTest {
     events.sync();
 
     List<Message> mine = events.all(Message.class);
-    assertThat(mine.get(0)).usingRecursiveComparison().ignoringFields("definition")
+    assertThat(mine.get(0)).usingRecursiveComparison().ignoringFields("definition", "startedAt", "holder")
         .isEqualTo(new RunStarted(run.id(), "sample", TARGET, base, List.of("core"), Optional.empty()));
+    assertThat(((RunStarted) mine.get(0)).holder()).hasValueSatisfying(h -> assertThat(h).contains("submitted by"));
+    assertThat(((RunStarted) mine.get(0)).startedAt()).isPresent();
     assertThat(((RunStarted) mine.get(0)).definition()).map(Plan::name).contains("sample");
     assertThat(mine.get(mine.size() - 1)).isEqualTo(new RunFinished(run.id(), TARGET, List.of("core"), List.of()));
     assertThat(events.all(TaskUpdate.class)).extracting(TaskUpdate::state).containsExactly(TaskState.OFFERED,
@@ -539,6 +541,60 @@ class LeadTest {
     PlanRejected rejected = events.awaitFirst(PlanRejected.class, r -> r.request().equals("req-2"));
 
     assertThat(rejected.problems()).singleElement().asString().contains("target: \"main\" is the branch checked out");
+  }
+
+  @Test
+  void aSecondRunOnAHeldTargetIsRefusedNamingTheHolder() {
+    Lead.RunHandle first = lead.submit(plan("- {id: core, prompt: p, owns: [core/]}"));
+    Plan other = plan("- {id: docs, prompt: p, owns: [docs/]}");
+
+    assertThatThrownBy(() -> lead.submit(other))
+        .isInstanceOf(LeadException.class)
+        .hasMessageStartingWith("target: \"" + TARGET + "\" is held by run " + first.id() + " since ")
+        .hasMessageContaining("submitted by lanes run")
+        .hasMessageContaining("one run per target");
+    work.sync();
+    assertThat(work.all(TaskOffered.class)).extracting(TaskOffered::run).containsOnly(first.id());
+  }
+
+  @Test
+  void theSamePlanSubmittedTwiceIsRecognisedAndRunOnce() {
+    Plan plan = plan("- {id: core, prompt: p, owns: [core/]}");
+    bus.publish(new PlanSubmitted("req-1", plan, "alice@a"));
+    bus.publish(new PlanSubmitted("req-2", plan, "alice@a"));
+
+    PlanRejected second = events.awaitFirst(PlanRejected.class, r -> r.request().equals("req-2"));
+
+    assertThat(second.problems()).singleElement().asString()
+        .startsWith("the same plan is already running as run req-1 since ")
+        .contains("submitted by alice@a").endsWith("it is not started twice");
+    events.sync();
+    assertThat(events.all(RunStarted.class)).extracting(RunStarted::run).containsExactly("req-1");
+  }
+
+  @Test
+  void aLeadThatTakesOverKnowsWhichRunHoldsTheTarget() {
+    Lead.RunHandle first = lead.submit(plan("- {id: core, prompt: p, owns: [core/]}"));
+    restartLead(Lead.Settings.daemon());
+
+    assertThatThrownBy(() -> lead.submit(plan("- {id: docs, prompt: p, owns: [docs/]}")))
+        .hasMessageStartingWith("target: \"" + TARGET + "\" is held by run " + first.id());
+  }
+
+  @Test
+  void aRunThatLandedDeletesItsTaskBranchesAndLetsItsTargetGo() throws Exception {
+    Lead.RunHandle run = lead.submit(plan("- {id: core, prompt: p, owns: [core/]}"));
+    TaskOffered offer = grant(run, "core", "w1");
+    String commit = repo.commitOnto(offer.baseCommit(), offer.branch(), Map.of("core/file.txt", "changed\n"));
+    assertThat(repo.git("branch", "--list", "lanes-work/*")).contains(offer.branch());
+    bus.publish(passed(offer, "w1", commit));
+    run.done().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+
+    // The lead lets go in the loop's task that ended the run; a submit is handled on the loop after it.
+    Lead.RunHandle next = lead.submit(plan("- {id: docs, prompt: p, owns: [docs/]}"), "next-run",
+        Optional.of(dev.lanes.protocol.ExistingTarget.CONTINUE), "tester");
+    assertThat(next.baseCommit()).isEqualTo(base);
+    assertThat(repo.git("branch", "--list", "lanes-work/*")).isBlank();
   }
 
   @Test

@@ -8,12 +8,23 @@ import java.util.Optional;
  *
  * @param definition the whole plan as the lead runs it (with any ordering the ownership check added), so that a lead
  *     that restarts can rebuild the run from its log; empty only in records from before it was added
+ * @param startedAt when the run started (ISO-8601): since when it holds its target
+ * @param holder which process holds the target for the run, on which host, and who asked for it; the log records it
+ *     so that a second run on the same target is refused by name, by this lead or the next one
  */
 public record RunStarted(String run, String plan, String target, String baseCommit, List<String> tasks,
-    Optional<Plan> definition) implements Message {
+    Optional<Plan> definition, Optional<String> startedAt, Optional<String> holder) implements Message {
   public RunStarted {
     tasks = List.copyOf(tasks);
     definition = definition == null ? Optional.empty() : definition;
+    startedAt = startedAt == null ? Optional.empty() : startedAt;
+    holder = holder == null ? Optional.empty() : holder;
+  }
+
+  /** A start that does not say when or by whom, as records from before those fields were added. */
+  public RunStarted(String run, String plan, String target, String baseCommit, List<String> tasks,
+      Optional<Plan> definition) {
+    this(run, plan, target, baseCommit, tasks, definition, Optional.empty(), Optional.empty());
   }
 
   @Override

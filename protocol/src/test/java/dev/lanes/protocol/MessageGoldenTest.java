@@ -87,7 +87,8 @@ class MessageGoldenTest {
             Optional.of(new Plan("rename-account-id", Optional.of("main"), "lanes/rename-account-id", List.of(
                 new Plan.Task("core", "Rename userId in core", "Rename userId to accountId in core.",
                     List.of(Claim.parse("core/"), Claim.parse("**/*.md")), List.of(), List.of("java"),
-                    new AgentSpec(List.of("sh", "-c", "./rename.sh"), 1_800_000), Optional.of("./mvnw -q test")))))),
+                    new AgentSpec(List.of("sh", "-c", "./rename.sh"), 1_800_000), Optional.of("./mvnw -q test"))))),
+            Optional.of("2026-11-23T15:30:12Z"), Optional.of("lead-4242-9f3a on build-01, submitted by alice@build-01")),
         "task-update",
         new TaskUpdate(RUN, "core", TaskState.RUNNING, 1, WORKER, "granted to w-build-02", Optional.of(BASE),
             Optional.empty()),
@@ -96,7 +97,8 @@ class MessageGoldenTest {
     samples.put("lead-online", new LeadOnline("lead-build-01"));
     samples.put("plan-submitted", new PlanSubmitted("submit-5b1e", new Plan("docs", Optional.empty(), "lanes/docs",
         List.of(new Plan.Task("readme", "readme", "Fix the README.", List.of(Claim.parse("README.md")), List.of(),
-            List.of(), new AgentSpec(List.of("sh", "-c", "true"), 60_000), Optional.empty()))), "alice@build-01"));
+            List.of(), new AgentSpec(List.of("sh", "-c", "true"), 60_000), Optional.empty()))), "alice@build-01",
+        Optional.of(ExistingTarget.FRESH)));
     samples.put("plan-rejected", new PlanRejected("submit-5b1e", "rename-account-id", List.of("target: \"main\" is"
         + " the branch checked out in /srv/repo; Lanes never moves a checked-out branch (choose another target)")));
     samples.put("plan-revised", new PlanRevised(RUN, new Plan("docs", Optional.empty(), "lanes/docs", List.of(

@@ -4,6 +4,7 @@ import dev.lanes.coordinator.LeadException;
 import dev.lanes.git.GitCli;
 import dev.lanes.git.GitException;
 import dev.lanes.git.GitRepository;
+import dev.lanes.protocol.ExistingTarget;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -98,21 +99,105 @@ public final class TargetBranch implements AutoCloseable {
   }
 
   /**
-   * Makes sure the target branch exists and holds the base: creates it at the base, or accepts an existing target
-   * that already contains the base (a resumed or repeated run). Refuses to move a checked-out branch.
+   * Makes sure the target branch exists and holds the base, building on an existing one (as a resumed run does).
+   * Refuses to move a checked-out branch.
    */
   public void prepare(String target, String baseCommit) {
+    prepare(target, baseCommit, Optional.of(ExistingTarget.CONTINUE), "run");
+  }
+
+  /**
+   * Makes sure the target branch exists and holds the base, as {@link #check} allows: creates it at the base, keeps
+   * an existing one at the base, builds on one ahead of it ({@code CONTINUE}), or starts it again from the base
+   * ({@code FRESH}, its old tip kept as {@link #backupRef}). Refuses to move a checked-out branch.
+   */
+  public void prepare(String target, String baseCommit, Optional<ExistingTarget> existing, String run) {
+    check(target, baseCommit, existing);
+    ObjectId base = ObjectId.fromString(baseCommit);
+    Optional<String> tip = tip(target);
+    if (tip.isEmpty()) {
+      moveRef(target, ObjectId.zeroId(), base, "lanes: create target");
+    } else if (!tip.get().equals(baseCommit) && existing.equals(Optional.of(ExistingTarget.FRESH))) {
+      ObjectId old = ObjectId.fromString(tip.get());
+      if (!tryMoveFullRef(backupRef(target, run), ObjectId.zeroId(), old, "lanes: backup of " + target)) {
+        throw new LeadException(backupRef(target, run) + " exists already; the target is left as it was");
+      }
+      moveRef(target, old, base, "lanes: start " + target + " again from the base for run " + run);
+    }
+  }
+
+  /**
+   * Whether a run may start on the target as it is, without changing anything: a target that does not exist or sits
+   * at the base is fine; one ahead of the base needs a choice, and one that lacks the base can only start again.
+   *
+   * @throws LeadException naming the target, how it stands and the options
+   */
+  public void check(String target, String baseCommit, Optional<ExistingTarget> existing) {
     checkedOutProblem(target).ifPresent(problem -> {
       throw new LeadException(problem);
     });
-    ObjectId tip = tip(target).map(ObjectId::fromString).orElse(null);
-    ObjectId base = ObjectId.fromString(baseCommit);
-    if (tip == null) {
-      moveRef(target, ObjectId.zeroId(), base, "lanes: create target");
-    } else if (!isAncestor(base, tip)) {
+    Optional<String> tip = tip(target);
+    if (tip.isEmpty() || tip.get().equals(baseCommit) || existing.equals(Optional.of(ExistingTarget.FRESH))) {
+      return;
+    }
+    String base = baseCommit.substring(0, 12);
+    if (!isAncestor(ObjectId.fromString(baseCommit), ObjectId.fromString(tip.get()))) {
       throw new LeadException(
-          "target: branch \"" + target + "\" already exists and does not contain the base commit "
-              + baseCommit.substring(0, 12) + "; delete it or choose another target");
+          "target: branch \"" + target + "\" already exists and does not contain the base commit " + base
+              + "; run with --fresh to start it again from the base (its tip is kept under refs/lanes/backup/),"
+              + " or choose another target");
+    }
+    if (existing.isEmpty()) {
+      throw new LeadException("target: branch \"" + target + "\" already exists, " + ahead(baseCommit, tip.get())
+          + " commit(s) ahead of the base " + base + " (an earlier run's result?); run with --continue to build on"
+          + " it, or with --fresh to start it again from the base (its tip is kept under refs/lanes/backup/)");
+    }
+  }
+
+  /** Where {@code FRESH} keeps the old tip of a target that run {@code run} started again. */
+  public static String backupRef(String target, String run) {
+    return "refs/lanes/backup/" + target + "/" + run;
+  }
+
+  private int ahead(String base, String tip) {
+    try (RevWalk walk = new RevWalk(repo)) {
+      walk.markStart(walk.parseCommit(ObjectId.fromString(tip)));
+      walk.markUninteresting(walk.parseCommit(ObjectId.fromString(base)));
+      int n = 0;
+      for (RevCommit c : walk) {
+        n++;
+      }
+      return n;
+    } catch (IOException e) {
+      throw failure("count the commits of " + tip, e);
+    }
+  }
+
+  /**
+   * The workers' task branches in the repository ({@code lanes-work/RUN/TASK/eN}) under {@code prefix}, e.g.
+   * {@code lanes-work/RUN/} for one run's.
+   */
+  public List<String> workBranches(String prefix) {
+    try {
+      return repo.getRefDatabase().getRefsByPrefix(Constants.R_HEADS + prefix).stream()
+          .map(r -> Repository.shortenRefName(r.getName())).filter(b -> b.startsWith("lanes-work/")).sorted().toList();
+    } catch (IOException e) {
+      throw failure("list the branches under " + prefix, e);
+    }
+  }
+
+  /** Deletes a branch whatever it points to; a branch already gone is no error. */
+  public void deleteBranch(String branch) {
+    try {
+      RefUpdate update = repo.updateRef(Constants.R_HEADS + branch);
+      update.setForceUpdate(true);
+      RefUpdate.Result result = update.delete();
+      if (result != RefUpdate.Result.FORCED && result != RefUpdate.Result.NO_CHANGE
+          && result != RefUpdate.Result.NEW) {
+        throw new LeadException("cannot delete branch " + branch + ": " + result);
+      }
+    } catch (IOException e) {
+      throw failure("delete branch " + branch, e);
     }
   }
 
@@ -385,8 +470,12 @@ public final class TargetBranch implements AutoCloseable {
   }
 
   private boolean tryMoveRef(String branch, ObjectId expected, ObjectId next, String why) {
+    return tryMoveFullRef(Constants.R_HEADS + branch, expected, next, why);
+  }
+
+  private boolean tryMoveFullRef(String ref, ObjectId expected, ObjectId next, String why) {
     try {
-      RefUpdate update = repo.updateRef(Constants.R_HEADS + branch);
+      RefUpdate update = repo.updateRef(ref);
       update.setExpectedOldObjectId(expected);
       update.setNewObjectId(next);
       update.setForceUpdate(true); // merge commits are fast-forwards too; the expected old id is the real guard
@@ -402,10 +491,10 @@ public final class TargetBranch implements AutoCloseable {
         case LOCK_FAILURE:
           return false;
         default:
-          throw new LeadException("cannot move branch " + branch + ": " + result);
+          throw new LeadException("cannot move " + Repository.shortenRefName(ref) + ": " + result);
       }
     } catch (IOException e) {
-      throw failure("move branch " + branch, e);
+      throw failure("move " + Repository.shortenRefName(ref), e);
     }
   }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lanes.coordinator.LeadException;
+import dev.lanes.protocol.ExistingTarget;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
@@ -122,6 +123,73 @@ class TargetBranchTest {
     branch.prepare(TARGET, base);
 
     assertThat(repo.rev(TARGET)).as("an existing target is not reset").isEqualTo(ahead);
+  }
+
+  @Test
+  void prepare_refusesATargetAheadOfTheBaseWithoutAChoice() {
+    String ahead = repo.commitOnto(base, TARGET, Map.of("core/file.txt", "earlier run\n"));
+
+    assertThatThrownBy(() -> branch.prepare(TARGET, base, Optional.empty(), "r2"))
+        .isInstanceOf(LeadException.class)
+        .hasMessageContaining("\"" + TARGET + "\" already exists, 1 commit(s) ahead of the base " + base.substring(0, 12))
+        .hasMessageContaining("--continue")
+        .hasMessageContaining("--fresh");
+    assertThat(repo.rev(TARGET)).as("nothing stacks on it, nothing resets it").isEqualTo(ahead);
+  }
+
+  @Test
+  void prepare_acceptsATargetAtTheBaseWithoutAChoice() {
+    repo.git("branch", TARGET, base);
+
+    branch.prepare(TARGET, base, Optional.empty(), "r2");
+
+    assertThat(repo.rev(TARGET)).isEqualTo(base);
+  }
+
+  @Test
+  void prepare_freshStartsTheTargetAgainAndKeepsItsOldTip() {
+    String ahead = repo.commitOnto(base, TARGET, Map.of("core/file.txt", "earlier run\n"));
+
+    branch.prepare(TARGET, base, Optional.of(ExistingTarget.FRESH), "r2");
+
+    assertThat(repo.rev(TARGET)).isEqualTo(base);
+    assertThat(repo.rev(TargetBranch.backupRef(TARGET, "r2"))).isEqualTo(ahead);
+    assertThat(TargetBranch.backupRef(TARGET, "r2")).isEqualTo("refs/lanes/backup/lanes/sample/r2");
+  }
+
+  @Test
+  void prepare_freshAlsoStartsAgainATargetThatLacksTheBase() {
+    String elsewhere = repo.commitOnto(base, "side", Map.of("docs/README.md", "side\n"));
+    String newBase = repo.commitOnto(base, "newer", Map.of("core/file.txt", "newer\n"));
+    repo.git("branch", TARGET, elsewhere);
+
+    branch.prepare(TARGET, newBase, Optional.of(ExistingTarget.FRESH), "r3");
+
+    assertThat(repo.rev(TARGET)).isEqualTo(newBase);
+    assertThat(repo.rev(TargetBranch.backupRef(TARGET, "r3"))).isEqualTo(elsewhere);
+  }
+
+  @Test
+  void prepare_continueBuildsOnATargetAheadOfTheBase() {
+    String ahead = repo.commitOnto(base, TARGET, Map.of("core/file.txt", "earlier run\n"));
+
+    branch.prepare(TARGET, base, Optional.of(ExistingTarget.CONTINUE), "r2");
+
+    assertThat(repo.rev(TARGET)).isEqualTo(ahead);
+  }
+
+  @Test
+  void workBranches_listsAndDeletesTheWorkersBranchesOnly() {
+    repo.git("branch", "lanes-work/r1/core/e1", base);
+    repo.git("branch", "lanes-work/r1/core/e2", base);
+    repo.git("branch", "lanes-work/r2/docs/e1", base);
+    repo.git("branch", "lanes-workshop", base);
+
+    assertThat(branch.workBranches("lanes-work/r1/")).containsExactly("lanes-work/r1/core/e1", "lanes-work/r1/core/e2");
+    branch.workBranches("lanes-work/r1/").forEach(branch::deleteBranch);
+
+    assertThat(branch.workBranches("lanes-work")).containsExactly("lanes-work/r2/docs/e1");
+    assertThat(branch.tip("lanes-workshop")).isPresent();
   }
 
   @Test
