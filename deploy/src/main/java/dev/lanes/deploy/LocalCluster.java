@@ -45,7 +45,12 @@ final class LocalCluster implements AutoCloseable {
    */
   static LocalCluster start(Path repo, int workers, List<String> capabilities, Optional<ClientConfig> external,
       Lead.Settings settings) {
-    Path root = tempDir("lanes-run-");
+    return start(tempDir("lanes-run-"), repo, workers, capabilities, external, settings);
+  }
+
+  /** Starts as above, in the run directory {@code root}: broker, workers' mirrors, worktrees and logs. */
+  static LocalCluster start(Path root, Path repo, int workers, List<String> capabilities,
+      Optional<ClientConfig> external, Lead.Settings settings) {
     // The embedded broker takes only the password it made for this process: an agent that finds its port (it runs
     // under a worker here and sees LANES_*) has no credential to publish with.
     Optional<EmbeddedBroker> broker = external.isPresent()

@@ -20,7 +20,7 @@ import picocli.CommandLine.Command;
     description = "Coordinates a team of coding agents working on one repository in parallel.",
     subcommands = {RunCommand.class, CheckCommand.class, DemoCommand.class, BrokerCommand.class,
         CoordinatorCommand.class, WorkerCommand.class, SubmitCommand.class, StatusCommand.class, CredentialsCommand.class,
-        BenchCommand.class})
+        BenchCommand.class, GcCommand.class})
 public final class Main implements Runnable {
   static final int OK = 0;
   static final int FAILED = 1;

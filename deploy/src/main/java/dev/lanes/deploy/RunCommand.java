@@ -2,6 +2,9 @@ package dev.lanes.deploy;
 
 import dev.lanes.coordinator.Lead;
 import dev.lanes.coordinator.RunReport;
+import dev.lanes.coordinator.git.TargetBranch;
+import dev.lanes.coordinator.git.TargetLock;
+import dev.lanes.protocol.ExistingTarget;
 import dev.lanes.protocol.OwnershipCheck;
 import dev.lanes.protocol.OwnershipReport;
 import dev.lanes.protocol.Plan;
@@ -10,6 +13,7 @@ import dev.lanes.protocol.Topics;
 import dev.lanes.bus.Bus;
 import dev.lanes.bus.ClientConfig;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.LinkedHashSet;
@@ -36,7 +40,9 @@ import picocli.CommandLine.Model.CommandSpec;
       "",
       "Before anything starts, the plan is checked against the repository as lanes check does: a target that is a checked-out branch is refused; uncommitted changes, and a verify command or agent that cannot run (a relative path the base commit does not have, a program not on this machine's PATH) are warnings that name the tasks.",
       "",
-      "Exit 0 when every task landed, 1 when any did not (or conflicts under --strict), 2 for bad input."
+      "One run per target: a target another run holds is refused, naming it. A target an earlier run left ahead of the base needs --continue or --fresh. At the end, each task that did not land is listed with the paths of its logs and worktree.",
+      "",
+      "Exit 0 when every task landed, 1 when any did not (or conflicts under --strict), 2 for bad input (a held target too)."
     })
 final class RunCommand implements Callable<Integer> {
   @Parameters(paramLabel = "PLAN", description = "The plan file (YAML).")
@@ -62,6 +68,23 @@ final class RunCommand implements Callable<Integer> {
       description = "Capabilities of the local workers (default: every capability the plan requires).")
   List<String> capabilities;
 
+  @picocli.CommandLine.ArgGroup(exclusive = true) Existing existing = new Existing();
+
+  /** What to do with a target that already exists and is ahead of the base: one of two, or neither (refuse). */
+  static final class Existing {
+    @Option(names = "--continue",
+        description = "The target branch exists and is ahead of the base (an earlier run's result): build on it.")
+    boolean keep;
+
+    @Option(names = "--fresh", description = "The target branch exists and is ahead of the base: start it again from"
+        + " the base; its old tip is kept as refs/lanes/backup/TARGET/RUN.")
+    boolean fresh;
+
+    Optional<ExistingTarget> choice() {
+      return fresh ? Optional.of(ExistingTarget.FRESH) : keep ? Optional.of(ExistingTarget.CONTINUE) : Optional.empty();
+    }
+  }
+
   @Spec CommandSpec spec;
 
   @Override
@@ -82,7 +105,7 @@ final class RunCommand implements Callable<Integer> {
     }
     Optional<ClientConfig> kafka = busOptions.given() ? Optional.of(busOptions.config()) : Optional.empty();
     return execute(checked.get(), repo, workers, capabilities, kafka,
-        merge.applyTo(Lead.Settings.fixedWorkers()).withPassEnv(passEnv.names()), out);
+        merge.applyTo(Lead.Settings.fixedWorkers()).withPassEnv(passEnv.names()), existing.choice(), out);
   }
 
   /**
@@ -107,16 +130,47 @@ final class RunCommand implements Callable<Integer> {
     return Optional.of(serialized.plan());
   }
 
-  /** Runs a validated plan and prints its progress and summary; returns the exit code. */
+  /** Runs a validated plan on a new target and prints its progress and summary; returns the exit code. */
   static int execute(Plan plan, Path repo, int workers, List<String> capabilities, Optional<ClientConfig> bootstrap,
       Lead.Settings settings, PrintWriter out) {
+    return execute(plan, repo, workers, capabilities, bootstrap, settings, Optional.empty(), out);
+  }
+
+  /**
+   * Runs a validated plan and prints its progress and summary; returns the exit code. The target is taken (see
+   * {@link TargetLock}) and checked against {@code existing} before anything starts, so a refused run leaves nothing.
+   */
+  static int execute(Plan plan, Path repo, int workers, List<String> capabilities, Optional<ClientConfig> bootstrap,
+      Lead.Settings settings, Optional<ExistingTarget> existing, PrintWriter out) {
+    Path repoDir = repo.toAbsolutePath().normalize();
+    String runId = Lead.newRunId(plan, Clock.systemUTC());
+    Path gitDir;
+    try (TargetBranch target = TargetBranch.open(repoDir)) {
+      gitDir = target.commonGitDir();
+    }
+    try (TargetLock lock = TargetLock.acquire(gitDir, TargetLock.Holder.of(runId, plan.target(),
+        Clock.systemUTC().instant(), "lanes run"))) {
+      try (TargetBranch target = TargetBranch.open(repoDir)) {
+        target.check(plan.target(), target.resolveBase(plan.base()), existing);
+      }
+      Path runDir = LocalCluster.tempDir("lanes-run-");
+      Path record = RunRecords.write(gitDir, runId, plan.target(), runDir);
+      int code = execute(plan, repoDir, runDir, runId, workers, capabilities, bootstrap, settings, existing, out);
+      if (!Files.exists(runDir)) {
+        deleteQuietly(record);
+      }
+      return code;
+    }
+  }
+
+  private static int execute(Plan plan, Path repo, Path runDir, String runId, int workers, List<String> capabilities,
+      Optional<ClientConfig> bootstrap, Lead.Settings settings, Optional<ExistingTarget> existing, PrintWriter out) {
     List<String> caps = capabilities == null ? required(plan) : capabilities;
     if (bootstrap.isEmpty()) {
       out.println("Starting an embedded Kafka broker, the lead and " + workers + " worker(s)...");
     }
-    LocalCluster cluster = LocalCluster.start(repo.toAbsolutePath().normalize(), workers, caps, bootstrap, settings);
+    LocalCluster cluster = LocalCluster.start(runDir, repo, workers, caps, bootstrap, settings);
     boolean keep = true;
-    String runId = Lead.newRunId(plan, Clock.systemUTC());
     Thread hook = new Thread(() -> {
       // Ctrl-C: the workers end their agents, whose worktrees are kept, then everything stops.
       try {
@@ -135,17 +189,25 @@ final class RunCommand implements Callable<Integer> {
           finished.countDown();
         }
       });
-      RunReport report = cluster.lead().submit(plan, runId).done().join();
+      RunReport report = cluster.lead().submit(plan, runId, existing, "lanes run").done().join();
       awaitQuietly(finished);
       Progress.summary(out, report);
       keep = !report.allLanded();
       if (keep) {
-        out.println("Worktrees and logs of the tasks that did not land are kept under " + cluster.workRoot());
+        KeptAttempts.printNotLanded(out, report, cluster.workRoot());
       }
       return report.allLanded() ? Main.OK : Main.FAILED;
     } finally {
       cluster.close(keep);
       removeHook(hook);
+    }
+  }
+
+  private static void deleteQuietly(Path file) {
+    try {
+      Files.deleteIfExists(file);
+    } catch (java.io.IOException e) {
+      // a record of a directory that is gone: lanes gc drops it
     }
   }
 

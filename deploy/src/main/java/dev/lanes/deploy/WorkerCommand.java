@@ -50,7 +50,8 @@ final class WorkerCommand implements Callable<Integer> {
   String heartbeat;
 
   @Option(names = "--list-kept",
-      description = "List the attempts this worker kept (failed, timed out, archived after a crash) and exit.")
+      description = "List the attempts kept (failed, timed out, archived after a crash) under --dir and exit: a"
+          + " worker's directory, or the run directory lanes run printed (one directory per worker below it).")
   boolean listKept;
 
   @Option(names = "--discard", paramLabel = "RUN/TASK/eN",
@@ -99,18 +100,13 @@ final class WorkerCommand implements Callable<Integer> {
     }, "worker " + name, out);
   }
 
+  /** The kept attempts under a worker's directory, or under each worker's of a {@code lanes run} run directory. */
   private static int printKept(Path work, PrintWriter out) {
-    List<WorkDir.Kept> kept = WorkDir.listKept(work);
+    List<KeptAttempts.Found> kept = KeptAttempts.under(work);
     if (kept.isEmpty()) {
       out.println("No kept attempts in " + work);
     }
-    for (WorkDir.Kept k : kept) {
-      out.println(k.id() + "  " + k.outcome() + "  " + k.time());
-      out.println("    why:      " + k.reason());
-      k.branch().ifPresent(b -> out.println("    branch:   " + b + " (in " + work.resolve("mirror.git") + ")"));
-      k.worktree().ifPresent(w -> out.println("    worktree: " + w));
-      out.println("    logs:     " + k.logs());
-    }
+    kept.forEach(k -> KeptAttempts.print(out, "", k));
     out.flush();
     return Main.OK;
   }
