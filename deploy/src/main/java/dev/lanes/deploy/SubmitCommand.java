@@ -12,6 +12,7 @@ import dev.lanes.protocol.PlanRejected;
 import dev.lanes.protocol.PlanSubmitted;
 import dev.lanes.protocol.RunFinished;
 import dev.lanes.protocol.RunStarted;
+import dev.lanes.protocol.TaskUpdate;
 import dev.lanes.protocol.Topics;
 import java.io.PrintWriter;
 import java.util.Optional;
@@ -36,7 +37,9 @@ import picocli.CommandLine.Spec;
       "",
       "The plan is checked here, then handed to the lead (lanes coordinator) over Kafka; the run id is printed once the lead has started it. With --wait, follows the run to its end.",
       "",
-      "Exit 0 started (with --wait: every task landed), 1 the run failed, conflicts under --strict or no lead answered, 2 bad input or the lead refused the plan."
+      "A plan no lead answers in time stays queued and starts when a lead does (exit 0). A target that exists and is ahead of the base needs --continue or --fresh, as with lanes run; the lead refuses a second run on a held target, naming the holder, and the same plan submitted again while it runs.",
+      "",
+      "Exit 0 started or queued (with --wait: every task landed), 1 the run failed or conflicts under --strict, 2 bad input or the lead refused the plan."
     })
 final class SubmitCommand implements Callable<Integer> {
   @Parameters(paramLabel = "PLAN", description = "The plan file (YAML).")
@@ -57,6 +60,8 @@ final class SubmitCommand implements Callable<Integer> {
 
   @Option(names = "--timeout", defaultValue = "30", description = "Seconds to wait for the lead (default: ${DEFAULT-VALUE}).")
   int timeoutSeconds;
+
+  @picocli.CommandLine.ArgGroup(exclusive = true) RunCommand.Existing existing = new RunCommand.Existing();
 
   @Spec CommandSpec spec;
 
@@ -81,6 +86,7 @@ final class SubmitCommand implements Callable<Integer> {
     CompletableFuture<Message> answer = new CompletableFuture<>();
     CompletableFuture<RunFinished> finished = new CompletableFuture<>();
     Progress progress = new Progress(out, run);
+    java.util.Map<String, TaskUpdate> last = new java.util.concurrent.ConcurrentHashMap<>();
     try (KafkaBus bus = KafkaBus.connect(kafka, "lanes-submit",
         Daemons.envelope(kafka.lanes(), Optional.empty(), Optional.empty(), spec.commandLine().getErr()))) {
       bus.createTopics();
@@ -89,6 +95,8 @@ final class SubmitCommand implements Callable<Integer> {
           answer.complete(m);
         } else if (m instanceof RunFinished f && f.run().equals(run)) {
           finished.complete(f);
+        } else if (m instanceof TaskUpdate u && u.run().equals(run) && !u.worker().isEmpty()) {
+          last.put(u.task(), u);
         }
         if (await) {
           progress.onMessage(m);
@@ -96,7 +104,7 @@ final class SubmitCommand implements Callable<Integer> {
       });
       try {
         bus.publish(new PlanSubmitted(run, ordered.plan(), System.getProperty("user.name") + "@"
-            + WorkerCommand.hostName())).get(timeoutSeconds, TimeUnit.SECONDS);
+            + WorkerCommand.hostName(), existing.choice())).get(timeoutSeconds, TimeUnit.SECONDS);
       } catch (java.util.concurrent.ExecutionException | TimeoutException e) {
         spec.commandLine().getErr().println("lanes: could not hand the plan to Kafka at " + bootstrapServers + ": "
             + (e.getCause() == null ? "no answer within " + timeoutSeconds + "s" : e.getCause().getMessage()));
@@ -106,9 +114,15 @@ final class SubmitCommand implements Callable<Integer> {
       try {
         reply = answer.get(timeoutSeconds, TimeUnit.SECONDS);
       } catch (TimeoutException e) {
-        spec.commandLine().getErr().println("lanes: no lead answered within " + timeoutSeconds
-            + "s (is lanes coordinator running on " + bootstrapServers + "?)");
-        return Main.FAILED;
+        // The plan is on the reports topic: the next lead reads it from there. Saying so keeps a second submission
+        // of the same plan from looking necessary (a lead would refuse it while the first runs, as the same plan).
+        out.println("queued: " + run + " (no lead answered within " + timeoutSeconds + "s; the plan starts when a"
+            + " lead, lanes coordinator on " + bootstrapServers + ", does; do not submit it again)");
+        out.flush();
+        if (!await) {
+          return Main.OK;
+        }
+        reply = answer.get();
       }
       if (reply instanceof PlanRejected rejected) {
         spec.commandLine().getErr().println("lanes: the lead refused " + plan + ":\n  "
@@ -121,7 +135,27 @@ final class SubmitCommand implements Callable<Integer> {
         return Main.OK;
       }
       RunFinished end = finished.get();
+      notLanded(out, end, last);
       return end.failed().isEmpty() ? Main.OK : Main.FAILED;
+    }
+  }
+
+  /**
+   * For each task that did not land, the worker of its last attempt and the attempt's name: its logs and worktree
+   * are on that worker's machine, where {@code lanes worker --list-kept} shows them.
+   */
+  private static void notLanded(PrintWriter out, RunFinished end, java.util.Map<String, TaskUpdate> last) {
+    if (end.failed().isEmpty()) {
+      return;
+    }
+    out.println();
+    out.println("Tasks that did not land, and where to look:");
+    for (String task : end.failed()) {
+      TaskUpdate u = last.get(task);
+      out.println("  " + task + (u == null ? ": it never ran"
+          : ": attempt " + end.run() + "/" + task + "/e" + u.epoch() + " on worker " + u.worker()
+              + "; its logs and worktree are there: lanes worker --id " + u.worker() + " --list-kept"
+              + " (with --dir if that worker was given one)"));
     }
   }
 }
