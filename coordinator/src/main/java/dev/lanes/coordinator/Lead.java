@@ -571,6 +571,10 @@ public final class Lead implements AutoCloseable {
         LOG.info("worker {} joined ({} slots, capabilities {})", w.worker(), w.slots(), w.capabilities());
         activeRuns().forEach(Run::reoffer);
       }
+      if (w.holds().isPresent()) {
+        activeRuns().forEach(r -> r.onStatus(w));
+        cancelFinished(w);
+      }
     } else if (message instanceof PlanSubmitted p) {
       onSubmitted(p);
     } else if (message instanceof EnrolmentRequested e) {
@@ -578,6 +582,17 @@ public final class Lead implements AutoCloseable {
     } else {
       throw new IllegalStateException("the lead does not handle " + message.getClass().getSimpleName() + " on "
           + Topics.REPORTS);
+    }
+  }
+
+  /** Attempts a worker still runs for runs that have finished: their cancel was lost, or never needed until now. */
+  private void cancelFinished(WorkerStatus status) {
+    for (WorkerStatus.Hold hold : status.holds().orElseThrow()) {
+      if (hold.running() && !runs.containsKey(hold.run()) && known.contains(hold.run())) {
+        String why = "run " + hold.run() + " has finished";
+        LOG.warn("cancelled again attempt {} of {} on {}: {}", hold.epoch(), hold.task(), status.worker(), why);
+        outbox.send(new dev.lanes.protocol.TaskCancelled(hold.run(), hold.task(), hold.epoch(), why));
+      }
     }
   }
 

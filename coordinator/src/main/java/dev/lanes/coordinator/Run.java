@@ -30,6 +30,7 @@ import dev.lanes.protocol.TaskRef;
 import dev.lanes.protocol.TaskResult;
 import dev.lanes.protocol.TaskState;
 import dev.lanes.protocol.TaskUpdate;
+import dev.lanes.protocol.WorkerStatus;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
@@ -161,6 +162,8 @@ final class Run implements MergeQueue.Listener {
     update.commit().ifPresent(c -> slot.commit = c);
     slot.context = update.context().orElse("");
     update.tally().ifPresent(slot::tally);
+    // Progress of an attempt is recorded as updates of its running state; the grant's own record says no more.
+    slot.started = granted(slot) && !slot.detail.startsWith(GRANTED) && !slot.detail.startsWith(REVIEW_GRANTED);
     restoredQueue.remove(slot);
     if (slot.state == TaskState.QUEUED || slot.state == TaskState.LANDING) {
       restoredQueue.add(slot);
@@ -177,8 +180,14 @@ final class Run implements MergeQueue.Listener {
         // The same attempt again: no grant for it can be out there unrecorded (see Outbox), so claims for this
         // epoch are still good, and a lead's restart does not use up the task's attempts.
         publishOffer(slot);
-      } else if (slot.state == TaskState.RUNNING || slot.state == TaskState.REVIEWING) {
+      } else if (granted(slot)) {
+        // The grant may never have left the lead that decided it: sent again, it is taken up by a worker whose claim
+        // is still open and passed over by one that runs the attempt already. A worker that has neither says so
+        // when the roll is called (see onStatus), and the task is offered again at once.
         slot.leaseUntil = now.plus(settings.lease());
+        LOG.warn("run {}: sent again the grant of attempt {} of {} to {}: it is recorded, but may not have arrived",
+            id, slot.epoch, slot.task.id(), slot.worker);
+        publish(new ClaimGranted(id, slot.task.id(), slot.epoch, slot.worker));
       } else if (slot.state == TaskState.WAITING) {
         if (slot.task.after().stream().anyMatch(d -> tasks.get(d).state.isFinal()
             && tasks.get(d).state != TaskState.LANDED)) {
@@ -209,12 +218,68 @@ final class Run implements MergeQueue.Listener {
     slot.preferred.ifPresent(workers::unload);
     slot.preferred = Optional.empty();
     workers.load(claim.worker());
+    slot.started = false;
     if (slot.state == TaskState.REVIEWING) {
-      update(slot, TaskState.REVIEWING, "review granted to " + claim.worker());
+      update(slot, TaskState.REVIEWING, REVIEW_GRANTED + claim.worker());
     } else {
-      update(slot, TaskState.RUNNING, "granted to " + claim.worker());
+      update(slot, TaskState.RUNNING, GRANTED + claim.worker());
     }
     publish(new ClaimGranted(id, slot.task.id(), slot.epoch, claim.worker()));
+  }
+
+  /**
+   * A worker said what it holds (at its start, when the roll is called, or when a grant reached it that it could not
+   * take up). An attempt granted to it that it neither runs nor awaits will never run: if it never started (no
+   * heartbeat came for it) the grant was lost between the lead and the worker, and the task is offered again at once
+   * under a new epoch without using an attempt; if it started, the worker lost it (it was restarted), and the attempt
+   * ends now rather than when its lease runs out. An attempt it runs that this run does not count on (cancelled, or
+   * superseded while the lead was away) is cancelled again. Each of these recoveries is logged.
+   */
+  void onStatus(WorkerStatus status) {
+    String worker = status.worker();
+    for (Slot slot : List.copyOf(tasks.values())) {
+      if (granted(slot) && slot.worker.equals(worker) && !status.holds(id, slot.task.id(), slot.epoch)) {
+        workers.unload(worker);
+        if (slot.started) {
+          LOG.warn("run {}: attempt {} of {} ends now: {} no longer holds it (restarted?)", id, slot.epoch,
+              slot.task.id(), worker);
+          attemptFailed(slot, worker + " no longer holds the attempt (the worker was restarted)");
+        } else {
+          LOG.warn("run {}: offered {} again at once, no attempt used: the grant of attempt {} to {} never reached"
+              + " it (it neither runs nor claims it)", id, slot.task.id(), slot.epoch, worker);
+          regrant(slot, "the grant to " + worker + " never reached it");
+        }
+      }
+    }
+    for (WorkerStatus.Hold hold : status.holds().orElse(List.of())) {
+      Slot slot = tasks.get(hold.task());
+      if (hold.running() && hold.run().equals(id) && (slot == null || !counts(slot, hold.epoch(), worker))) {
+        String why = slot == null ? "task " + hold.task() + " is not in run " + id
+            : "task " + hold.task() + " is " + slot.state.name().toLowerCase(Locale.ROOT) + " at attempt " + slot.epoch;
+        LOG.warn("run {}: cancelled again attempt {} of {} on {}: {}", id, hold.epoch(), hold.task(), worker, why);
+        publish(new TaskCancelled(id, hold.task(), hold.epoch(), why));
+      }
+    }
+    advance();
+  }
+
+  /**
+   * Whether the lead counts on attempt {@code epoch} of the task running on {@code worker}: it is the current one, from
+   * that worker, and the task has not ended without it. Its result may just have been taken (queued, landing, landed).
+   */
+  private static boolean counts(Slot slot, int epoch, String worker) {
+    return slot.epoch == epoch && slot.worker.equals(worker) && slot.state != TaskState.FAILED
+        && slot.state != TaskState.SKIPPED && slot.state != TaskState.PARKED && !offered(slot);
+  }
+
+  /** Offers a task again whose grant was lost: a new epoch fences the lost grant off, and no attempt is used. */
+  private void regrant(Slot slot, String why) {
+    if (reviewing(slot)) {
+      offerReview(slot, "review offered again: " + why + " (no attempt used)");
+    } else {
+      slot.fixBase = slot.base.isEmpty() ? null : slot.base; // the same work, from the same commit
+      offer(slot, "offered again: " + why + " (no attempt used)", slot.context);
+    }
   }
 
   private static boolean granted(Slot slot) {
@@ -227,6 +292,7 @@ final class Run implements MergeQueue.Listener {
       return;
     }
     slot.leaseUntil = clock.instant().plus(settings.lease());
+    slot.started = true;
     boolean news = !beat.phase().equals(slot.phase) || !beat.detail().isEmpty() && !beat.detail().equals(slot.said);
     if (news) {
       slot.phase = beat.phase();
@@ -380,14 +446,46 @@ final class Run implements MergeQueue.Listener {
           .collect(Collectors.joining("; ")));
     } else if (result.outcome() == TaskResult.Outcome.PASSED) {
       passed(slot, result);
-    } else if (result.outcome() == TaskResult.Outcome.VERIFY_FAILED && slot.verifyRetries < 1) {
+    } else if (unretriable(result).isPresent()) {
+      notRetried(slot, failure(result), unretriable(result).get());
+    } else if (result.outcome() == TaskResult.Outcome.VERIFY_FAILED) {
       slot.verifyRetries++;
-      offer(slot, "verify failed; one more attempt with its output: " + failure(result), "Your last attempt did not"
-          + " pass the verify command:\n    " + result.verifyTail().strip().replace("\n", "\n    ")
+      attemptFailed(slot, failure(result), "Your last attempt did not pass the verify command:\n    "
+          + result.verifyTail().strip().replace("\n", "\n    ")
           + "\nFix what it reports; the whole task is still yours to do.");
     } else {
       attemptFailed(slot, failure(result));
     }
+  }
+
+  /**
+   * Why no other attempt can end differently, when that is so: a program that is not there (the agent could not start
+   * or its command was not found, exit 127; the verify command or script was not found or cannot be run, 127 or 126)
+   * is not there for the next attempt either, and work outside the task's claims was the agent's choice, which a
+   * retry would only repeat at a cost.
+   */
+  private static Optional<String> unretriable(TaskResult r) {
+    String error = r.error().orElse("");
+    if (r.outcome() == TaskResult.Outcome.OWNERSHIP_VIOLATION) {
+      return Optional.of("an ownership violation is not retried");
+    } else if (r.outcome() == TaskResult.Outcome.VERIFY_FAILED && (r.verifyExit() == 127 || r.verifyExit() == 126)) {
+      return Optional.of("the verify command " + (r.verifyExit() == 127 ? "was not found" : "cannot be run")
+          + " (exit " + r.verifyExit() + "); check that it exists at the task's base commit and is executable");
+    } else if (r.outcome() == TaskResult.Outcome.ERROR && error.startsWith("cannot start ")) {
+      return Optional.of("the agent program cannot start on " + r.worker());
+    } else if (r.outcome() == TaskResult.Outcome.AGENT_FAILED && r.agentExit() == 127) {
+      return Optional.of("the agent's command was not found (exit 127) on " + r.worker());
+    }
+    return Optional.empty();
+  }
+
+  /** An attempt whose outcome no retry can change: the task ends now, with both the failure and why. */
+  private void notRetried(Slot slot, String failure, String why) {
+    slot.failures++;
+    slot.reasons.add("attempt " + slot.epoch + ": " + failure);
+    String detail = failure + " (not retried: " + why + ")";
+    LOG.warn("run {}: task {}: {}", id, slot.task.id(), detail);
+    update(slot, settings.maxAttempts() > 1 ? TaskState.PARKED : TaskState.FAILED, detail);
   }
 
   /**
@@ -868,13 +966,24 @@ final class Run implements MergeQueue.Listener {
    * allowed).
    */
   private void attemptFailed(Slot slot, String reason) {
+    attemptFailed(slot, reason, "Your last attempt failed: " + reason);
+  }
+
+  /**
+   * Every failed attempt counts, whatever ended it (the agent, the verify command, the lease, a worker that lost it):
+   * {@code maxAttempts} is the number of attempts in all.
+   *
+   * @param context what the next attempt's prompt is told of this failure
+   */
+  private void attemptFailed(Slot slot, String reason, String context) {
     slot.failures++;
     slot.reasons.add("attempt " + slot.epoch + ": " + reason);
     if (slot.failures < settings.maxAttempts()) {
       if (reviewing(slot)) {
         offerReview(slot, "review attempt " + (slot.epoch + 1) + " after: " + reason);
       } else {
-        offer(slot, "attempt " + (slot.epoch + 1) + " after: " + reason, "Your last attempt failed: " + reason);
+        offer(slot, "attempt " + (slot.failures + 1) + " of " + settings.maxAttempts() + " after: " + reason,
+            context);
       }
     } else if (settings.maxAttempts() > 1) {
       update(slot, TaskState.PARKED, "parked after " + slot.failures + " failed attempts: "
@@ -1114,6 +1223,9 @@ final class Run implements MergeQueue.Listener {
     return commit.length() > 10 ? commit.substring(0, 10) : commit;
   }
 
+  private static final String GRANTED = "granted to ";
+  private static final String REVIEW_GRANTED = "review granted to ";
+
   /** The lead's view of one task. */
   private static final class Slot {
     Plan.Task task;
@@ -1148,6 +1260,8 @@ final class Run implements MergeQueue.Listener {
     Instant leaseUntil;
     Instant attemptStarted;
     Instant finished;
+    /** Whether the worker granted the current attempt was heard working on it: a lost grant uses no attempt. */
+    boolean started;
 
     Slot(Plan.Task task) {
       this.task = task;

@@ -19,6 +19,7 @@ import dev.lanes.protocol.PlanSubmitted;
 import dev.lanes.protocol.PlanParser;
 import dev.lanes.protocol.RunFinished;
 import dev.lanes.protocol.RunStarted;
+import dev.lanes.protocol.TaskCancelled;
 import dev.lanes.protocol.TaskOffered;
 import dev.lanes.protocol.TaskRef;
 import dev.lanes.protocol.TaskResult;
@@ -314,22 +315,76 @@ class LeadTest {
   }
 
   @Test
-  void failingVerifyIsTriedOnceMoreWithItsOutputInThePrompt() throws Exception {
+  void failingVerifyIsTriedAgainWithItsOutputInThePromptAndCountsAsAnAttempt() throws Exception {
+    restartLead(Lead.Settings.daemon().withMaxAttempts(2));
     Lead.RunHandle run = lead.submit(plan("- {id: core, prompt: Fix core., owns: [core/]}"));
     TaskOffered offer = grant(run, "core", "w1");
 
-    bus.publish(new TaskResult(run.id(), "core", offer.epoch(), "w1", Outcome.VERIFY_FAILED, offer.branch(),
-        Optional.empty(), List.of("core/file.txt"), 0, 1, "", "Tests run: 3\nFAILED: CoreTest.rename", 5,
-        Optional.of("verify exited with 1"), Optional.empty()));
+    bus.publish(verifyFailed(offer, 1, "Tests run: 3\nFAILED: CoreTest.rename"));
     TaskOffered retry = grant(run, "core", "w1", 2);
-    bus.publish(new TaskResult(run.id(), "core", retry.epoch(), "w1", Outcome.VERIFY_FAILED, retry.branch(),
-        Optional.empty(), List.of("core/file.txt"), 0, 1, "", "FAILED again", 5, Optional.of("verify exited with 1"),
-        Optional.empty()));
+    bus.publish(verifyFailed(retry, 1, "FAILED again"));
     RunReport report = run.done().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
 
     assertThat(retry.prompt()).startsWith("Fix core.").contains("FAILED: CoreTest.rename");
-    assertThat(row(report, "core").state()).isEqualTo(TaskState.FAILED);
-    assertThat(row(report, "core").detail()).contains("FAILED again");
+    assertThat(row(report, "core").state()).isEqualTo(TaskState.PARKED);
+    assertThat(row(report, "core").detail()).contains("parked after 2 failed attempts").contains("FAILED again");
+    assertThat(offeredEpochs("core")).as("two attempts in all, the verify's retry one of them").containsExactly(1, 2);
+  }
+
+  @Test
+  void maxAttemptsIsEveryAttemptWhateverEndedIt() throws Exception {
+    restartLead(Lead.Settings.daemon().withLease(Duration.ofSeconds(1)).withMaxAttempts(3));
+    Lead.RunHandle run = lead.submit(plan("- {id: core, prompt: p, owns: [core/]}"));
+    TaskOffered first = grant(run, "core", "w1");
+    bus.publish(verifyFailed(first, 1, "red"));
+    grant(run, "core", "w1", 2); // and then no heartbeat: its lease runs out
+    TaskOffered third = grant(run, "core", "w2", 3);
+    bus.publish(new TaskResult(run.id(), "core", third.epoch(), "w2", Outcome.AGENT_FAILED, third.branch(),
+        Optional.empty(), List.of(), 1, -1, "", "", 5, Optional.of("agent exited with 1"), Optional.empty()));
+    RunReport report = run.done().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+
+    assertThat(row(report, "core").state()).isEqualTo(TaskState.PARKED);
+    assertThat(row(report, "core").detail()).contains("parked after 3 failed attempts")
+        .contains("attempt 1: verify exited with 1").contains("attempt 2: the lease of w1 ran out")
+        .contains("attempt 3: agent exited with 1");
+    assertThat(offeredEpochs("core")).containsExactly(1, 2, 3);
+  }
+
+  @Test
+  void outcomesNoRetryCanChangeEndTheTaskAtOnceSayingWhy() throws Exception {
+    restartLead(Lead.Settings.daemon().withMaxAttempts(3));
+    Lead.RunHandle run = lead.submit(plan("""
+        - {id: verify, prompt: p, owns: [verify/]}
+        - {id: agent, prompt: p, owns: [agent/]}
+        - {id: start, prompt: p, owns: [start/]}
+        - {id: owns, prompt: p, owns: [owns/]}
+        """));
+    TaskOffered verify = grant(run, "verify", "w1");
+    TaskOffered agent = grant(run, "agent", "w1");
+    TaskOffered start = grant(run, "start", "w2");
+    TaskOffered owns = grant(run, "owns", "w2");
+    bus.publish(verifyFailed(verify, 127, "sh: 1: ./tests.sh: not found"));
+    bus.publish(new TaskResult(run.id(), "agent", agent.epoch(), "w1", Outcome.AGENT_FAILED, agent.branch(),
+        Optional.empty(), List.of(), 127, -1, "sh: 1: claude: not found", "", 5, Optional.of("agent exited with 127"),
+        Optional.empty()));
+    bus.publish(new TaskResult(run.id(), "start", start.epoch(), "w2", Outcome.ERROR, start.branch(),
+        Optional.empty(), List.of(), -1, -1, "", "", 5,
+        Optional.of("cannot start claude in /w: not found on PATH (/usr/bin)"), Optional.empty()));
+    bus.publish(new TaskResult(run.id(), "owns", owns.epoch(), "w2", Outcome.OWNERSHIP_VIOLATION, owns.branch(),
+        Optional.empty(), List.of(), 0, -1, "", "", 5, Optional.of("changed 1 path(s) it does not own: x.txt"),
+        Optional.empty()));
+    RunReport report = run.done().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+
+    for (String task : List.of("verify", "agent", "start", "owns")) {
+      assertThat(row(report, task).state()).as(task).isEqualTo(TaskState.PARKED);
+      assertThat(row(report, task).detail()).as(task).contains("(not retried: ");
+      assertThat(offeredEpochs(task)).as(task).containsExactly(1);
+    }
+    assertThat(row(report, "verify").detail()).contains("./tests.sh: not found")
+        .contains("the verify command was not found (exit 127)");
+    assertThat(row(report, "agent").detail()).contains("the agent's command was not found (exit 127) on w1");
+    assertThat(row(report, "start").detail()).contains("the agent program cannot start on w2");
+    assertThat(row(report, "owns").detail()).contains("an ownership violation is not retried");
   }
 
   @Test
@@ -483,10 +538,7 @@ class LeadTest {
 
   @Test
   void secondLeadWaitsThenTakesOverAndFinishesTheRunFromTheLog() throws Exception {
-    Lead.RunHandle run = lead.submit(plan("""
-        - {id: core, prompt: p, owns: [core/]}
-        - {id: api, prompt: p, owns: [api/]}
-        """));
+    Lead.RunHandle run = lead.submit(plan(CORE_AND_API));
     TaskOffered core = grant(run, "core", "w1");
     work.awaitFirst(TaskOffered.class, o -> o.task().equals("api"));
     Lead second = Lead.start(bus, repo.dir(), Clock.systemUTC(), Lead.Settings.daemon().withMaxAttempts(1));
@@ -514,6 +566,53 @@ class LeadTest {
     assertThat(finished.landed()).containsExactlyInAnyOrder("core", "api");
     assertThat(repo.show(TARGET, "core/file.txt")).isEqualTo("core\n");
     assertThat(repo.show(TARGET, "api/file.txt")).isEqualTo("api\n");
+  }
+
+  @Test
+  void leadTakingOverSendsItsGrantsAgainAndOffersAtOnceAGrantNoWorkerHolds() throws Exception {
+    Lead.RunHandle run = lead.submit(plan(CORE_AND_API));
+    TaskOffered core = grant(run, "core", "w1");
+    TaskOffered api = grant(run, "api", "w2");
+    restartLead(Lead.Settings.daemon().withMaxAttempts(1));
+
+    // Both grants are recorded; either may never have left the lead that decided it.
+    await().atMost(PATIENCE).until(() -> work.all(ClaimGranted.class).stream()
+        .filter(g -> g.epoch() == 1 && (g.task().equals("core") || g.task().equals("api"))).count() == 4);
+    // The roll call: w1 neither runs nor claims core (its claim was taken back), w2 runs api and a stale core.
+    bus.publish(new WorkerStatus("w1", "host", List.of(), 4, 0, Optional.of(List.of())));
+    TaskUpdate again = awaitUpdate("core", TaskState.OFFERED, 2);
+    bus.publish(new WorkerStatus("w2", "host", List.of(), 4, 2, Optional.of(List.of(
+        new WorkerStatus.Hold(run.id(), "api", 1, true), new WorkerStatus.Hold(run.id(), "core", 1, true)))));
+    TaskCancelled stale = work.awaitFirst(TaskCancelled.class, c -> c.task().equals("core"));
+    barrier(api, "w2");
+
+    assertThat(again.detail()).isEqualTo("offered again: the grant to w1 never reached it (no attempt used)");
+    assertThat(again.tally()).hasValueSatisfying(t -> assertThat(t.failures()).isZero());
+    assertThat(work.awaitFirst(TaskOffered.class, o -> o.task().equals("core") && o.epoch() == 2).baseCommit())
+        .as("the same work from the same commit").isEqualTo(core.baseCommit());
+    assertThat(stale.epoch()).isEqualTo(1);
+    assertThat(offeredEpochs("api")).as("an attempt a worker holds keeps running").containsExactly(1);
+
+    // One attempt allowed, and the lost grant used none of it: the task still lands.
+    TaskOffered second = grant(run, "core", "w1", 2);
+    bus.publish(passed(second, "w1", repo.commitOnto(second.baseCommit(), second.branch(),
+        Map.of("core/file.txt", "core\n"))));
+    bus.publish(passed(api, "w2", repo.commitOnto(api.baseCommit(), api.branch(), Map.of("api/file.txt", "api\n"))));
+    RunFinished finished = events.awaitFirst(RunFinished.class, f -> f.run().equals(run.id()));
+    assertThat(finished.landed()).containsExactlyInAnyOrder("core", "api");
+  }
+
+  @Test
+  void aWorkerThatLostAnAttemptItStartedEndsItAtOnceAndUsesIt() throws Exception {
+    restartLead(Lead.Settings.daemon().withMaxAttempts(2));
+    Lead.RunHandle run = lead.submit(plan("- {id: core, prompt: p, owns: [core/]}"));
+    TaskOffered core = grant(run, "core", "w1");
+    barrier(core, "w1"); // a heartbeat: w1 started the attempt
+
+    bus.publish(new WorkerStatus("w1", "host", List.of(), 4, 0, Optional.of(List.of()))); // w1 was restarted
+
+    assertThat(awaitUpdate("core", TaskState.OFFERED, 2).detail())
+        .contains("after: w1 no longer holds the attempt (the worker was restarted)");
   }
 
   @Test
@@ -660,11 +759,31 @@ class LeadTest {
     return offer;
   }
 
+  private TaskResult verifyFailed(TaskOffered offer, int exit, String output) {
+    return new TaskResult(offer.run(), offer.task(), offer.epoch(), workerOf(offer), Outcome.VERIFY_FAILED, offer.branch(), Optional.empty(), List.of(offer.task() + "/f"), 0,
+        exit, "", output, 5, Optional.of("verify exited with " + exit), Optional.empty());
+  }
+
+  private String workerOf(TaskOffered offer) {
+    return work.awaitFirst(ClaimGranted.class, g -> g.run().equals(offer.run()) && g.task().equals(offer.task())
+        && g.epoch() == offer.epoch()).worker();
+  }
+
+  private List<Integer> offeredEpochs(String task) {
+    return work.all(TaskOffered.class).stream().filter(o -> o.task().equals(task)).map(TaskOffered::epoch).distinct()
+        .toList();
+  }
+
   private TaskUpdate awaitUpdate(String task, TaskState state, int epoch) {
     return events.awaitFirst(TaskUpdate.class, u -> u.task().equals(task) && u.state() == state && u.epoch() == epoch);
   }
 
   // ---- playing the worker ----
+
+  private static final String CORE_AND_API = """
+      - {id: core, prompt: p, owns: [core/]}
+      - {id: api, prompt: p, owns: [api/]}
+      """;
 
   private static Plan plan(String tasks) {
     String yaml = "name: sample\nagent: {command: [sh, -c, \"true\"]}\ntasks:\n" + tasks.indent(2);

@@ -152,6 +152,111 @@ class FaultIT {
     cluster.awaitLog("lead", "was paused for");
   }
 
+  /**
+   * The lead decides a grant for a worker that will never take it up (the worker that claimed is killed while the
+   * lead is frozen, so the grant follows its death), then the lead is killed with SIGKILL. The new lead offers the
+   * task again as soon as the roll call shows nobody holds it, without using an attempt ({@code --max-attempts 1}:
+   * a used attempt would fail the task), long before the 60 s lease; a task another worker runs across the restart
+   * keeps its one attempt.
+   */
+  @Test
+  void leadKilledBetweenDecidingAGrantAndItsDeliveryOffersTheTaskAgainAtOnce() throws IOException {
+    LostGrant lost = loseAGrant();
+    cluster.kill("lead");
+    cluster.startWorker("wa", repo, "--capability", "a"); // a new process: it holds nothing
+    cluster.startLead("lead-2", repo, "60s", 1);
+
+    lost.assertRecovered("lead-kill-between-grant-and-delivery");
+    cluster.awaitLog("lead-2", "offered lost again at once, no attempt used: the grant of attempt 1 to wa never"
+        + " reached it");
+  }
+
+  /**
+   * As above, with the lead stopped with SIGTERM and the worker that claimed only frozen: whether its claim is still
+   * open when it wakes (it then takes the grant sent again) or not (it says so, and the task is offered again), the
+   * task runs at once, uses no attempt, and lands once.
+   */
+  @Test
+  void leadStoppedBetweenDecidingAGrantAndItsDeliveryContinuesTheTaskAtOnce() throws IOException {
+    LostGrant lost = loseAGrant("STOP");
+    cluster.stop("lead");
+    cluster.startLead("lead-2", repo, "60s", 1);
+    cluster.awaitLog("lead-2", "holds the lead role");
+    cluster.signal("wa", "CONT");
+
+    lost.assertRecovered("lead-term-between-grant-and-delivery");
+  }
+
+  private LostGrant loseAGrant() throws IOException {
+    return loseAGrant("KILL");
+  }
+
+  /**
+   * Brings a run to the moment after the lead decided to grant task {@code lost} to worker {@code wa} and before
+   * {@code wa} received it, with {@code wa} killed or frozen ({@code signal}), while task {@code held} runs on
+   * {@code wb} until the test lets it finish. Every step waits for what it needs to see: a record, a log line.
+   */
+  private LostGrant loseAGrant(String signal) throws IOException {
+    cluster.environment(java.util.Map.of("LANES_LOG", "debug")); // the worker's claims are logged at debug
+    cluster.startLead("lead", repo, "60s", 1);
+    cluster.awaitLog("lead", "holds the lead role");
+    cluster.startWorker("wa", repo, "--capability", "a");
+    cluster.startWorker("wb", repo, "--capability", "b");
+    Path go = dir.resolve("go");
+    cluster.signal("wa", "STOP");
+    String run = submit("name: lost\ntasks:\n"
+        + "  - {id: lost, prompt: p, owns: [lost.txt], requires: [a], agent: {command: [sh, -c, 'echo done > lost.txt']}}\n"
+        + "  - id: held\n    prompt: p\n    owns: [held.txt]\n    requires: [b]\n"
+        + "    agent: {command: [sh, -c, 'while [ ! -f " + go + " ]; do sleep 0.1; done; echo done > held.txt']}\n");
+    cluster.awaitUpdate(run, u -> u.task().equals("held") && u.state() == TaskState.RUNNING
+        && u.detail().startsWith("agent"), LONG);
+    cluster.awaitUpdate(run, u -> u.task().equals("lost") && u.state() == TaskState.OFFERED, LONG);
+
+    // Frozen, the lead cannot answer wa's claim; once wa is gone (or frozen too), it answers with a grant wa never gets.
+    cluster.signal("lead", "STOP");
+    cluster.signal("wa", "CONT");
+    cluster.awaitLog("wa", "claimed attempt 1 of " + run + "/task/lost");
+    if (signal.equals("KILL")) {
+      cluster.kill("wa");
+    } else {
+      cluster.signal("wa", signal);
+    }
+    cluster.signal("lead", "CONT");
+    cluster.awaitUpdate(run, u -> u.task().equals("lost") && u.state() == TaskState.RUNNING
+        && u.detail().equals("granted to wa"), LONG);
+    return new LostGrant(run, go);
+  }
+
+  /** A run whose task {@code lost} was granted to a worker that never got the grant. */
+  private final class LostGrant {
+    final String run;
+    final Path go;
+
+    LostGrant(String run, Path go) {
+      this.run = run;
+      this.go = go;
+    }
+
+    void assertRecovered(String fault) throws IOException {
+      cluster.awaitLog("lead-2", "holds the lead role");
+      long restarted = System.nanoTime();
+      TaskUpdate landed = cluster.awaitUpdate(run, u -> u.task().equals("lost") && u.state() == TaskState.LANDED,
+          LONG);
+      long recoveredMs = (System.nanoTime() - restarted) / 1_000_000;
+      Files.writeString(go, "");
+      RunFinished finished = cluster.awaitFinished(run, LONG);
+
+      List<TaskUpdate> updates = cluster.events().stream().filter(TaskUpdate.class::isInstance)
+          .map(TaskUpdate.class::cast).filter(u -> u.run().equals(run)).toList();
+      assertThat(recoveredMs).as("landed well before the 60 s lease could run out").isLessThan(30_000);
+      assertThat(landed.tally()).hasValueSatisfying(t -> assertThat(t.failures()).as("attempts used").isZero());
+      assertThat(updates).noneMatch(u -> u.state() == TaskState.FAILED || u.detail().contains("ran out"));
+      assertThat(updates.stream().filter(u -> u.task().equals("held") && u.detail().startsWith("granted")))
+          .as("the attempt a worker held kept running").hasSize(1);
+      assertLandedOnce(run, finished, List.of("lost", "held"), fault, recoveredMs);
+    }
+  }
+
   @Test
   void brokerRestartedMidRunTheRunCompletes() throws IOException {
     cluster.startLead("lead", repo, "30s", 3);

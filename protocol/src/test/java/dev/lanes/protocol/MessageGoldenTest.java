@@ -36,7 +36,9 @@ class MessageGoldenTest {
   /** One realistic instance of every message type, keyed by its type name on the wire. */
   static Map<String, Message> samples() {
     Map<String, Message> samples = new java.util.HashMap<>(Map.of(
-        "worker-status", new WorkerStatus(WORKER, "build-02.lan", List.of("java", "node", "git"), 2, 1),
+        "worker-status", new WorkerStatus(WORKER, "build-02.lan", List.of("java", "node", "git"), 2, 1,
+            Optional.of(List.of(new WorkerStatus.Hold(RUN, "core", 1, true), new WorkerStatus.Hold(RUN, "docs", 2,
+                false)))),
         "task-offered",
         new TaskOffered(
             RUN,
@@ -189,6 +191,9 @@ class MessageGoldenTest {
     com.fasterxml.jackson.databind.node.ObjectNode result =
         (com.fasterxml.jackson.databind.node.ObjectNode) tree(golden("task-result"));
     result.remove("usage");
+    com.fasterxml.jackson.databind.node.ObjectNode status =
+        (com.fasterxml.jackson.databind.node.ObjectNode) tree(golden("worker-status"));
+    status.remove("holds");
 
     TaskOffered decodedOffer = (TaskOffered) Json.decode(Json.mapper().writeValueAsBytes(offer));
     TaskResult decodedResult = (TaskResult) Json.decode(Json.mapper().writeValueAsBytes(result));
@@ -196,6 +201,8 @@ class MessageGoldenTest {
     assertThat(decodedOffer.agent().claude()).isEmpty();
     assertThat(decodedOffer.agent().command()).isNotEmpty();
     assertThat(decodedResult.usage()).isEmpty();
+    WorkerStatus decodedStatus = (WorkerStatus) Json.decode(Json.mapper().writeValueAsBytes(status));
+    assertThat(decodedStatus.holds()).as("a status from before holds were reported: unknown, not empty").isEmpty();
   }
 
   /** The wire name of each message class, as declared by Jackson's subtype list on {@link Message}. */

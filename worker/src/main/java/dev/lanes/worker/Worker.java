@@ -217,12 +217,26 @@ public final class Worker implements AutoCloseable {
       open.remove(key);
     }
     TaskOffered mine = claimed.get(key);
+    boolean toMe = grant.worker().equals(config.id());
+    if (mine != null && mine.epoch() == grant.epoch() && toMe && overdue(key, System.nanoTime())) {
+      // The claim was as good as taken back: answering late must not depend on which thread looks first.
+      takeBack(key);
+      mine = null;
+    }
     if (mine == null || mine.epoch() != grant.epoch()) {
+      Attempt held = running.get(key);
+      if (toMe && (held == null || held.offer().epoch() != grant.epoch())) {
+        // A grant nobody here will take up: tell the lead at once, or the task waits for its lease to run out.
+        LOG.warn("worker {}: granted attempt {} of {} without a claim for it here (taken back after {} without an"
+            + " answer, or made before this worker started); it tells the lead it does not hold it", config.id(),
+            grant.epoch(), key, Durations.format(CLAIM_PATIENCE));
+        announce();
+      }
       return;
     }
     claimed.remove(key);
     claimedAt.remove(key);
-    if (grant.worker().equals(config.id())) {
+    if (toMe) {
       Attempt run = runs.apply(mine);
       running.put(key, run);
       slots.execute(() -> runTask(key, run));
@@ -305,6 +319,9 @@ public final class Worker implements AutoCloseable {
       }
       claimedAt.put(key, System.nanoTime());
       busy++;
+      if (LOG.isDebugEnabled()) {
+        LOG.debug("worker {} claimed attempt {} of {}", config.id(), offer.epoch(), key);
+      }
       bus.publish(new ClaimRequested(offer.run(), offer.task(), offer.epoch(), config.id()));
     }
   }
@@ -356,22 +373,31 @@ public final class Worker implements AutoCloseable {
    */
   private synchronized void expireClaims() {
     long now = System.nanoTime();
-    boolean freed = false;
-    for (var it = claimed.entrySet().iterator(); it.hasNext(); ) {
-      var entry = it.next();
-      Long at = claimedAt.get(entry.getKey());
-      if (at != null && now - at > CLAIM_PATIENCE.toNanos()) {
-        it.remove();
-        claimedAt.remove(entry.getKey());
-        busy--; // the lead publishes open offers again by itself; a stale one is not claimed again
-
-        freed = true;
+    List<Ref> overdue = new ArrayList<>();
+    for (Ref key : claimed.keySet()) {
+      if (overdue(key, now)) {
+        overdue.add(key);
       }
     }
-    if (freed) {
+    overdue.forEach(this::takeBack);
+    if (!overdue.isEmpty()) {
       claimNext();
       scheduleDeferred();
     }
+  }
+
+  private boolean overdue(Ref key, long now) {
+    Long at = claimedAt.get(key);
+    return at != null && now - at > CLAIM_PATIENCE.toNanos();
+  }
+
+  /** Frees the slot of a claim the lead did not answer; the lead publishes open offers again by itself. */
+  private void takeBack(Ref key) {
+    TaskOffered offer = claimed.remove(key);
+    claimedAt.remove(key);
+    busy--;
+    LOG.warn("worker {} took back its claim on attempt {} of {}: no answer within {}", config.id(), offer.epoch(),
+        key, Durations.format(CLAIM_PATIENCE));
   }
 
   private void beat() {
@@ -387,16 +413,23 @@ public final class Worker implements AutoCloseable {
   }
 
   /**
-   * Tells the lead this worker's capabilities and load. A worker with a key of its own introduces it first, at every
-   * announcement: a lead that started since, or never recorded the enrolment, learns the key before the status.
+   * Tells the lead this worker's capabilities and load, and the attempts it holds (running, or claimed and waiting
+   * for the grant): a lead that took over learns from it which of its grants never arrived. A worker with a key of its
+   * own introduces it first, at every announcement: a lead that started since, or never recorded the enrolment, learns
+   * the key before the status.
    */
   private void announce() {
     int now;
+    List<WorkerStatus.Hold> holds = new ArrayList<>();
     synchronized (this) {
       now = busy;
+      running.forEach((key, attempt) -> holds.add(new WorkerStatus.Hold(key.run(), key.task(), attempt.offer().epoch(),
+          true)));
+      claimed.forEach((key, offer) -> holds.add(new WorkerStatus.Hold(key.run(), key.task(), offer.epoch(), false)));
     }
     bus.enrolment(config.id()).ifPresent(bus::publish);
-    bus.publish(new WorkerStatus(config.id(), config.host(), config.capabilities(), config.slots(), now));
+    bus.publish(new WorkerStatus(config.id(), config.host(), config.capabilities(), config.slots(), now,
+        Optional.of(holds)));
   }
 
   /**

@@ -89,7 +89,7 @@ class WorkerTest {
         .containsExactly("setup", "agent", "commit", "verify", "push");
     // A worker announces itself when it starts (and on a roll call), not after every task: the lead keeps count.
     assertThat(reports.all(WorkerStatus.class, s -> s.worker().equals("w1")))
-        .containsExactly(new WorkerStatus("w1", "host", List.of("java"), 1, 0));
+        .containsExactly(new WorkerStatus("w1", "host", List.of("java"), 1, 0, Optional.of(List.of())));
   }
 
   @Test
@@ -119,6 +119,37 @@ class WorkerTest {
     bus.publish(new LeadOnline("lead-1"));
 
     await().atMost(Duration.ofSeconds(20)).until(() -> reports.all(WorkerStatus.class).size() > before);
+  }
+
+  @Test
+  void rollCallIsAnsweredWithTheAttemptsTheWorkerRunsAndTheClaimsItAwaits() {
+    Worker worker = start("w1", 2, List.of("java"));
+    bus.publish(offer("core", "sleep 300", Optional.empty(), List.of("java")));
+    reports.awaitFirst(ClaimRequested.class, c -> c.task().equals("core"));
+    bus.publish(new ClaimGranted(RUN, "core", 1, worker.id()));
+    reports.awaitFirst(Heartbeat.class, h -> h.task().equals("core") && h.phase().equals("agent"));
+    bus.publish(offer("api", "true", Optional.empty(), List.of("java")));
+    reports.awaitFirst(ClaimRequested.class, c -> c.task().equals("api"));
+
+    bus.publish(new LeadOnline("lead-2"));
+
+    WorkerStatus answer = reports.awaitFirst(WorkerStatus.class, s -> s.holds().orElse(List.of()).size() == 2);
+    assertThat(answer.holds().orElseThrow()).containsExactlyInAnyOrder(new WorkerStatus.Hold(RUN, "core", 1, true),
+        new WorkerStatus.Hold(RUN, "api", 1, false));
+    bus.publish(new TaskCancelled(RUN, "core", 1, "test over"));
+  }
+
+  @Test
+  void grantThisWorkerCannotTakeUpIsAnsweredAtOnceWithWhatItHolds() {
+    Worker worker = start("w1", 1, List.of("java"));
+    reports.awaitFirst(WorkerStatus.class, s -> s.worker().equals("w1"));
+
+    // No claim for it here: made by this worker's previous process, or taken back unanswered.
+    bus.publish(new ClaimGranted(RUN, "core", 1, worker.id()));
+
+    await().atMost(Duration.ofSeconds(20)).until(() -> reports.all(WorkerStatus.class).size() == 2);
+    assertThat(reports.all(WorkerStatus.class).get(1).holds()).contains(List.of());
+    assertThat(reports.all(ClaimRequested.class)).isEmpty();
   }
 
   @Test
