@@ -164,6 +164,7 @@ class FaultIT {
     LostGrant lost = loseAGrant();
     cluster.kill("lead");
     cluster.startWorker("wa", repo, "--capability", "a"); // a new process: it holds nothing
+    cluster.awaitLog("wa", "Worker wa", 2);
     cluster.startLead("lead-2", repo, "60s", 1);
 
     lost.assertRecovered("lead-kill-between-grant-and-delivery");

@@ -126,9 +126,15 @@ final class ProcessCluster implements AutoCloseable {
   }
 
   void awaitLog(String name, String text) {
+    awaitLog(name, text, 1);
+  }
+
+  /** Waits until {@code name}'s log holds {@code text} {@code times} times: a process started again appends to it. */
+  void awaitLog(String name, String text, int times) {
     // A secured broker's first start makes its keys with keytool, which takes long on a busy 2-core machine.
     await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(100))
-        .until(() -> Files.exists(log(name)) && Files.readString(log(name)).contains(text));
+        .until(() -> Files.exists(log(name)) && Files.readString(log(name)).split(java.util.regex.Pattern.quote(text),
+            -1).length > times);
   }
 
   /** Sends a signal: KILL, STOP, CONT, TERM. */
