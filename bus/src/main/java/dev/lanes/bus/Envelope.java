@@ -2,6 +2,7 @@ package dev.lanes.bus;
 
 import dev.lanes.protocol.ClaimGranted;
 import dev.lanes.protocol.ClaimRequested;
+import dev.lanes.protocol.EnrolmentRefused;
 import dev.lanes.protocol.EnrolmentRequested;
 import dev.lanes.protocol.Finding;
 import dev.lanes.protocol.Heartbeat;
@@ -158,6 +159,12 @@ public final class Envelope {
     recipient(keys, sender, MessageKeys.LEAD, to);
     if (message instanceof EnrolmentRequested) {
       recipient(keys, sender, MessageKeys.ENROL, to);
+    } else if (message instanceof EnrolmentRefused r) {
+      // For the key the lead refused, which it does not believe: only the worker holding its private half can check it.
+      keys.tagger(sender, MessageKeys.WORKER + r.worker(),
+              Optional.of(MessageKeys.decodePublic("enrolment-refused.publicKey", r.publicKey())))
+          .ifPresent(t -> to.add(new MessageKeys.Recipient(
+              (MessageKeys.WORKER + r.worker()).getBytes(StandardCharsets.UTF_8), t)));
     } else if (sender.equals(MessageKeys.LEAD) && topic.equals(Topics.WORK)) {
       to.addAll(keys.broadcast());
     } else if (sender.equals(MessageKeys.LEAD) && topic.equals(Topics.EVENTS)) {
@@ -221,6 +228,12 @@ public final class Envelope {
         throw new ProtocolException(type(message) + " from worker \"" + id + "\": no such worker is enrolled");
       }
     }
+    if (message instanceof EnrolmentRefused r && !k.speaksAs(MessageKeys.LEAD)
+        && !k.workerPublicKey(r.worker()).equals(Optional.of(r.publicKey()))) {
+      // A refusal is for the holder of the key it names; a worker with another key for the id is not its reader.
+      skipped.incrementAndGet();
+      return Optional.empty();
+    }
     byte[] digest = digest(topic, key, value);
     boolean checked = false;
     int enrolTag = -1;
@@ -281,8 +294,33 @@ public final class Envelope {
           + " not match");
     }
     k.enrol(e.worker(), key).ifPresent(why -> {
-      throw new ProtocolException("enrolment of worker \"" + e.worker() + "\" refused: " + why);
+      throw new RefusedEnrolment(e, why);
     });
+  }
+
+  /**
+   * A genuine enrolment (the fleet's secret and the key's own tag both check) for an id that has another key or is
+   * revoked: refused like any record, and the lead answers the worker that sent it ({@link EnrolmentRefused}).
+   */
+  public static final class RefusedEnrolment extends ProtocolException {
+    private static final long serialVersionUID = 1L;
+    private final transient EnrolmentRequested request;
+    private final String why;
+
+    RefusedEnrolment(EnrolmentRequested request, String why) {
+      super("enrolment of worker \"" + request.worker() + "\" refused: " + why);
+      this.request = request;
+      this.why = why;
+    }
+
+    public EnrolmentRequested request() {
+      return request;
+    }
+
+    /** Why, without the worker's name in front. */
+    public String why() {
+      return why;
+    }
   }
 
   /** The lead's own record of an enrolment or a revocation: every reader of the log believes it from then on. */
@@ -303,7 +341,7 @@ public final class Envelope {
     if (message instanceof TaskOffered || message instanceof ClaimGranted || message instanceof TaskCancelled
         || message instanceof LeadOnline || message instanceof RunStarted || message instanceof TaskUpdate
         || message instanceof RunFinished || message instanceof PlanRejected || message instanceof PlanRevised
-        || message instanceof WorkerEnrolled) {
+        || message instanceof WorkerEnrolled || message instanceof EnrolmentRefused) {
       return MessageKeys.LEAD;
     } else if (message instanceof ClaimRequested c) {
       return MessageKeys.WORKER + c.worker();

@@ -2,9 +2,12 @@ package dev.lanes.bus;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import dev.lanes.protocol.ClaimGranted;
 import dev.lanes.protocol.ClaimRequested;
+import dev.lanes.protocol.EnrolmentRefused;
+import dev.lanes.protocol.EnrolmentRequested;
 import dev.lanes.protocol.Heartbeat;
 import dev.lanes.protocol.Message;
 import dev.lanes.protocol.ProtocolException;
@@ -105,6 +108,35 @@ class EnvelopeTest {
     assertThatThrownBy(() -> open(lead, second.seal(new ClaimRequested("r", "t", 1, "w1"))))
         .isInstanceOf(ProtocolException.class).hasMessageContaining("does not match");
     assertThat(open(lead, first.seal(new ClaimRequested("r", "t", 1, "w1")))).isPresent();
+  }
+
+  @Test
+  void enrolmentRefused_isBelievedByTheRefusedKeysHolderAloneAndCannotBeForged() {
+    Envelope first = worker("w1", dir.resolve("first"));
+    Envelope second = worker("w1", dir.resolve("second"));
+    Envelope other = worker("w2", dir.resolve("w2"));
+    enrol(first, "w1");
+    enrol(other, "w2");
+    EnrolmentRequested request = second.enrolment("w1").orElseThrow();
+    Envelope.RefusedEnrolment refusal = catchThrowableOfType(Envelope.RefusedEnrolment.class,
+        () -> open(lead, second.seal(request)));
+    assertThat(refusal.request()).isEqualTo(request);
+    assertThat(refusal.why()).isEqualTo("worker \"w1\" is enrolled with another key; an id is not taken over by a"
+        + " second key");
+
+    EnrolmentRefused answer = new EnrolmentRefused("w1", request.publicKey(), refusal.why());
+    Envelope.Sealed sealed = lead.seal(answer);
+
+    assertThat(open(second, sealed)).contains(answer);
+    assertThat(open(first, sealed)).as("the worker holding the enrolled key passes it over").isEmpty();
+    assertThat(open(other, sealed)).isEmpty();
+    assertThat(first.refused() + other.refused()).isZero();
+    // Only the lead can tag a refusal: a worker cannot seal one, and tags the lead made for another record do not match.
+    assertThatThrownBy(() -> second.seal(answer)).isInstanceOf(BusException.class);
+    Envelope.Sealed forged = new Envelope.Sealed(sealed.topic(), sealed.key(), sealed.value(), sealed.from(),
+        lead.seal(new ClaimGranted("r", "t", 1, "w1")).mac());
+    assertThatThrownBy(() -> open(second, forged)).isInstanceOf(ProtocolException.class)
+        .hasMessageContaining("its tag for worker/w1 does not match");
   }
 
   @Test

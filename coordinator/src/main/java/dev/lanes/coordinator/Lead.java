@@ -607,6 +607,19 @@ public final class Lead implements AutoCloseable {
     }
   }
 
+  /**
+   * A worker introduced a second key for an enrolled id (or a revoked id's): the bus refused it, and the lead tells that
+   * worker why and where the id's holder last announced itself from, so that it stops rather than wait for work that
+   * never comes to it.
+   */
+  private void onRefusedEnrolment(dev.lanes.bus.Envelope.RefusedEnrolment refused) {
+    EnrolmentRequested request = refused.request();
+    String reason = refused.why() + workers.host(request.worker())
+        .map(host -> " (the worker with that key last announced itself from host " + host + ")").orElse("");
+    LOG.warn("refused the enrolment of worker {}: {}", request.worker(), reason);
+    bus.publish(new dev.lanes.protocol.EnrolmentRefused(request.worker(), request.publicKey(), reason));
+  }
+
   private void onSubmitted(PlanSubmitted submitted) {
     if (known.contains(submitted.request())) {
       return; // read again after a restart: it was answered then
@@ -669,8 +682,20 @@ public final class Lead implements AutoCloseable {
 
     @Override
     public void onMessage(Message message) {
+      handOver(() -> dispatch(message));
+    }
+
+    @Override
+    public void onInvalid(String where, ProtocolException problem) {
+      Bus.Listener.super.onInvalid(where, problem);
+      if (problem instanceof dev.lanes.bus.Envelope.RefusedEnrolment refused) {
+        handOver(() -> onRefusedEnrolment(refused));
+      }
+    }
+
+    private void handOver(Runnable action) {
       try {
-        last = CompletableFuture.runAsync(() -> guarded(() -> dispatch(message)), loop);
+        last = CompletableFuture.runAsync(() -> guarded(action), loop);
       } catch (RejectedExecutionException e) {
         // Closing: the report is not handled, so the batch must not count as handled either (see handled()).
         last = CompletableFuture.failedFuture(e);

@@ -26,6 +26,11 @@ final class Workers {
     return false;
   }
 
+  /** The host a worker last announced itself from, if it has. */
+  Optional<String> host(String worker) {
+    return Optional.ofNullable(known.get(worker)).map(k -> k.status.host());
+  }
+
   int size() {
     return known.size();
   }

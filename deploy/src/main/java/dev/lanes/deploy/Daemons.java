@@ -42,7 +42,17 @@ final class Daemons {
 
   /** Runs until the process is asked to stop (Ctrl-C, SIGTERM), then closes {@code resource} and says so. */
   static int runUntilStopped(AutoCloseable resource, String what, PrintWriter out) {
+    return runUntilStopped(resource, what, out, new java.util.concurrent.CompletableFuture<>(), out);
+  }
+
+  /**
+   * The same, or until {@code refused} completes with why the daemon may not go on: then it says so on {@code err},
+   * closes {@code resource} and returns {@link Main#BAD_INPUT}.
+   */
+  static int runUntilStopped(AutoCloseable resource, String what, PrintWriter out,
+      java.util.concurrent.CompletableFuture<String> refused, PrintWriter err) {
     CountDownLatch stopped = new CountDownLatch(1);
+    refused.thenRun(stopped::countDown);
     Thread hook = new Thread(() -> {
       try {
         resource.close();
@@ -59,6 +69,20 @@ final class Daemons {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    if (refused.isDone() && removed(hook)) {
+      err.println("lanes: " + refused.join());
+      err.flush();
+      hook.run(); // closes the resource here, as the hook would have
+      return Main.BAD_INPUT;
+    }
     return Main.OK;
+  }
+
+  private static boolean removed(Thread hook) {
+    try {
+      return Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException e) {
+      return false; // the JVM is stopping: the hook closes the resource
+    }
   }
 }

@@ -49,6 +49,11 @@ final class WorkerCommand implements Callable<Integer> {
       description = "How often running tasks report in (default: ${DEFAULT-VALUE}); keep it well below the lease.")
   String heartbeat;
 
+  @Option(names = "--reset-mirror",
+      description = "When --dir mirrors another repository than --repo (the worker was started there before with"
+          + " another --repo), mirror --repo from now on instead of refusing to start; kept attempts stay.")
+  boolean resetMirror;
+
   @Option(names = "--list-kept",
       description = "List the attempts kept (failed, timed out, archived after a crash) under --dir and exit: a"
           + " worker's directory, or the run directory lanes run printed (one directory per worker below it).")
@@ -83,21 +88,42 @@ final class WorkerCommand implements Callable<Integer> {
     if (repo == null) {
       throw new IllegalArgumentException("--repo is required to run a worker");
     }
+    String url = remote(repo);
+    // Checked before Kafka is reached: another worker in this directory, or a mirror of another repository, is said
+    // at once, and nothing of the bus is left to close.
+    WorkDir.open(work, url, Clock.systemUTC(), resetMirror).close();
     dev.lanes.bus.ClientConfig kafka = busOptions.config();
     String bootstrapServers = kafka.bootstrapServers();
-    Worker.Config config = new Worker.Config(name, hostName(), capabilities, slots, repo, work,
+    Worker.Config config = new Worker.Config(name, hostName(), capabilities, slots, url, work,
         Durations.parse("--heartbeat", heartbeat), Map.of(), passEnv.names());
     KafkaBus bus = KafkaBus.connect(kafka, "lanes-worker-" + name,
         Daemons.envelope(kafka.lanes(), Optional.of(name), Optional.of(work), spec.commandLine().getErr()));
     bus.createTopics(); // a worker may well start before the lead does
-    Worker worker = Worker.start(bus, config, Clock.systemUTC());
+    Worker worker = Worker.start(bus, config, Clock.systemUTC(), resetMirror);
     out.println("Worker " + name + " (" + slots + " slot(s), capabilities " + capabilities + ") on " + bootstrapServers
-        + ", repository " + repo + ", directory " + work);
+        + ", repository " + url + ", directory " + work);
     out.flush();
     return Daemons.runUntilStopped(() -> {
       worker.close();
       bus.close();
-    }, "worker " + name, out);
+    }, "worker " + name, out, worker.refused().thenApply(why -> "worker " + name + " may not run: " + why
+        + "; give this worker another --id, or run it with the --dir that holds its key"), spec.commandLine().getErr());
+  }
+
+  /**
+   * The remote as the mirror keeps it: a plain path made absolute, since git resolves a relative one from the mirror's
+   * directory, not from where the worker was started; a path that does not exist is refused now rather than at the
+   * first task.
+   */
+  private static String remote(String repo) {
+    if (!dev.lanes.worker.git.Mirror.isLocalPath(repo)) {
+      return repo;
+    }
+    Path path = Path.of(repo).toAbsolutePath().normalize();
+    if (!java.nio.file.Files.exists(path)) {
+      throw new IllegalArgumentException("--repo: " + path + " does not exist");
+    }
+    return path.toString();
   }
 
   /** The kept attempts under a worker's directory, or under each worker's of a {@code lanes run} run directory. */

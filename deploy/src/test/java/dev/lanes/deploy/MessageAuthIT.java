@@ -17,6 +17,7 @@ import dev.lanes.protocol.AgentSpec;
 import dev.lanes.protocol.Claim;
 import dev.lanes.protocol.ClaimGranted;
 import dev.lanes.protocol.ClaimRequested;
+import dev.lanes.protocol.EnrolmentRefused;
 import dev.lanes.protocol.EnrolmentRequested;
 import dev.lanes.protocol.Finding;
 import dev.lanes.protocol.Heartbeat;
@@ -168,12 +169,19 @@ class MessageAuthIT {
     Envelope impostor = Envelope.of(keys("worker")
         .withWorkerKey("w1", dir.resolve("impostor")));
     KafkaBus bus = bus("impostor", impostor);
+    List<Message> toImpostor = new java.util.concurrent.CopyOnWriteArrayList<>();
+    bus.subscribe(Topics.WORK, Bus.Start.NOW, toImpostor::add);
     bus.publish(impostor.enrolment("w1").orElseThrow()).get(30, TimeUnit.SECONDS);
     bus.publish(new WorkerStatus("w1", "impostor", List.of(), 9, 0)).get(30, TimeUnit.SECONDS);
 
     await().atMost(WAIT).untilAsserted(() -> assertThat(deadLetters())
         .anySatisfy(d -> assertThat(d.reason).contains("worker \"w1\" is enrolled with another key"))
         .anySatisfy(d -> assertThat(d.reason).contains("WorkerStatus from worker/w1: its tag for lead does not match")));
+    // The lead tells the impostor, whose key it refused, and only the impostor can check that it did.
+    await().atMost(WAIT).untilAsserted(() -> assertThat(toImpostor).anySatisfy(m -> assertThat(m)
+        .isEqualTo(new EnrolmentRefused("w1", impostor.enrolment("w1").orElseThrow().publicKey(), "worker \"w1\" is"
+            + " enrolled with another key; an id is not taken over by a second key (the worker with that key last"
+            + " announced itself from host host)"))));
     // The lead recorded w1's first key only, and w1 still works.
     List<WorkerEnrolled> recorded = new ArrayList<>();
     leadBus.replay(Topics.EVENTS, m -> {
@@ -297,8 +305,11 @@ class MessageAuthIT {
 
   // --- the forgeries ----------------------------------------------------------------------------------------------
 
-  /** One forged instance of every message type; each names a run no party knows, so only the envelope stands between. */
-  private static List<Message> samples() {
+  /**
+   * One forged instance of every message type; each names a run no party knows, so only the envelope stands between.
+   * The enrolment refusal names w1's own key: a refusal for another key is not w1's to check.
+   */
+  private List<Message> samples() {
     String run = "forged-run";
     Plan plan = plan("forged");
     return List.of(
@@ -320,7 +331,9 @@ class MessageAuthIT {
         new PlanRejected("forged-run", "forged", List.of("forged")),
         new PlanRevised(run, plan, "forged"),
         new EnrolmentRequested("w1", SOME_KEY),
-        new WorkerEnrolled("w9-forged", SOME_KEY, false));
+        new WorkerEnrolled("w9-forged", SOME_KEY, false),
+        new EnrolmentRefused("w1", keys("worker").withWorkerKey("w1", dir.resolve("w1")).workerPublicKey("w1")
+            .orElseThrow(), "forged"));
   }
 
   private static TaskResult result(String worker) {

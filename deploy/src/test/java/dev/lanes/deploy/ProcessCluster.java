@@ -107,7 +107,8 @@ final class ProcessCluster implements AutoCloseable {
     return p.exitValue();
   }
 
-  private void start(String name, String... args) {
+  /** Starts {@code lanes ARGS} as a process of its own, without waiting for anything. */
+  void start(String name, String... args) {
     List<String> argv = new ArrayList<>(List.of(javaBin(), "-Xmx256m", "-jar", JAR.toString()));
     argv.addAll(List.of(args));
     try {
@@ -119,6 +120,11 @@ final class ProcessCluster implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot start " + name, e);
     }
+  }
+
+  /** The process id of a process this cluster started. */
+  long pid(String name) {
+    return processes.get(name).pid();
   }
 
   Path log(String name) {

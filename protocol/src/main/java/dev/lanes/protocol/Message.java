@@ -28,11 +28,12 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
   @JsonSubTypes.Type(value = PlanRevised.class, name = "plan-revised"),
   @JsonSubTypes.Type(value = EnrolmentRequested.class, name = "enrolment-requested"),
   @JsonSubTypes.Type(value = WorkerEnrolled.class, name = "worker-enrolled"),
+  @JsonSubTypes.Type(value = EnrolmentRefused.class, name = "enrolment-refused"),
 })
 public sealed interface Message
     permits WorkerStatus, TaskOffered, ClaimRequested, ClaimGranted, Heartbeat, TaskResult, Finding, RunStarted,
         TaskUpdate, RunFinished, TaskCancelled, LeadOnline, PlanSubmitted, PlanRejected, PlanRevised,
-        EnrolmentRequested, WorkerEnrolled {
+        EnrolmentRequested, WorkerEnrolled, EnrolmentRefused {
 
   /**
    * The record key on the bus. Messages about one task share a key so that they stay in order; worker messages

@@ -34,7 +34,8 @@ public final class Topics {
     if (message instanceof TaskOffered
         || message instanceof ClaimGranted
         || message instanceof TaskCancelled
-        || message instanceof LeadOnline) {
+        || message instanceof LeadOnline
+        || message instanceof EnrolmentRefused) {
       return WORK;
     } else if (message instanceof WorkerStatus
         || message instanceof ClaimRequested

@@ -110,6 +110,9 @@ class MessageGoldenTest {
         "readme: claim extended by docs/ (needed: the guide links the README)"));
     samples.put("enrolment-requested", new EnrolmentRequested(WORKER, KEY));
     samples.put("worker-enrolled", new WorkerEnrolled(WORKER, KEY, false));
+    samples.put("enrolment-refused", new EnrolmentRefused(WORKER, KEY, "worker \"" + WORKER + "\" is enrolled with"
+        + " another key; an id is not taken over by a second key (the worker with that key last announced itself from"
+        + " host build-02)"));
     return samples;
   }
 

@@ -95,6 +95,9 @@ final class TaskRun implements Worker.Attempt {
     } catch (RuntimeException e) {
       // Whatever went wrong, the lead hears of it now rather than when the lease runs out.
       report.fail(Outcome.ERROR, e instanceof WorkerException || e instanceof ProcessException ? e.getMessage() : e.toString());
+      // Said here as well as in the result: a worker whose every attempt fails this way (a repository gone, a fetch
+      // refused) should say why in its own output.
+      LOG.warn("task {} of run {}, attempt {}: {}", offer.task(), offer.run(), offer.epoch(), report.error);
     }
     long ms = Duration.between(start, clock.instant()).toMillis();
     publishFindings();

@@ -106,10 +106,18 @@ public final class WorkDir implements AutoCloseable {
    * holds it; the lock is held until {@link #close}.
    */
   public static WorkDir open(Path dir, String repoUrl, Clock clock) {
+    return open(dir, repoUrl, clock, false);
+  }
+
+  /**
+   * The same; a mirror of another remote than {@code repoUrl} is refused, or, with {@code resetMirror}, made to mirror
+   * {@code repoUrl} from now on (see {@link Mirror#open(Path, String, boolean)}).
+   */
+  public static WorkDir open(Path dir, String repoUrl, Clock clock, boolean resetMirror) {
     Path root = realPath(createDirectories(dir.toAbsolutePath().normalize()));
     FileChannel lock = lock(root);
     try {
-      return new WorkDir(root, lock, Mirror.open(root.resolve("mirror.git"), repoUrl), clock);
+      return new WorkDir(root, lock, Mirror.open(root.resolve("mirror.git"), repoUrl, resetMirror), clock);
     } catch (RuntimeException e) {
       unlock(root, lock);
       throw e;

@@ -104,6 +104,7 @@ public final class Worker implements AutoCloseable {
   private final Map<Ref, TaskOffered> claimed = new LinkedHashMap<>();
   private final Map<Ref, Long> claimedAt = new java.util.HashMap<>();
   private final Map<Ref, Attempt> running = new ConcurrentHashMap<>();
+  private final java.util.concurrent.CompletableFuture<String> refused = new java.util.concurrent.CompletableFuture<>();
   private Bus.Subscription work;
   /** Set by {@link #start}: a simulated worker has none. */
   private WorkDir workDir;
@@ -130,10 +131,18 @@ public final class Worker implements AutoCloseable {
    * exist (the lead creates them); a worker that may start first creates them with {@link Bus#createTopics}.
    */
   public static Worker start(Bus bus, Config config, Clock clock) {
+    return start(bus, config, clock, false);
+  }
+
+  /**
+   * The same; with {@code resetMirror}, a work directory that mirrors another repository than the config's is made to
+   * mirror it (without, such a directory is refused, see {@link WorkDir#open(Path, String, Clock, boolean)}).
+   */
+  public static Worker start(Bus bus, Config config, Clock clock, boolean resetMirror) {
     // Secrets this worker hands its agents itself are as secret as those in its environment.
     Redactor.remember(config.agentEnvironment());
     // Locked first: a second worker on this directory would take the first one's worktrees for stale ones.
-    WorkDir workDir = WorkDir.open(config.workDir(), config.repoUrl(), clock);
+    WorkDir workDir = WorkDir.open(config.workDir(), config.repoUrl(), clock, resetMirror);
     Worker worker = new Worker(bus, config, offer -> new TaskRun(offer, config, workDir, bus, clock),
         Executors.newFixedThreadPool(config.slots(), daemon("lanes-worker-" + config.id())), clock);
     worker.workDir = workDir;
@@ -165,6 +174,14 @@ public final class Worker implements AutoCloseable {
     return config.id();
   }
 
+  /**
+   * Completes, with the lead's reason, when the lead refused this worker's key: its id is enrolled with another key
+   * (another worker uses the id) or revoked. Such a worker is never offered work, so it should stop.
+   */
+  public java.util.concurrent.CompletableFuture<String> refused() {
+    return refused;
+  }
+
   /** Handles one message from the work topic. */
   public void accept(Message message) {
     if (message instanceof TaskOffered offer) {
@@ -175,6 +192,11 @@ public final class Worker implements AutoCloseable {
       onCancel(cancel);
     } else if (message instanceof LeadOnline) {
       announce();
+    } else if (message instanceof dev.lanes.protocol.EnrolmentRefused r) {
+      if (r.worker().equals(config.id())) {
+        LOG.error("the lead refused this worker's key: {}", r.reason());
+        refused.complete(r.reason());
+      }
     } else {
       throw new IllegalStateException("a worker does not handle " + message.getClass().getSimpleName());
     }

@@ -106,6 +106,63 @@ class WorkDirTest {
   }
 
   @Test
+  void open_aDirectoryMirroringAnotherRepositoryIsRefusedNamingBoth() {
+    work.close();
+    TestRepo other = TestRepo.sample(dir.resolve("other"));
+
+    assertThatThrownBy(() -> WorkDir.open(root, other.url(), clock))
+        .isInstanceOf(WorkerException.class)
+        .hasMessage(work.root().resolve("mirror.git") + " mirrors " + remote.url() + ", not " + other.url()
+            + " (--repo): start with --reset-mirror to mirror " + other.url() + " instead (kept attempts stay), or"
+            + " give this worker a --dir of its own");
+    work = WorkDir.open(root, remote.url(), clock); // the refusal let go of the lock
+    assertThat(work.mirror().url()).isEqualTo(remote.url());
+  }
+
+  @Test
+  void open_theSameRepositoryWrittenAnotherWayIsNoOtherRepository() {
+    work.close();
+
+    work = WorkDir.open(root, remote.dir().resolve(".git").toString(), clock);
+    work.close();
+    work = WorkDir.open(root, remote.dir().resolve("core/..") + "/", clock);
+  }
+
+  @Test
+  void open_withResetMirrorMirrorsTheNewRepositoryAndKeepsKeptAttempts() {
+    run(offer("core", "echo partial > core/file.txt; exit 3"));
+    work.close();
+    TestRepo other = TestRepo.withFiles(dir.resolve("other"), Map.of("x.txt", "x\n"));
+
+    work = WorkDir.open(root, other.url(), clock, true);
+    work.mirror().fetch();
+
+    assertThat(git(work.root().resolve("mirror.git"), "config", "--get", "remote.origin.url")).isEqualTo(other.url());
+    assertThat(git(work.root().resolve("mirror.git"), "for-each-ref", "--format=%(refname) %(objectname)",
+        "refs/remotes/")).as("the old remote's branches are gone").isEqualTo("refs/remotes/origin/main "
+        + other.rev("main"));
+    assertThat(work.listKept()).extracting(WorkDir.Kept::id).containsExactly("r1/core/e1");
+    assertThat(mirrorBranches()).contains("lanes-work/r1/core/e1");
+  }
+
+  @Test
+  void aFetchThatFailsDuringAnAttemptEndsItWithGitsMessage() throws Exception {
+    String later = remote.commitOnto(base, "later", Map.of("core/later.txt", "later\n"));
+    Path moved = dir.resolve("moved");
+    Files.move(remote.dir(), moved);
+    try {
+      TaskResult result = run(TestRepo.offer(RUN, "core", "Do core", "p", List.of("sh", "-c", "true"),
+          Duration.ofSeconds(30), Optional.empty(), List.of(), later));
+
+      assertThat(result.outcome()).isEqualTo(Outcome.ERROR);
+      assertThat(result.error().orElseThrow()).contains("cannot fetch from " + remote.url() + ": fatal: '" + remote.url()
+          + "' does not appear to be a git repository");
+    } finally {
+      Files.move(moved, remote.dir());
+    }
+  }
+
+  @Test
   void failedAttemptIsKeptWithItsWorktreeBranchAndLogs() {
     TaskOffered offer = offer("core", "echo partial > core/file.txt; echo giving up; exit 3");
 
@@ -293,5 +350,9 @@ class WorkDirTest {
     public Clock withZone(java.time.ZoneId zone) {
       return this;
     }
+  }
+
+  private static String git(Path where, String... args) {
+    return dev.lanes.git.GitCli.in(where).run(args).text().strip();
   }
 }

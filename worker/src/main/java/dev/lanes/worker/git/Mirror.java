@@ -23,6 +23,7 @@ import java.util.Optional;
  * mirror, since git locks them and concurrent slots would otherwise collide on those locks.
  */
 public final class Mirror {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Mirror.class);
   /** A pathspec that leaves out the agent's {@code .lanes/} directory at the top of the worktree. */
   private static final String NOT_LANES = ":(top,exclude).lanes";
 
@@ -34,13 +35,62 @@ public final class Mirror {
     this.url = url;
   }
 
-  /** Opens the mirror in {@code dir}, creating it for {@code url} on first use. */
+  /** Opens the mirror in {@code dir}, creating it for {@code url} on first use; refuses a mirror of another remote. */
   public static Mirror open(Path dir, String url) {
+    return open(dir, url, false);
+  }
+
+  /**
+   * Opens the mirror in {@code dir}, creating it for {@code url} on first use. A mirror of another remote (a worker
+   * started again with another {@code --repo}) would fetch from the old one, so it is refused, naming both, unless
+   * {@code reset}: then the old remote and its branches are forgotten and {@code url} is mirrored from now on. The
+   * mirror's local branches, where kept attempts live, stay.
+   */
+  public static Mirror open(Path dir, String url, boolean reset) {
     Mirror mirror = new Mirror(dir, url);
     if (!Files.isRegularFile(dir.resolve("HEAD"))) {
       mirror.create();
+      return mirror;
     }
+    String old = git(dir, "config", "--get", "remote.origin.url").strip();
+    if (sameRemote(old, url)) {
+      return mirror;
+    }
+    if (!reset) {
+      throw new WorkerException(dir + " mirrors " + old + ", not " + url + " (--repo): start with --reset-mirror to"
+          + " mirror " + url + " instead (kept attempts stay), or give this worker a --dir of its own");
+    }
+    git(dir, "remote", "remove", "origin"); // with the old remote's branches, which no attempt may start from
+    mirror.addRemote();
+    LOG.warn("{} mirrored {}; it mirrors {} from now on (--reset-mirror)", dir, old, url);
     return mirror;
+  }
+
+  /**
+   * Whether two remotes are the same repository: equal as written, or, for paths on this machine, the same directory
+   * once resolved (a repository's working tree and its {@code .git} alike).
+   */
+  static boolean sameRemote(String a, String b) {
+    return a.equals(b) || isLocalPath(a) && isLocalPath(b) && resolved(a).equals(resolved(b));
+  }
+
+  /** A remote given as a plain path: no {@code scheme://} and not git's {@code host:path} form. */
+  public static boolean isLocalPath(String url) {
+    int colon = url.indexOf(':');
+    int slash = url.indexOf('/');
+    return !url.contains("://") && (colon < 0 || slash >= 0 && slash < colon);
+  }
+
+  private static Path resolved(String path) {
+    Path p = Path.of(path).toAbsolutePath().normalize();
+    if (Files.isDirectory(p.resolve(".git"))) {
+      p = p.resolve(".git");
+    }
+    try {
+      return p.toRealPath();
+    } catch (java.io.IOException e) {
+      return p; // gone: compared as written
+    }
   }
 
   /** Opens a mirror that exists, its remote as its configuration names it. */
@@ -55,8 +105,7 @@ public final class Mirror {
       throw new WorkerException("cannot create " + dir + ": " + e.getMessage(), e);
     }
     git(dir, "init", "-q", "--bare");
-    git(dir, "remote", "add", "origin", url);
-    git(dir, "config", "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*");
+    addRemote();
     // The agent's findings file is for Lanes, never for the commit.
     try {
       Files.createDirectories(dir.resolve("info"));
@@ -64,6 +113,11 @@ public final class Mirror {
     } catch (java.io.IOException e) {
       throw new WorkerException("cannot write " + dir.resolve("info/exclude") + ": " + e.getMessage(), e);
     }
+  }
+
+  private void addRemote() {
+    git(dir, "remote", "add", "origin", url);
+    git(dir, "config", "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*");
   }
 
   public Path dir() {
@@ -77,7 +131,14 @@ public final class Mirror {
 
   /** Fetches the remote's branches; afterwards every commit reachable from them can be checked out. */
   public synchronized void fetch() {
-    git(dir, "fetch", "-q", "--prune", "--no-tags", "origin");
+    try {
+      GitCli.in(dir).run("fetch", "-q", "--prune", "--no-tags", "origin");
+    } catch (dev.lanes.git.GitCommandException e) {
+      // git's own words say why (a repository gone, a refused login): they are what a person needs to read.
+      throw new WorkerException("cannot fetch from " + url + ": " + e.stderr().strip().replaceAll("\\s*\n\\s*", " "), e);
+    } catch (GitException e) {
+      throw new WorkerException(e.getMessage(), e);
+    }
   }
 
   public boolean hasCommit(String commit) {
