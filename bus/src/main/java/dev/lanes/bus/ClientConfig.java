@@ -6,6 +6,7 @@ import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
@@ -22,13 +23,17 @@ public final class ClientConfig {
   /** Properties under this prefix are Lanes' own; Kafka clients never see them. */
   public static final String LANES_PREFIX = "lanes.";
   static final String BOOTSTRAP = "bootstrap.servers";
+  /** How long a blocking call waits for the cluster unless a command says otherwise ({@code --timeout}). */
+  public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
 
   private final Map<String, String> kafka;
   private final Map<String, String> lanes;
+  private final Duration timeout;
 
-  private ClientConfig(Map<String, String> kafka, Map<String, String> lanes) {
+  private ClientConfig(Map<String, String> kafka, Map<String, String> lanes, Duration timeout) {
     this.kafka = Map.copyOf(kafka);
     this.lanes = Map.copyOf(lanes);
+    this.timeout = timeout;
   }
 
   /** A plaintext connection to {@code bootstrapServers}, with no credentials. */
@@ -46,7 +51,7 @@ public final class ClientConfig {
       throw new IllegalArgumentException(BOOTSTRAP + ": missing; the Kafka cluster must be named");
     }
     rememberSecrets(properties);
-    return new ClientConfig(kafka, lanes);
+    return new ClientConfig(kafka, lanes, DEFAULT_TIMEOUT);
   }
 
   private static final java.util.regex.Pattern JAAS_PASSWORD =
@@ -93,6 +98,22 @@ public final class ClientConfig {
   /** The cluster's address list, {@code host:port[,host:port…]}. */
   public String bootstrapServers() {
     return kafka.get(BOOTSTRAP);
+  }
+
+  /**
+   * These settings with every blocking call of the bus (connecting, creating or finding topics, publishing) given up
+   * after {@code timeout}: a command against a wrong address ends within it instead of Kafka's own minute.
+   */
+  public ClientConfig withTimeout(Duration timeout) {
+    if (timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException("--timeout: " + timeout + " must be longer than zero");
+    }
+    return new ClientConfig(kafka, lanes, timeout);
+  }
+
+  /** How long a blocking call waits for the cluster. */
+  public Duration timeout() {
+    return timeout;
   }
 
   /** Whether the connection authenticates (SASL or TLS) rather than plaintext. */

@@ -8,6 +8,7 @@ import dev.lanes.protocol.Finding;
 import dev.lanes.protocol.Heartbeat;
 import dev.lanes.protocol.Json;
 import dev.lanes.protocol.LeadOnline;
+import dev.lanes.protocol.LeadServing;
 import dev.lanes.protocol.Message;
 import dev.lanes.protocol.PlanRejected;
 import dev.lanes.protocol.PlanRevised;
@@ -341,7 +342,8 @@ public final class Envelope {
     if (message instanceof TaskOffered || message instanceof ClaimGranted || message instanceof TaskCancelled
         || message instanceof LeadOnline || message instanceof RunStarted || message instanceof TaskUpdate
         || message instanceof RunFinished || message instanceof PlanRejected || message instanceof PlanRevised
-        || message instanceof WorkerEnrolled || message instanceof EnrolmentRefused) {
+        || message instanceof WorkerEnrolled || message instanceof EnrolmentRefused
+        || message instanceof LeadServing) {
       return MessageKeys.LEAD;
     } else if (message instanceof ClaimRequested c) {
       return MessageKeys.WORKER + c.worker();

@@ -1,5 +1,6 @@
 package dev.lanes.bus;
 
+import dev.lanes.protocol.Durations;
 import dev.lanes.protocol.Json;
 import dev.lanes.protocol.Message;
 import dev.lanes.protocol.Redactor;
@@ -50,13 +51,14 @@ import org.slf4j.LoggerFactory;
 public final class KafkaBus implements Bus {
   private static final Logger LOG = LoggerFactory.getLogger(KafkaBus.class);
   private static final Duration POLL = Duration.ofMillis(200);
-  private static final Duration TIMEOUT = Duration.ofSeconds(30);
   private static final Duration COMMIT_EVERY = Duration.ofMillis(200);
 
   private final ClientConfig config;
   private final String bootstrapServers;
   private final String clientId;
   private final Envelope envelope;
+  /** How long each blocking call waits for the cluster ({@link ClientConfig#timeout}). */
+  private final Duration timeout;
   private final KafkaProducer<String, byte[]> producer;
   private final List<Poller> pollers = new CopyOnWriteArrayList<>();
 
@@ -65,6 +67,7 @@ public final class KafkaBus implements Bus {
     this.bootstrapServers = config.bootstrapServers();
     this.clientId = clientId;
     this.envelope = envelope;
+    this.timeout = config.timeout();
     Properties p = common();
     p.put(ProducerConfig.ACKS_CONFIG, "all");
     p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
@@ -73,7 +76,7 @@ public final class KafkaBus implements Bus {
     // several records per request instead of one, which is most of the broker's work (lanes bench dispatch: a third
     // more tasks/s); an idle bus sends at once as before.
     p.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 1);
-    p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, (int) TIMEOUT.toMillis());
+    p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, (int) timeout.toMillis());
     p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) Duration.ofMinutes(2).toMillis());
     p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Json.MAX_MESSAGE_BYTES + 4096);
     this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
@@ -119,7 +122,7 @@ public final class KafkaBus implements Bus {
   /** How many records the dead-letter topic holds: every record a party of this cluster refused. */
   public long deadLetterCount() {
     Properties p = common();
-    p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) TIMEOUT.toMillis());
+    p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) timeout.toMillis());
     try (KafkaConsumer<String, byte[]> consumer =
         new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
       List<TopicPartition> partitions = partitions(consumer, Topics.DEAD);
@@ -146,8 +149,7 @@ public final class KafkaBus implements Bus {
    */
   @Override
   public void createTopics() {
-    Properties p = common();
-    p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) TIMEOUT.toMillis());
+    Properties p = admin();
     List<String> present = new ArrayList<>();
     try (Admin admin = Admin.create(p)) {
       List<NewTopic> topics = new ArrayList<>();
@@ -178,12 +180,11 @@ public final class KafkaBus implements Bus {
    * authorizes nothing). For a command that does something extra when the credential it was given allows it.
    */
   public boolean mayWrite(String topic) {
-    Properties p = common();
-    p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) TIMEOUT.toMillis());
+    Properties p = admin();
     try (Admin admin = Admin.create(p)) {
       var description = admin.describeTopics(List.of(topic),
               new org.apache.kafka.clients.admin.DescribeTopicsOptions().includeAuthorizedOperations(true))
-          .allTopicNames().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS).get(topic);
+          .allTopicNames().get(timeout.toMillis(), TimeUnit.MILLISECONDS).get(topic);
       var operations = description.authorizedOperations();
       return operations == null || operations.contains(org.apache.kafka.common.acl.AclOperation.WRITE)
           || operations.contains(org.apache.kafka.common.acl.AclOperation.ALL);
@@ -193,7 +194,7 @@ public final class KafkaBus implements Bus {
       }
       throw new BusException("cannot describe topic " + topic + " on " + bootstrapServers + ": " + e.getCause(), e);
     } catch (TimeoutException e) {
-      throw new BusException("no answer from Kafka at " + bootstrapServers + " within " + TIMEOUT.toSeconds() + "s", e);
+      throw new BusException("no answer from Kafka at " + bootstrapServers + " within " + Durations.format(timeout), e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new BusException("interrupted describing " + topic, e);
@@ -210,7 +211,7 @@ public final class KafkaBus implements Bus {
       return;
     }
     Properties p = common();
-    p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) TIMEOUT.toMillis());
+    p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) timeout.toMillis());
     try (KafkaConsumer<String, byte[]> consumer =
         new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
       List<TopicPartition> all = new ArrayList<>();
@@ -220,7 +221,87 @@ public final class KafkaBus implements Bus {
       consumer.endOffsets(all);
     } catch (org.apache.kafka.common.errors.TimeoutException e) {
       throw new BusException("the topics' leaders on " + bootstrapServers + " did not answer within "
-          + TIMEOUT.toSeconds() + "s", e);
+          + Durations.format(timeout), e);
+    }
+  }
+
+  /**
+   * An admin client's properties: every call waits at most the timeout. Kafka refuses an API timeout below the request
+   * timeout, so a short one shortens both.
+   */
+  private Properties admin() {
+    Properties p = common();
+    p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) timeout.toMillis());
+    p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) Math.min(timeout.toMillis(), 30_000));
+    return p;
+  }
+
+  /**
+   * Returns once a broker of the cluster answers, within the timeout; a command calls it first, so that a wrong address
+   * or a missing broker is one line within the timeout, not an error from whichever call happens to come first.
+   *
+   * @throws BusException naming the address and the timeout when no broker answered
+   */
+  public void awaitReachable() {
+    try (Admin admin = Admin.create(admin())) {
+      admin.describeCluster().clusterId().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      throw new BusException("no Kafka broker answered at " + bootstrapServers + " within " + Durations.format(timeout)
+          + credentialsHint(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new BusException("interrupted waiting for Kafka at " + bootstrapServers, e);
+    }
+  }
+
+  /**
+   * The topics this credential may see, as they are now; for a command that only reads, which must not create any.
+   *
+   * @throws BusException when the broker does not answer within the timeout
+   */
+  public java.util.Set<String> topics() {
+    try (Admin admin = Admin.create(admin())) {
+      return admin.listTopics().names().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      throw new BusException("no answer from Kafka at " + bootstrapServers + " within " + Durations.format(timeout)
+          + " listing topics" + credentialsHint(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new BusException("interrupted listing topics", e);
+    }
+  }
+
+  /**
+   * What the broker says of the leads' consumer group ({@link Topics#LEAD_GROUP}): whether a member holds the reports
+   * topic, which is what serving as the lead means, and which member.
+   *
+   * @param visible false when this credential may not describe the group: then nothing is known
+   * @param holder the member that holds the reports topic ({@code client-id on host}), if one does
+   */
+  public record LeadGroup(boolean visible, Optional<String> holder) {}
+
+  /** Asks the broker who holds the leads' group now; see {@link LeadGroup}. */
+  public LeadGroup leadGroup() {
+    try (Admin admin = Admin.create(admin())) {
+      var group = admin.describeConsumerGroups(List.of(Topics.LEAD_GROUP)).describedGroups().get(Topics.LEAD_GROUP)
+          .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      return new LeadGroup(true, group.members().stream()
+          .filter(m -> m.assignment().topicPartitions().stream().anyMatch(tp -> tp.topic().equals(Topics.REPORTS)))
+          .map(m -> m.clientId() + " on " + m.host().replaceFirst("^/", ""))
+          .findFirst());
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof org.apache.kafka.common.errors.AuthorizationException) {
+        return new LeadGroup(false, Optional.empty());
+      } else if (e.getCause() instanceof org.apache.kafka.common.errors.GroupIdNotFoundException) {
+        return new LeadGroup(true, Optional.empty()); // no lead ever joined
+      }
+      throw new BusException("cannot describe the group " + Topics.LEAD_GROUP + " on " + bootstrapServers + ": "
+          + e.getCause().getMessage(), e);
+    } catch (TimeoutException e) {
+      throw new BusException("no answer from Kafka at " + bootstrapServers + " within " + Durations.format(timeout), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new BusException("interrupted describing " + Topics.LEAD_GROUP, e);
     }
   }
 
@@ -233,7 +314,7 @@ public final class KafkaBus implements Bus {
   /** Whether the topic exists now; false when this party may not create it (it is not this party's to make). */
   private boolean awaitCreated(String name, org.apache.kafka.common.KafkaFuture<Void> future) {
     try {
-      future.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+      future.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
       return true;
     } catch (ExecutionException e) {
       if (e.getCause() instanceof TopicExistsException) {
@@ -246,7 +327,7 @@ public final class KafkaBus implements Bus {
           + credentialsHint(), e);
     } catch (TimeoutException e) {
       throw new BusException(
-          "no answer from Kafka at " + bootstrapServers + " within " + TIMEOUT.toSeconds() + "s creating " + name, e);
+          "no answer from Kafka at " + bootstrapServers + " within " + Durations.format(timeout) + " creating " + name, e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new BusException("interrupted creating topic " + name, e);
@@ -314,7 +395,7 @@ public final class KafkaBus implements Bus {
     p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
     p.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Json.MAX_MESSAGE_BYTES * 2);
     p.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 100);
-    p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) TIMEOUT.toMillis());
+    p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) timeout.toMillis());
     KafkaConsumer<String, byte[]> consumer =
         new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
     try {
@@ -393,6 +474,7 @@ public final class KafkaBus implements Bus {
     p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
     p.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Json.MAX_MESSAGE_BYTES * 2);
     p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5000);
+    p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) timeout.toMillis());
     try (KafkaConsumer<String, byte[]> consumer =
         new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
       List<TopicPartition> partitions = partitions(consumer, topic);
@@ -412,9 +494,15 @@ public final class KafkaBus implements Bus {
   }
 
   private List<TopicPartition> partitions(KafkaConsumer<String, byte[]> consumer, String topic) {
-    long deadline = System.nanoTime() + TIMEOUT.toNanos();
+    long deadline = System.nanoTime() + timeout.toNanos();
     while (true) {
-      Map<String, List<PartitionInfo>> topics = consumer.listTopics();
+      Map<String, List<PartitionInfo>> topics;
+      try {
+        topics = consumer.listTopics();
+      } catch (org.apache.kafka.common.errors.TimeoutException e) {
+        throw new BusException("no answer from Kafka at " + bootstrapServers + " within " + Durations.format(timeout)
+            + credentialsHint(), e);
+      }
       List<PartitionInfo> infos = topics.get(topic);
       if (infos != null && !infos.isEmpty()) {
         return infos.stream().map(i -> new TopicPartition(topic, i.partition())).toList();

@@ -25,7 +25,7 @@ import org.apache.kafka.common.resource.ResourceType;
  *       and sets aside what it could not read from {@code lanes.work}.</li>
  *   <li>A submitter ({@code lanes submit}, {@code lanes status}) hands a plan in on {@code lanes.reports}, follows
  *       the run on {@code lanes.events}, sets aside an event it refuses, and may see how many records
- *       {@code lanes.dead} holds (not read them).</li>
+ *       {@code lanes.dead} holds (not read them) and which member of the leads' group serves.</li>
  * </ul>
  * No role may create or delete topics, alter configurations or ACLs: the broker makes the topics itself.
  */
@@ -64,6 +64,8 @@ public enum Role {
         // Setting aside an event it refused; with it, the dead letters' offsets for lanes status to count (WRITE
         // implies DESCRIBE), not their contents.
         allow(acls, principal, ResourceType.TOPIC, Topics.DEAD, AclOperation.WRITE);
+        // Who is in the leads' group, for lanes status to say whether a lead serves; not its offsets to change.
+        allow(acls, principal, ResourceType.GROUP, Topics.LEAD_GROUP, AclOperation.DESCRIBE);
         break;
       default:
         throw new IllegalStateException("no ACLs for role " + this);

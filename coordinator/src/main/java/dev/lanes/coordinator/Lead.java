@@ -14,6 +14,7 @@ import dev.lanes.protocol.WorkerEnrolled;
 import dev.lanes.protocol.Finding;
 import dev.lanes.protocol.Heartbeat;
 import dev.lanes.protocol.LeadOnline;
+import dev.lanes.protocol.LeadServing;
 import dev.lanes.protocol.Message;
 import dev.lanes.protocol.Plan;
 import dev.lanes.protocol.PlanException;
@@ -419,6 +420,9 @@ public final class Lead implements AutoCloseable {
       }
       LOG.info("{} holds the lead role; {} unfinished run(s) resumed from the log in {} ms", name, runs.size(),
           (System.nanoTime() - start) / 1_000_000);
+      // The log says who serves and since when, for lanes status; the broker's group says whether it still does.
+      outbox.record(new LeadServing(name, host(),
+          clock.instant().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString()));
       bus.publish(new LeadOnline(name));
       firstActive.complete(null);
     } else if (closing) {
@@ -465,6 +469,14 @@ public final class Lead implements AutoCloseable {
       } catch (RuntimeException e) {
         LOG.warn("could not delete the task branches of {} in run {}: {}", row.task(), runId, e.getMessage());
       }
+    }
+  }
+
+  private static String host() {
+    try {
+      return java.net.InetAddress.getLocalHost().getHostName();
+    } catch (java.io.IOException e) {
+      return "localhost";
     }
   }
 

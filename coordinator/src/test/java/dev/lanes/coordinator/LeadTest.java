@@ -12,6 +12,7 @@ import dev.lanes.protocol.ClaimGranted;
 import dev.lanes.protocol.ClaimRequested;
 import dev.lanes.protocol.Finding;
 import dev.lanes.protocol.Heartbeat;
+import dev.lanes.protocol.LeadServing;
 import dev.lanes.protocol.Message;
 import dev.lanes.protocol.Plan;
 import dev.lanes.protocol.PlanRejected;
@@ -188,7 +189,10 @@ class LeadTest {
     run.done().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
     events.sync();
 
-    List<Message> mine = events.all(Message.class);
+    List<Message> all = events.all(Message.class);
+    assertThat(all.get(0)).as("the lead records first that it serves, for lanes status")
+        .isInstanceOfSatisfying(LeadServing.class, l -> assertThat(l.lead()).startsWith("lead-" + ProcessHandle.current().pid()));
+    List<Message> mine = all.subList(1, all.size());
     assertThat(mine.get(0)).usingRecursiveComparison().ignoringFields("definition", "startedAt", "holder")
         .isEqualTo(new RunStarted(run.id(), "sample", TARGET, base, List.of("core"), Optional.empty()));
     assertThat(((RunStarted) mine.get(0)).holder()).hasValueSatisfying(h -> assertThat(h).contains("submitted by"));

@@ -3,6 +3,7 @@ package dev.lanes.deploy;
 import dev.lanes.bus.Bus;
 import dev.lanes.bus.KafkaBus;
 import dev.lanes.coordinator.Lead;
+import dev.lanes.protocol.Durations;
 import dev.lanes.protocol.Message;
 import dev.lanes.protocol.OwnershipCheck;
 import dev.lanes.protocol.OwnershipReport;
@@ -58,9 +59,6 @@ final class SubmitCommand implements Callable<Integer> {
   @Option(names = "--wait", description = "Follow the run's progress until it ends.")
   boolean await;
 
-  @Option(names = "--timeout", defaultValue = "30", description = "Seconds to wait for the lead (default: ${DEFAULT-VALUE}).")
-  int timeoutSeconds;
-
   @picocli.CommandLine.ArgGroup(exclusive = true) RunCommand.Existing existing = new RunCommand.Existing();
 
   @Spec CommandSpec spec;
@@ -70,6 +68,7 @@ final class SubmitCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     dev.lanes.bus.ClientConfig kafka = busOptions.config();
     String bootstrapServers = kafka.bootstrapServers();
+    java.time.Duration timeout = kafka.timeout();
     Plan parsed = PlanParser.parse(plan);
     Preflight.Findings found = Preflight.check(parsed, repo, Preflight.Agents.ELSEWHERE);
     found.warnings().forEach(w -> out.println("warning: " + w));
@@ -89,6 +88,7 @@ final class SubmitCommand implements Callable<Integer> {
     java.util.Map<String, TaskUpdate> last = new java.util.concurrent.ConcurrentHashMap<>();
     try (KafkaBus bus = KafkaBus.connect(kafka, "lanes-submit",
         Daemons.envelope(kafka.lanes(), Optional.empty(), Optional.empty(), spec.commandLine().getErr()))) {
+      bus.awaitReachable();
       bus.createTopics();
       bus.subscribe(Topics.EVENTS, Bus.Start.NOW, m -> {
         if (m instanceof RunStarted s && s.run().equals(run) || m instanceof PlanRejected r && r.request().equals(run)) {
@@ -104,19 +104,19 @@ final class SubmitCommand implements Callable<Integer> {
       });
       try {
         bus.publish(new PlanSubmitted(run, ordered.plan(), System.getProperty("user.name") + "@"
-            + WorkerCommand.hostName(), existing.choice())).get(timeoutSeconds, TimeUnit.SECONDS);
+            + WorkerCommand.hostName(), existing.choice())).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
       } catch (java.util.concurrent.ExecutionException | TimeoutException e) {
         spec.commandLine().getErr().println("lanes: could not hand the plan to Kafka at " + bootstrapServers + ": "
-            + (e.getCause() == null ? "no answer within " + timeoutSeconds + "s" : e.getCause().getMessage()));
+            + (e.getCause() == null ? "no answer within " + Durations.format(timeout) : e.getCause().getMessage()));
         return Main.FAILED;
       }
       Message reply;
       try {
-        reply = answer.get(timeoutSeconds, TimeUnit.SECONDS);
+        reply = answer.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
       } catch (TimeoutException e) {
         // The plan is on the reports topic: the next lead reads it from there. Saying so keeps a second submission
         // of the same plan from looking necessary (a lead would refuse it while the first runs, as the same plan).
-        out.println("queued: " + run + " (no lead answered within " + timeoutSeconds + "s; the plan starts when a"
+        out.println("queued: " + run + " (no lead answered within " + Durations.format(timeout) + "; the plan starts when a"
             + " lead, lanes coordinator on " + bootstrapServers + ", does; do not submit it again)");
         out.flush();
         if (!await) {

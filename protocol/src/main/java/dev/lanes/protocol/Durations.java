@@ -29,6 +29,15 @@ public final class Durations {
     }
   }
 
+  /**
+   * A duration on the command line where a bare number once meant seconds ({@code --timeout 30}): that form is still
+   * read as seconds; anything else as {@link #parse}.
+   */
+  public static Duration parseOrSeconds(String field, String text) {
+    return text != null && text.trim().matches("\\d{1,9}") ? Duration.ofSeconds(Long.parseLong(text.trim()))
+        : parse(field, text);
+  }
+
   /** The shortest exact form: 90s prints as {@code 90s}, 1800s as {@code 30m}. */
   public static String format(Duration d) {
     long ms = d.toMillis();

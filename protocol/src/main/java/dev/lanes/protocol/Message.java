@@ -29,11 +29,12 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
   @JsonSubTypes.Type(value = EnrolmentRequested.class, name = "enrolment-requested"),
   @JsonSubTypes.Type(value = WorkerEnrolled.class, name = "worker-enrolled"),
   @JsonSubTypes.Type(value = EnrolmentRefused.class, name = "enrolment-refused"),
+  @JsonSubTypes.Type(value = LeadServing.class, name = "lead-serving"),
 })
 public sealed interface Message
     permits WorkerStatus, TaskOffered, ClaimRequested, ClaimGranted, Heartbeat, TaskResult, Finding, RunStarted,
         TaskUpdate, RunFinished, TaskCancelled, LeadOnline, PlanSubmitted, PlanRejected, PlanRevised,
-        EnrolmentRequested, WorkerEnrolled, EnrolmentRefused {
+        EnrolmentRequested, WorkerEnrolled, EnrolmentRefused, LeadServing {
 
   /**
    * The record key on the bus. Messages about one task share a key so that they stay in order; worker messages

@@ -50,7 +50,8 @@ public final class Topics {
         || message instanceof RunFinished
         || message instanceof PlanRejected
         || message instanceof PlanRevised
-        || message instanceof WorkerEnrolled) {
+        || message instanceof WorkerEnrolled
+        || message instanceof LeadServing) {
       return EVENTS;
     }
     throw new IllegalArgumentException("no topic for message type " + message.getClass().getName());

@@ -113,6 +113,7 @@ class MessageGoldenTest {
     samples.put("enrolment-refused", new EnrolmentRefused(WORKER, KEY, "worker \"" + WORKER + "\" is enrolled with"
         + " another key; an id is not taken over by a second key (the worker with that key last announced itself from"
         + " host build-02)"));
+    samples.put("lead-serving", new LeadServing("lead-4711-9f3a", "build-01.lan", "2026-12-03T02:40:00Z"));
     return samples;
   }
 
