@@ -12,7 +12,8 @@ import picocli.CommandLine.Spec;
     name = "bench",
     mixinStandardHelpOptions = true,
     description = "Benchmarks. Each prints its figures and, as its last line, a machine-readable summary.",
-    subcommands = {BenchCommand.Dispatch.class, BenchCommand.Claims.class, BenchCommand.Setup.class, BenchCommand.Recovery.class, BenchCommand.Merge.class})
+    subcommands = {BenchCommand.Dispatch.class, BenchCommand.Claims.class, BenchCommand.Setup.class, BenchCommand.Recovery.class, BenchCommand.Merge.class,
+        picocli.CommandLine.HelpCommand.class})
 final class BenchCommand implements Runnable {
   @Spec CommandSpec spec;
 
@@ -24,21 +25,27 @@ final class BenchCommand implements Runnable {
   @Command(
       name = "dispatch",
       mixinStandardHelpOptions = true,
-      description = "Simulated workers (the real claiming logic, tasks that pass at once) against the embedded broker"
-          + " and a real lead: offered-to-granted latency and tasks/s, next to a plain Kafka produce-to-consume round"
-          + " trip. The tasks run in --in-flight chains, each landing releasing the next task of its chain. Two legs,"
-          + " each on a broker of its own: plaintext and unsigned, then secured as lanes broker secures it.")
+      description = {
+        "Times handing tasks to workers through a real lead and the embedded broker.",
+        "",
+        "Simulated workers (the real claiming logic, tasks that pass at once) against the embedded broker and a real"
+            + " lead: offered-to-granted latency and tasks/s, next to a plain Kafka produce-to-consume round trip. The"
+            + " tasks run in --in-flight chains, each landing releasing the next task of its chain. Two legs, each on a broker of its own:"
+            + " plaintext and unsigned, then secured as lanes broker secures it.",
+        "",
+        "Exit 0 when the benchmark ran, 2 for bad input."
+      })
   static final class Dispatch implements Callable<Integer> {
-    @Option(names = "--workers", defaultValue = "100", description = "Simulated workers (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--workers", paramLabel = "N", defaultValue = "100", description = "Simulated workers (default: ${DEFAULT-VALUE}).")
     int workers;
 
-    @Option(names = "--tasks", defaultValue = "5000", description = "No-op tasks measured (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--tasks", paramLabel = "N", defaultValue = "5000", description = "No-op tasks measured (default: ${DEFAULT-VALUE}).")
     int tasks;
 
-    @Option(names = "--in-flight", description = "Tasks open at once (default: half the workers).")
+    @Option(names = "--in-flight", paramLabel = "N", description = "Tasks open at once (default: half the workers).")
     Integer inFlight;
 
-    @Option(names = "--warmup", defaultValue = "2000",
+    @Option(names = "--warmup", paramLabel = "N", defaultValue = "2000",
         description = "No-op tasks run first and not counted, to warm up the JIT (default: ${DEFAULT-VALUE}).")
     int warmup;
 
@@ -70,21 +77,26 @@ final class BenchCommand implements Runnable {
   @Command(
       name = "claims",
       mixinStandardHelpOptions = true,
-      description = "The exact ownership check of a generated plan (N tasks x M claims, all tasks concurrent) over a"
-          + " generated tree of files, as lanes check runs it: time, pairs of claims actually compared and conflicts"
-          + " found, next to the number of pairs a naive all-pairs check compares. The first run is cold, the rest"
-          + " warm.")
+      description = {
+        "Times the exact ownership check of a generated plan.",
+        "",
+        "--tasks tasks of --claims claims each, all concurrent, over a generated tree of --paths files, as lanes check"
+            + " runs it: time, pairs of claims actually compared and conflicts found, next to the number of pairs a"
+            + " naive all-pairs check compares. The first run is cold, the rest warm.",
+        "",
+        "Exit 0 when the benchmark ran, 2 for bad input."
+      })
   static final class Claims implements Callable<Integer> {
-    @Option(names = "--tasks", defaultValue = "1000", description = "Tasks, one module each (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--tasks", paramLabel = "N", defaultValue = "1000", description = "Tasks, one module each (default: ${DEFAULT-VALUE}).")
     int tasks;
 
-    @Option(names = "--claims", defaultValue = "5", description = "Claims per task (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--claims", paramLabel = "N", defaultValue = "5", description = "Claims per task (default: ${DEFAULT-VALUE}).")
     int claims;
 
-    @Option(names = "--paths", defaultValue = "100000", description = "Files in the tree (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--paths", paramLabel = "N", defaultValue = "100000", description = "Files in the tree (default: ${DEFAULT-VALUE}).")
     int paths;
 
-    @Option(names = "--runs", defaultValue = "5", description = "Checks in this process (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--runs", paramLabel = "N", defaultValue = "5", description = "Checks in this process (default: ${DEFAULT-VALUE}).")
     int runs;
 
     @Spec CommandSpec spec;
@@ -103,17 +115,21 @@ final class BenchCommand implements Runnable {
       name = "setup",
       mixinStandardHelpOptions = true,
       description = {
-        "A worker's per-task setup and teardown (worktree, branch, bookkeeping) on a generated repository, next to",
-        "bare git worktree add / git worktree remove on the same mirror, alternating."
+        "Times a worker's per-task setup and teardown against bare git worktree commands.",
+        "",
+        "A worker's setup and teardown (worktree, branch, bookkeeping) on a generated repository, next to bare git"
+            + " worktree add / git worktree remove on the same mirror, alternating.",
+        "",
+        "Exit 0 when the benchmark ran, 2 for bad input."
       })
   static final class Setup implements Callable<Integer> {
-    @Option(names = "--files", defaultValue = "5000", description = "Files in the repository (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--files", paramLabel = "N", defaultValue = "5000", description = "Files in the repository (default: ${DEFAULT-VALUE}).")
     int files;
 
-    @Option(names = "--iterations", defaultValue = "20", description = "Measured rounds (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--iterations", paramLabel = "N", defaultValue = "20", description = "Measured rounds (default: ${DEFAULT-VALUE}).")
     int iterations;
 
-    @Option(names = "--warmup", defaultValue = "3", description = "Rounds before measuring (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup", paramLabel = "N", defaultValue = "3", description = "Rounds before measuring (default: ${DEFAULT-VALUE}).")
     int warmup;
 
     @Spec CommandSpec spec;
@@ -134,10 +150,12 @@ final class BenchCommand implements Runnable {
       description = {
         "Times a lead starting over a long log, from start to serving, and its heap afterwards.",
         "",
-        "The log holds --tasks finished tasks (four decisions each) and one unfinished run, which the lead resumes."
+        "The log holds --tasks finished tasks (four decisions each) and one unfinished run, which the lead resumes.",
+        "",
+        "Exit 0 when the benchmark ran, 2 for bad input."
       })
   static final class Recovery implements Callable<Integer> {
-    @Option(names = "--tasks", defaultValue = "10000", description = "Finished tasks in the log (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--tasks", paramLabel = "N", defaultValue = "10000", description = "Finished tasks in the log (default: ${DEFAULT-VALUE}).")
     int tasks;
 
     @Spec CommandSpec spec;
@@ -156,20 +174,25 @@ final class BenchCommand implements Runnable {
       name = "merge",
       mixinStandardHelpOptions = true,
       description = {
-        "N finished, non-conflicting branches on a generated repository landed through the merge queue (verify: true",
-        "on every merged tree), next to a bare git loop of merge-tree + commit-tree + update-ref in the same run."
+        "Times landing branches through the merge queue against a bare git loop.",
+        "",
+        "--branches finished, non-conflicting branches on a generated repository landed through the merge queue"
+            + " (verify: true on every merged tree), next to a bare git loop of merge-tree + commit-tree + update-ref in"
+            + " the same run.",
+        "",
+        "Exit 0 when the benchmark ran, 2 for bad input."
       })
   static final class Merge implements Callable<Integer> {
-    @Option(names = "--branches", defaultValue = "16", description = "Branches to land (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--branches", paramLabel = "N", defaultValue = "16", description = "Branches to land (default: ${DEFAULT-VALUE}).")
     int branches;
 
-    @Option(names = "--files", defaultValue = "2000", description = "Files in the repository (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--files", paramLabel = "N", defaultValue = "2000", description = "Files in the repository (default: ${DEFAULT-VALUE}).")
     int files;
 
-    @Option(names = "--rounds", defaultValue = "5", description = "Measured rounds (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--rounds", paramLabel = "N", defaultValue = "5", description = "Measured rounds (default: ${DEFAULT-VALUE}).")
     int rounds;
 
-    @Option(names = "--window", defaultValue = "4",
+    @Option(names = "--window", paramLabel = "N", defaultValue = "4",
         description = "The queue's speculative window (default: ${DEFAULT-VALUE}).")
     int window;
 

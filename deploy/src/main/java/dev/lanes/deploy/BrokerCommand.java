@@ -20,13 +20,15 @@ import picocli.CommandLine.Spec;
       "",
       "The broker (KRaft, in this process) keeps its data in --dir across restarts. For other machines to reach it, give --host an address they can connect to.",
       "",
-      "It is secured: on first start it makes a CA, a certificate for --host, and a password for each role (lead, worker, submit), listens with SASL_SSL (SCRAM-SHA-512), lets each role do only what it needs, and writes a client file per role to DIR/clients/ for --kafka-config. Later starts reuse them. --insecure listens in plaintext with no credentials instead."
+      "It is secured: on first start it makes a CA, a certificate for --host, and a password for each role (lead, worker, submit), listens with SASL_SSL (SCRAM-SHA-512), lets each role do only what it needs, and writes a client file per role to DIR/clients/ for --kafka-config. Later starts reuse them. --insecure listens in plaintext with no credentials instead.",
+      "",
+      "Exit 0 when stopped (Ctrl-C, SIGTERM), 1 when it could not start (a port in use, a broken DIR), 2 for bad input."
     })
 final class BrokerCommand implements Callable<Integer> {
-  @Option(names = "--port", defaultValue = "9092", description = "Port for Kafka clients (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--port", paramLabel = "PORT", defaultValue = "9092", description = "Port for Kafka clients (default: ${DEFAULT-VALUE}).")
   int port;
 
-  @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to listen on (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--host", paramLabel = "HOST", defaultValue = "127.0.0.1", description = "Address to listen on (default: ${DEFAULT-VALUE}).")
   String host;
 
   @Option(names = "--dir", paramLabel = "DIR", description = "Data directory (default: ~/.local/state/lanes/broker).")

@@ -21,7 +21,9 @@ import picocli.CommandLine.Spec;
     description = {
       "Runs the lead (coordinator) as a daemon until stopped.",
       "",
-      "It takes plans from lanes submit, hands tasks to workers and lands results on the target branches of --repo. Only one lead acts on a set of topics; a second one waits and takes over when the first goes away, continuing its runs from the log."
+      "It takes plans from lanes submit, hands tasks to workers and lands results on the target branches of --repo. Only one lead acts on a set of topics; a second one waits and takes over when the first goes away, continuing its runs from the log.",
+      "",
+      "Exit 0 when stopped (Ctrl-C, SIGTERM), 1 when Kafka did not answer within --timeout, 2 for bad input."
     })
 final class CoordinatorCommand implements Callable<Integer> {
   @picocli.CommandLine.Mixin BusOptions busOptions;
@@ -38,7 +40,7 @@ final class CoordinatorCommand implements Callable<Integer> {
 
   @picocli.CommandLine.Mixin PassEnvOption passEnv;
 
-  @Option(names = "--max-attempts", defaultValue = "3",
+  @Option(names = "--max-attempts", paramLabel = "N", defaultValue = "3",
       description = "Attempts a task gets before it is parked (default: ${DEFAULT-VALUE}).")
   int maxAttempts;
 

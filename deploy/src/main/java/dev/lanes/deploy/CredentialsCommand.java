@@ -14,7 +14,8 @@ import picocli.CommandLine.Spec;
     name = "credentials",
     mixinStandardHelpOptions = true,
     description = "Manages the per-worker credentials of a running lanes broker, with the admin password kept in its --dir.",
-    subcommands = {CredentialsCommand.AddWorker.class, CredentialsCommand.Revoke.class})
+    subcommands = {CredentialsCommand.AddWorker.class, CredentialsCommand.Revoke.class,
+        picocli.CommandLine.HelpCommand.class})
 final class CredentialsCommand implements Runnable {
   @Spec CommandSpec spec;
 
@@ -41,7 +42,13 @@ final class CredentialsCommand implements Runnable {
   @Command(
       name = "add-worker",
       mixinStandardHelpOptions = true,
-      description = "Makes the principal worker-ID with the workers' rights and writes DIR/clients/worker-ID.properties for it. Adding an ID again gives it a new password.")
+      description = {
+        "Makes the principal worker-ID with the workers' rights and writes DIR/clients/worker-ID.properties for it.",
+        "",
+        "Adding an ID again gives it a new password.",
+        "",
+        "Exit 0 when the file was written, 1 when the broker did not answer, 2 for a bad ID or a DIR that is not a broker's."
+      })
   static final class AddWorker implements Callable<Integer> {
     @picocli.CommandLine.Mixin WorkerOptions worker;
 
@@ -58,7 +65,13 @@ final class CredentialsCommand implements Runnable {
   @Command(
       name = "revoke",
       mixinStandardHelpOptions = true,
-      description = "Deletes the credential of worker-ID and its ACLs: it can no longer connect, and a connection it holds may do nothing more. Its client file is deleted.")
+      description = {
+        "Deletes the credential of worker-ID, its ACLs and its client file.",
+        "",
+        "It can no longer connect, and a connection it holds may do nothing more.",
+        "",
+        "Exit 0 when revoked, 1 when ID had no credential or the broker did not answer, 2 for a bad ID or a DIR that is not a broker's."
+      })
   static final class Revoke implements Callable<Integer> {
     @picocli.CommandLine.Mixin WorkerOptions worker;
 

@@ -21,7 +21,9 @@ import picocli.CommandLine.Spec;
     description = {
       "Runs a four-task sample plan on a sample repository, with scripted agents.",
       "",
-      "Creates a sample multi-module repository in a temporary directory, runs the plan with two workers (no AI agent needed), and checks the result branch."
+      "Creates a sample multi-module repository in a temporary directory, runs the plan with two workers (no AI agent needed), and checks the result branch.",
+      "",
+      "Exit 0 when every task landed and the result passed the sample's check, 1 when not."
     })
 final class DemoCommand implements Callable<Integer> {
   @Spec CommandSpec spec;

@@ -17,10 +17,15 @@ import picocli.CommandLine.Command;
     name = "lanes",
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
-    description = "Coordinates a team of coding agents working on one repository in parallel.",
+    description = {
+      "Coordinates a team of coding agents working on one repository in parallel.",
+      "",
+      "lanes help COMMAND (or lanes COMMAND --help) shows a command's options. Every command exits 0 when all went well,"
+          + " 1 when the work failed or Kafka did not answer, and 2 for bad input or usage."
+    },
     subcommands = {RunCommand.class, CheckCommand.class, DemoCommand.class, BrokerCommand.class,
         CoordinatorCommand.class, WorkerCommand.class, SubmitCommand.class, StatusCommand.class, CredentialsCommand.class,
-        BenchCommand.class, GcCommand.class})
+        BenchCommand.class, GcCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   static final int OK = 0;
   static final int FAILED = 1;
@@ -52,6 +57,10 @@ public final class Main implements Runnable {
         return BAD_INPUT;
       } else if (e instanceof BusException) {
         err.println("lanes: " + e.getMessage());
+        return FAILED;
+      } else if (e instanceof org.apache.kafka.common.KafkaException) {
+        // A call the bus did not translate: still one line, not Kafka's stack.
+        err.println("lanes: Kafka: " + e.getMessage());
         return FAILED;
       }
       throw e;

@@ -10,7 +10,7 @@ final class MergeOptions {
           + " review) before it is parked as needing a human (default: ${DEFAULT-VALUE}).")
   int maxEvictions = Lead.Settings.DEFAULT_EVICTIONS;
 
-  @Option(names = "--merge-window", defaultValue = "" + Lead.Settings.DEFAULT_WINDOW, paramLabel = "W",
+  @Option(names = "--merge-window", defaultValue = "" + Lead.Settings.DEFAULT_WINDOW, paramLabel = "N",
       description = "Merge-queue entries verified at once on their merged trees, speculatively (default:"
           + " ${DEFAULT-VALUE}).")
   int mergeWindow = Lead.Settings.DEFAULT_WINDOW;

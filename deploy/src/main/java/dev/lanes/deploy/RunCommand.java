@@ -48,10 +48,10 @@ final class RunCommand implements Callable<Integer> {
   @Parameters(paramLabel = "PLAN", description = "The plan file (YAML).")
   Path plan;
 
-  @Option(names = "--repo", defaultValue = ".", description = "The repository to work on (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--repo", paramLabel = "DIR", defaultValue = ".", description = "The repository to work on (default: ${DEFAULT-VALUE}).")
   Path repo;
 
-  @Option(names = "--workers", defaultValue = "2", description = "Local workers, one task each (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--workers", paramLabel = "N", defaultValue = "2", description = "Local workers, one task each (default: ${DEFAULT-VALUE}).")
   int workers;
 
   @picocli.CommandLine.Mixin BusOptions busOptions;

@@ -24,7 +24,9 @@ import picocli.CommandLine.Spec;
     description = {
       "Runs a worker daemon until stopped.",
       "",
-      "It claims tasks it can run while it has free slots, runs each in a worktree of its own made from --repo (a URL; a plain path counts), and pushes task branches back there."
+      "It claims tasks it can run while it has free slots, runs each in a worktree of its own made from --repo (a URL; a plain path counts), and pushes task branches back there.",
+      "",
+      "Exit 0 when stopped (Ctrl-C, SIGTERM) or when --list-kept or --discard is done, 1 when Kafka did not answer within --timeout, 2 for bad input."
     })
 final class WorkerCommand implements Callable<Integer> {
   @picocli.CommandLine.Mixin BusOptions busOptions;
@@ -32,10 +34,10 @@ final class WorkerCommand implements Callable<Integer> {
   @Option(names = "--repo", paramLabel = "URL", description = "Where to fetch from and push to.")
   String repo;
 
-  @Option(names = "--id", description = "This worker's name, unique among the workers (default: the host name).")
+  @Option(names = "--id", paramLabel = "ID", description = "This worker's name, unique among the workers (default: the host name).")
   String id;
 
-  @Option(names = "--slots", defaultValue = "1", description = "Tasks at once (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--slots", paramLabel = "N", defaultValue = "1", description = "Tasks at once (default: ${DEFAULT-VALUE}).")
   int slots;
 
   @Option(names = "--capability", split = ",", paramLabel = "CAP", description = "What this worker can do (java,node,…).")

@@ -153,6 +153,17 @@ class CheckCommandTest {
   }
 
   @Test
+  void repoThatDoesNotExistSaysSoRatherThanLookingAboveIt() throws Exception {
+    Path plan = plan(task("core", "[core/]"));
+
+    // Relative, from a working directory inside a git repository (the build's): no repository above it may be used.
+    int code = check(plan, "--repo", "no/such/dir");
+
+    assertThat(code).isEqualTo(2);
+    assertThat(err.toString()).isEqualTo("lanes: --repo: no/such/dir does not exist" + System.lineSeparator());
+  }
+
+  @Test
   void baseMissingFromTheRepoExitsTwoAndWithJsonSaysSoInErrors() throws Exception {
     Path repo = repo("a.txt");
     Path plan = Files.writeString(dir.resolve("base.yaml"), "name: p\nbase: nope\nagent: {command: ['true']}\n"

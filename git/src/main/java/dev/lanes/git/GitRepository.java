@@ -34,7 +34,13 @@ public final class GitRepository implements AutoCloseable {
 
   /** Opens the repository at or above {@code dir}. */
   public static GitRepository open(Path dir) {
-    FileRepositoryBuilder builder = new FileRepositoryBuilder().findGitDir(dir.toFile());
+    // Said first: JGit would search upwards from a missing directory and could find the one Lanes runs in.
+    if (!java.nio.file.Files.exists(dir)) {
+      throw new GitException(dir + " does not exist");
+    } else if (!java.nio.file.Files.isDirectory(dir)) {
+      throw new GitException(dir + " is not a directory");
+    }
+    FileRepositoryBuilder builder = new FileRepositoryBuilder().findGitDir(dir.toAbsolutePath().toFile());
     if (builder.getGitDir() == null) {
       throw new GitException(dir + " is not inside a git repository");
     }

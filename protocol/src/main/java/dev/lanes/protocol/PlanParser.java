@@ -63,14 +63,44 @@ public final class PlanParser {
     return parse(text, file.toString());
   }
 
+  /**
+   * Where the YAML went wrong and what, in the reader's terms. The YAML scanner knows the exact place (its problem mark)
+   * and what it was reading when it got there (its context); Jackson's own location is where its parser stood, often
+   * the line before, and its message quotes the scanner's internals ({@code in 'reader'}, a caret drawing).
+   */
+  static String yamlProblem(JsonProcessingException e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof org.yaml.snakeyaml.error.MarkedYAMLException m && m.getProblemMark() != null) {
+        String context = m.getContext() == null || m.getContextMark() == null ? ""
+            : " (" + m.getContext() + " from " + place(m.getContextMark().getLine(), m.getContextMark().getColumn())
+                + ")";
+        return place(m.getProblemMark().getLine(), m.getProblemMark().getColumn()) + ": not valid YAML: "
+            + plain(m.getProblem()) + context;
+      }
+    }
+    var where = e.getLocation();
+    return (where == null ? "" : "line " + where.getLineNr() + ", column " + where.getColumnNr() + ": ")
+        + "not valid YAML: " + e.getOriginalMessage();
+  }
+
+  /** A zero-based mark as people count: line 1, column 1. */
+  private static String place(int line, int column) {
+    return "line " + (line + 1) + ", column " + (column + 1);
+  }
+
+  private static String plain(String problem) {
+    String text = problem.replace("'\\t(TAB)'", "a tab").replace("\\t(TAB)", "a tab").strip();
+    return text.contains("a tab") && text.contains("cannot start any token")
+        ? "a tab cannot indent YAML (use spaces)" : text.replaceAll("[.]$", "");
+  }
+
   /** Parses plan text; {@code source} names it in error messages. */
   public static Plan parse(String yaml, String source) {
     JsonNode root;
     try {
       root = YAML.readTree(yaml);
     } catch (JsonProcessingException e) {
-      int line = e.getLocation() == null ? 0 : e.getLocation().getLineNr();
-      throw new PlanException(source, List.of("line " + line + ": not valid YAML: " + e.getOriginalMessage()));
+      throw new PlanException(source, List.of(yamlProblem(e)));
     }
     PlanParser parser = new PlanParser();
     Plan plan = parser.plan(root);

@@ -510,7 +510,26 @@ class PlanParserTest {
         """;
     assertThatThrownBy(() -> PlanParser.parse(yaml, SOURCE))
         .isInstanceOf(PlanException.class)
-        .hasMessageStartingWith(SOURCE + ": line 5: not valid YAML");
+        .hasMessageStartingWith(SOURCE + ": line 5, column 4: not valid YAML");
+  }
+
+  @Test
+  void parse_tabIndentNamesItsLineAndColumnWithoutTheParsersInternals() {
+    String yaml = "name: p\nagent:\n  command: [\"true\"]\ntasks:\n  - id: a\n\tprompt: x\n    owns: [a]\n";
+
+    assertThatThrownBy(() -> PlanParser.parse(yaml, SOURCE))
+        .isInstanceOf(PlanException.class)
+        .hasMessage(SOURCE + ": line 6, column 1: not valid YAML: a tab cannot indent YAML (use spaces)");
+  }
+
+  @Test
+  void parse_unclosedQuoteSaysWhereItOpened() {
+    String yaml = "name: p\ntasks:\n  - id: a\n    prompt: \"x\n    owns: [a]\n";
+
+    assertThatThrownBy(() -> PlanParser.parse(yaml, SOURCE))
+        .isInstanceOf(PlanException.class)
+        .hasMessage(SOURCE + ": line 6, column 1: not valid YAML: found unexpected end of stream (while scanning a"
+            + " quoted scalar from line 4, column 13)");
   }
 
   @Test
