@@ -245,7 +245,14 @@ public final class KafkaBus implements Bus {
   public void awaitReachable() {
     try (Admin admin = Admin.create(admin())) {
       admin.describeCluster().clusterId().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (ExecutionException | TimeoutException e) {
+    } catch (ExecutionException e) {
+      if (!(e.getCause() instanceof org.apache.kafka.common.errors.TimeoutException)) {
+        // An answer after all, such as a refused password: that is what to say.
+        throw new BusException("Kafka at " + bootstrapServers + " refused this client: " + e.getCause().getMessage(), e);
+      }
+      throw new BusException("no Kafka broker answered at " + bootstrapServers + " within " + Durations.format(timeout)
+          + credentialsHint(), e);
+    } catch (TimeoutException e) {
       throw new BusException("no Kafka broker answered at " + bootstrapServers + " within " + Durations.format(timeout)
           + credentialsHint(), e);
     } catch (InterruptedException e) {

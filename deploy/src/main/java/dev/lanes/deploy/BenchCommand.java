@@ -30,8 +30,8 @@ final class BenchCommand implements Runnable {
         "",
         "Simulated workers (the real claiming logic, tasks that pass at once) against the embedded broker and a real"
             + " lead: offered-to-granted latency and tasks/s, next to a plain Kafka produce-to-consume round trip. The"
-            + " tasks run in --in-flight chains, each landing releasing the next task of its chain. Two legs, each on a broker of its own:"
-            + " plaintext and unsigned, then secured as lanes broker secures it.",
+            + " tasks run in --in-flight chains, each landing releasing the next task of its chain. Two legs, each on"
+            + " a broker of its own: plaintext and unsigned, then secured as lanes broker secures it.",
         "",
         "Exit 0 when the benchmark ran, 2 for bad input."
       })

@@ -160,7 +160,8 @@ class CheckCommandTest {
     int code = check(plan, "--repo", "no/such/dir");
 
     assertThat(code).isEqualTo(2);
-    assertThat(err.toString()).isEqualTo("lanes: --repo: no/such/dir does not exist" + System.lineSeparator());
+    assertThat(err.toString()).isEqualTo("lanes: --repo: " + Path.of("no/such/dir").toAbsolutePath() + " does not exist"
+        + System.lineSeparator());
   }
 
   @Test

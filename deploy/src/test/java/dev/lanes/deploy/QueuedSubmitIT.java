@@ -72,7 +72,7 @@ class QueuedSubmitIT {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
     int exit = Main.execute(new PrintWriter(out, true), new PrintWriter(err, true), "submit", plan.toString(),
-        "--kafka-config", cluster.clientFile("submit").toString(), "--timeout", "3");
+        "--kafka-config", cluster.clientFile("submit").toString(), "--timeout", "10s");
     assertThat(exit).as(out + "\n" + err).isZero();
     assertThat(out.toString()).startsWith("queued: once-").contains("starts when a lead")
         .contains("do not submit it again");
