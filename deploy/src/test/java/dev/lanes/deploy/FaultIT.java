@@ -195,27 +195,33 @@ class FaultIT {
   /**
    * Brings a run to the moment after the lead decided to grant task {@code lost} to worker {@code wa} and before
    * {@code wa} received it, with {@code wa} killed or frozen ({@code signal}), while task {@code held} runs on
-   * {@code wb} until the test lets it finish. Every step waits for what it needs to see: a record, a log line.
+   * {@code wb} until the test lets it finish. {@code wa} has one slot, busy with task {@code block} until the test
+   * frees it, so it claims {@code lost} only then: while the lead is frozen, which then answers with a grant that
+   * {@code wa} never gets. Every step waits for what it needs to see: a record, a log line.
    */
   private LostGrant loseAGrant(String signal) throws IOException {
     cluster.environment(java.util.Map.of("LANES_LOG", "debug")); // the worker's claims are logged at debug
     cluster.startLead("lead", repo, "60s", 1);
     cluster.awaitLog("lead", "holds the lead role");
-    cluster.startWorker("wa", repo, "--capability", "a");
+    cluster.startWorker("wa", repo, "--capability", "a", "--slots", "1");
     cluster.startWorker("wb", repo, "--capability", "b");
     Path go = dir.resolve("go");
-    cluster.signal("wa", "STOP");
+    Path free = dir.resolve("free");
     String run = submit("name: lost\ntasks:\n"
+        + "  - id: block\n    prompt: p\n    owns: [block.txt]\n    requires: [a]\n"
+        + "    agent: {command: [sh, -c, 'while [ ! -f " + free + " ]; do sleep 0.1; done; echo done > block.txt']}\n"
         + "  - {id: lost, prompt: p, owns: [lost.txt], requires: [a], agent: {command: [sh, -c, 'echo done > lost.txt']}}\n"
         + "  - id: held\n    prompt: p\n    owns: [held.txt]\n    requires: [b]\n"
         + "    agent: {command: [sh, -c, 'while [ ! -f " + go + " ]; do sleep 0.1; done; echo done > held.txt']}\n");
     cluster.awaitUpdate(run, u -> u.task().equals("held") && u.state() == TaskState.RUNNING
         && u.detail().startsWith("agent"), LONG);
+    cluster.awaitUpdate(run, u -> u.task().equals("block") && u.state() == TaskState.RUNNING
+        && u.detail().startsWith("agent"), LONG);
     cluster.awaitUpdate(run, u -> u.task().equals("lost") && u.state() == TaskState.OFFERED, LONG);
 
     // Frozen, the lead cannot answer wa's claim; once wa is gone (or frozen too), it answers with a grant wa never gets.
     cluster.signal("lead", "STOP");
-    cluster.signal("wa", "CONT");
+    Files.writeString(free, "");
     cluster.awaitLog("wa", "claimed attempt 1 of " + run + "/task/lost");
     if (signal.equals("KILL")) {
       cluster.kill("wa");
@@ -254,7 +260,9 @@ class FaultIT {
       assertThat(updates).noneMatch(u -> u.state() == TaskState.FAILED || u.detail().contains("ran out"));
       assertThat(updates.stream().filter(u -> u.task().equals("held") && u.detail().startsWith("granted")))
           .as("the attempt a worker held kept running").hasSize(1);
-      assertLandedOnce(run, finished, List.of("lost", "held"), fault, recoveredMs);
+      assertThat(updates.stream().filter(u -> u.task().equals("block") && u.detail().startsWith("granted")))
+          .hasSize(1);
+      assertLandedOnce(run, finished, List.of("block", "lost", "held"), fault, recoveredMs);
     }
   }
 
