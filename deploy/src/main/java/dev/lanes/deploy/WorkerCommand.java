@@ -34,7 +34,8 @@ final class WorkerCommand implements Callable<Integer> {
   @Option(names = "--repo", paramLabel = "URL", description = "Where to fetch from and push to.")
   String repo;
 
-  @Option(names = "--id", paramLabel = "ID", description = "This worker's name, unique among the workers (default: the host name).")
+  @Option(names = "--id", paramLabel = "ID", description = "This worker's name, unique among the workers (default: the"
+      + " host name). A second worker with an id in use exits 2, naming the other's process (same --dir) or host.")
   String id;
 
   @Option(names = "--slots", paramLabel = "N", defaultValue = "1", description = "Tasks at once (default: ${DEFAULT-VALUE}).")
