@@ -49,6 +49,8 @@ public final class Main implements Runnable {
     CommandLine cl = new CommandLine(new Main());
     cl.setOut(out);
     cl.setErr(err);
+    // picocli's own help command speaks in its own voice; it gets Lanes' here, at every level that has it.
+    describeHelp(cl);
     cl.setCaseInsensitiveEnumValuesAllowed(true);
     cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
       if (e instanceof ProtocolException || e instanceof LeadException || e instanceof IllegalArgumentException
@@ -66,6 +68,16 @@ public final class Main implements Runnable {
       throw e;
     });
     return cl.execute(args);
+  }
+
+  private static void describeHelp(CommandLine command) {
+    command.getSubcommands().forEach((name, sub) -> {
+      if (name.equals("help")) {
+        sub.getCommandSpec().usageMessage().header("Shows the help of COMMAND, or of this command without one.");
+      } else {
+        describeHelp(sub);
+      }
+    });
   }
 
   @Override
