@@ -680,8 +680,10 @@ class LeadTest {
     Lead.RunHandle first = lead.submit(plan("- {id: core, prompt: p, owns: [core/]}"));
     restartLead(Lead.Settings.daemon());
 
+    // Named from the log, which says who asked for the run: a lead on another machine has no lock file to go by.
     assertThatThrownBy(() -> lead.submit(plan("- {id: docs, prompt: p, owns: [docs/]}")))
-        .hasMessageStartingWith("target: \"" + TARGET + "\" is held by run " + first.id());
+        .hasMessageStartingWith("target: \"" + TARGET + "\" is held by run " + first.id())
+        .hasMessageContaining("submitted by lanes run");
   }
 
   @Test
