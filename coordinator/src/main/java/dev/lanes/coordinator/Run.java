@@ -454,6 +454,7 @@ final class Run implements MergeQueue.Listener {
           + result.verifyTail().strip().replace("\n", "\n    ")
           + "\nFix what it reports; the whole task is still yours to do.");
     } else {
+      slot.kept = kept(result);
       attemptFailed(slot, failure(result));
     }
   }
@@ -987,9 +988,9 @@ final class Run implements MergeQueue.Listener {
       }
     } else if (settings.maxAttempts() > 1) {
       update(slot, TaskState.PARKED, "parked after " + slot.failures + " failed attempts: "
-          + String.join("; ", slot.reasons));
+          + String.join("; ", slot.reasons) + slot.kept);
     } else {
-      update(slot, TaskState.FAILED, reason);
+      update(slot, TaskState.FAILED, reason + slot.kept);
     }
   }
 
@@ -1193,6 +1194,16 @@ final class Run implements MergeQueue.Listener {
     outbox.send(message);
   }
 
+  /**
+   * Where the worker says it kept the failed attempt, for the task's final detail: a person reading it from another
+   * machine ({@code lanes submit --wait}, {@code lanes status}) learns where to look. Only printed, never followed;
+   * one line, cut short.
+   */
+  private static String kept(TaskResult r) {
+    return r.kept().map(k -> " (kept " + k.replaceAll("\\p{Cntrl}", "?")
+        .substring(0, Math.min(k.length(), 600)) + ")").orElse("");
+  }
+
   private static String failure(TaskResult r) {
     String why = r.error().orElse(r.outcome().toString().toLowerCase(Locale.ROOT).replace('_', ' '));
     String tail = r.outcome() == TaskResult.Outcome.VERIFY_FAILED ? r.verifyTail() : r.agentTail();
@@ -1239,6 +1250,8 @@ final class Run implements MergeQueue.Listener {
     int failures;
     int sentBack;
     int verifyRetries;
+    /** Where the last failed attempt stays, as its worker said, for the detail of a final failure; or "". */
+    String kept = "";
     /** The worker whose commit is under review or in the queue. */
     String writer = "";
     /** What the lead adds to the prompt of the current attempt. */

@@ -647,6 +647,18 @@ class LeadTest {
   }
 
   @Test
+  void aFailedTasksDetailSaysWhereItsWorkerKeptIt() {
+    Lead.RunHandle run = lead.submit(plan("- {id: core, prompt: p, owns: [core/]}"));
+    TaskOffered offer = grant(run, "core", "w1");
+    bus.publish(new TaskResult(run.id(), "core", offer.epoch(), "w1", Outcome.AGENT_FAILED, offer.branch(),
+        Optional.empty(), List.of(), 3, -1, "boom\n", "", 1, Optional.of("agent exited with 3"), Optional.empty(),
+        Optional.of("on host-1: logs /w/logs/x, worktree /w/worktrees/x\nforged line")));
+
+    assertThat(awaitUpdate("core", TaskState.FAILED).detail()).isEqualTo("agent exited with 3 | boom"
+        + " (kept on host-1: logs /w/logs/x, worktree /w/worktrees/x?forged line)");
+  }
+
+  @Test
   void aSecondRunOnAHeldTargetIsRefusedNamingTheHolder() {
     Lead.RunHandle first = lead.submit(plan("- {id: core, prompt: p, owns: [core/]}"));
     Plan other = plan("- {id: docs, prompt: p, owns: [docs/]}");

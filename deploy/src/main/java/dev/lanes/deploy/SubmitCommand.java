@@ -141,8 +141,9 @@ final class SubmitCommand implements Callable<Integer> {
   }
 
   /**
-   * For each task that did not land, the worker of its last attempt and the attempt's name: its logs and worktree
-   * are on that worker's machine, where {@code lanes worker --list-kept} shows them.
+   * For each task that did not land, its last attempt, its worker and the lead's account of it, which names where the
+   * worker kept the attempt's logs and worktree on its machine (workers from before that say nothing: then where to
+   * ask).
    */
   private static void notLanded(PrintWriter out, RunFinished end, java.util.Map<String, TaskUpdate> last) {
     if (end.failed().isEmpty()) {
@@ -152,10 +153,16 @@ final class SubmitCommand implements Callable<Integer> {
     out.println("Tasks that did not land, and where to look:");
     for (String task : end.failed()) {
       TaskUpdate u = last.get(task);
-      out.println("  " + task + (u == null ? ": it never ran"
-          : ": attempt " + end.run() + "/" + task + "/e" + u.epoch() + " on worker " + u.worker()
-              + "; its logs and worktree are there: lanes worker --id " + u.worker() + " --list-kept"
-              + " (with --dir if that worker was given one)"));
+      if (u == null) {
+        out.println("  " + task + ": it never ran");
+        continue;
+      }
+      out.println("  " + task + " (attempt " + end.run() + "/" + task + "/e" + u.epoch() + " on worker " + u.worker()
+          + "): " + u.detail());
+      if (!u.detail().contains("(kept on ")) {
+        out.println("    its logs and worktree are on that worker's machine: lanes worker --id " + u.worker()
+            + " --list-kept there");
+      }
     }
   }
 }

@@ -67,16 +67,46 @@ class QueuedSubmitIT {
     assertThat(Files.readString(cluster.log("lead"))).contains("refused the plan of request " + second);
   }
 
+  @Test
+  void submitWaitEndsWithWhereTheWorkerKeptEachTaskThatDidNotLand() throws IOException {
+    cluster.startLead("lead", repo, "30s", 1);
+    cluster.startWorker("w1", repo);
+    Path plan = Files.writeString(dir.resolve("red.yaml"), """
+        name: red
+        agent:
+          command: [sh, -c, 'echo "agent was here" > red.txt']
+        tasks:
+          - {id: red, prompt: Write red.txt., owns: [red.txt], verify: 'echo "the tests are red"; exit 1'}
+        """);
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    int exit = Main.execute(new PrintWriter(out, true), new PrintWriter(err, true), "submit", plan.toString(),
+        "--kafka-config", cluster.clientFile("submit").toString(), "--repo", repo.toString(), "--timeout", "60s",
+        "--wait");
+
+    assertThat(exit).as(out + "\n" + err).isEqualTo(1);
+    String end = out.toString().substring(out.toString().indexOf("Tasks that did not land, and where to look:"));
+    Path work = dir.resolve("work-w1").toRealPath();
+    java.util.regex.Matcher logs = java.util.regex.Pattern.compile("\\(kept on \\S+: logs (\\S+), worktree (\\S+)\\)")
+        .matcher(end);
+    assertThat(logs.find()).as(end).isTrue();
+    assertThat(end).containsPattern("  red \\(attempt red-[0-9a-z-]+/red/e\\d+ on worker w1\\): verify exited with 1");
+    assertThat(Path.of(logs.group(1))).startsWith(work).isDirectory();
+    assertThat(Path.of(logs.group(2)).resolve("red.txt")).hasContent("agent was here");
+  }
+
   /** Submits with no lead to answer: exit 0, and the run id it is queued under. */
   private String queued(Path plan) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
     int exit = Main.execute(new PrintWriter(out, true), new PrintWriter(err, true), "submit", plan.toString(),
-        "--kafka-config", cluster.clientFile("submit").toString(), "--timeout", "10s");
+        "--kafka-config", cluster.clientFile("submit").toString(), "--repo", repo.toString(), "--timeout", "10s");
     assertThat(exit).as(out + "\n" + err).isZero();
-    assertThat(out.toString()).startsWith("queued: once-").contains("starts when a lead")
-        .contains("do not submit it again");
-    return out.toString().substring("queued: ".length()).split(" ")[0];
+    java.util.regex.Matcher queued = java.util.regex.Pattern.compile("(?m)^queued: (once-\\S+) \\(no lead answered"
+        + " within 10s; the plan starts when a lead, lanes coordinator on \\S+, does; do not submit it again\\)$")
+        .matcher(out.toString());
+    assertThat(queued.find()).as(out.toString()).isTrue();
+    return queued.group(1);
   }
 
   private List<PlanRejected> rejected(String request) {

@@ -15,6 +15,8 @@ import java.util.Optional;
  * @param error what went wrong, in words, when the outcome is not {@link Outcome#PASSED}
  * @param usage cost, turns and session of the agent run, from the agent's own report; absent for command agents and
  *     when no agent ran
+ * @param kept where a failed attempt's logs and worktree stay, on the worker's machine, for a person to look at;
+ *     absent for a passed attempt and in results from older workers
  */
 public record TaskResult(
     String run,
@@ -31,11 +33,22 @@ public record TaskResult(
     String verifyTail,
     long durationMs,
     Optional<String> error,
-    Optional<AgentUsage> usage)
+    Optional<AgentUsage> usage,
+    @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_ABSENT)
+    Optional<String> kept)
     implements Message {
   public TaskResult {
     changedFiles = List.copyOf(changedFiles);
     usage = usage == null ? Optional.empty() : usage; // absent in messages from older workers
+    kept = kept == null ? Optional.empty() : kept;
+  }
+
+  /** A result that says nothing of a kept attempt. */
+  public TaskResult(String run, String task, int epoch, String worker, Outcome outcome, String branch,
+      Optional<String> commit, List<String> changedFiles, int agentExit, int verifyExit, String agentTail,
+      String verifyTail, long durationMs, Optional<String> error, Optional<AgentUsage> usage) {
+    this(run, task, epoch, worker, outcome, branch, commit, changedFiles, agentExit, verifyExit, agentTail, verifyTail,
+        durationMs, error, usage, Optional.empty());
   }
 
   @Override

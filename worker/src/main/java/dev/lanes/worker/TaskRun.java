@@ -120,10 +120,18 @@ final class TaskRun implements Worker.Attempt {
     try {
       bus.publish(new TaskResult(offer.run(), offer.task(), offer.epoch(), config.id(), report.outcome,
           offer.branch(), report.commit, changed, report.agentExit, report.verifyExit, tail(report.agentTail),
-          tail(report.verifyTail), ms, Optional.ofNullable(report.error), report.usage)).join();
+          tail(report.verifyTail), ms, Optional.ofNullable(report.error), report.usage, kept(report))).join();
     } catch (RuntimeException e) {
       LOG.error("task {}: the result could not be published: {}", offer.task(), e.toString());
     }
+  }
+
+  /** Where a failed attempt stays (see {@link #keep}), for the person who reads the lead's account of the task. */
+  private Optional<String> kept(Report report) {
+    if (placed == null || report.outcome == Outcome.PASSED) {
+      return Optional.empty();
+    }
+    return Optional.of("on " + config.host() + ": logs " + placed.logs() + ", worktree " + placed.worktree());
   }
 
   private static String tail(String text) {

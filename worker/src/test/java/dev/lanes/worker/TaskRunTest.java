@@ -198,6 +198,9 @@ class TaskRunTest {
     assertThat(remote.hasBranch(offer.branch())).isFalse();
     assertThat(worktree(offer).resolve("core/file.txt")).as("kept for a person to look at").hasContent("partial");
     assertThat(workDir.resolve("logs/r1/core-e1/agent.log")).content().contains("giving up");
+    assertThat(result.kept()).as("where a person finds it, for the lead to pass on").hasValueSatisfying(k ->
+        assertThat(k).startsWith("on ").contains(": logs ").contains("logs/r1/core-e1, worktree ")
+            .endsWith(worktree(offer).getFileName().toString()));
   }
 
   @Test
