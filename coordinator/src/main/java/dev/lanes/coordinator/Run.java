@@ -439,6 +439,7 @@ final class Run implements MergeQueue.Listener {
     askLeadAgent(slot, found);
     Optional<Finding> question = found.stream().filter(f -> f.kind().equals(Finding.QUESTION)).findFirst();
     List<Claim> needed = needed(slot, found);
+    slot.kept = kept(result); // a passed attempt is kept nowhere
     if (question.isPresent()) {
       update(slot, TaskState.PARKED, "needs a human: the agent asks: " + question.get().text());
     } else if (!needed.isEmpty()) {
@@ -454,7 +455,6 @@ final class Run implements MergeQueue.Listener {
           + result.verifyTail().strip().replace("\n", "\n    ")
           + "\nFix what it reports; the whole task is still yours to do.");
     } else {
-      slot.kept = kept(result);
       attemptFailed(slot, failure(result));
     }
   }
@@ -484,7 +484,7 @@ final class Run implements MergeQueue.Listener {
   private void notRetried(Slot slot, String failure, String why) {
     slot.failures++;
     slot.reasons.add("attempt " + slot.epoch + ": " + failure);
-    String detail = failure + " (not retried: " + why + ")";
+    String detail = failure + " (not retried: " + why + ")" + slot.kept;
     LOG.warn("run {}: task {}: {}", id, slot.task.id(), detail);
     update(slot, settings.maxAttempts() > 1 ? TaskState.PARKED : TaskState.FAILED, detail);
   }
