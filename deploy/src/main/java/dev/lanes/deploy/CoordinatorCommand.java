@@ -56,6 +56,7 @@ final class CoordinatorCommand implements Callable<Integer> {
     String bootstrapServers = kafka.bootstrapServers();
     KafkaBus bus = KafkaBus.connect(kafka, "lanes-lead",
         Daemons.envelope(kafka.lanes(), Optional.empty(), Optional.empty(), spec.commandLine().getErr()));
+    Daemons.awaitReachable(bus);
     Lead lead = Lead.start(bus, repo.toAbsolutePath(), Clock.systemUTC(), settings);
     out.println("Lead for " + repo.toAbsolutePath() + " on " + bootstrapServers + " (lease " + lease + ", "
         + maxAttempts + " attempts a task); waiting for the lead role...");

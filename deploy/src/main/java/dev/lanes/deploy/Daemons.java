@@ -40,6 +40,19 @@ final class Daemons {
     return Envelope.of(keys.get());
   }
 
+  /**
+   * Returns once the cluster answers, within {@code --timeout}; else closes {@code bus} and throws, so that a daemon
+   * started against a wrong address says so in one line instead of whichever of its first calls times out.
+   */
+  static void awaitReachable(dev.lanes.bus.KafkaBus bus) {
+    try {
+      bus.awaitReachable();
+    } catch (RuntimeException e) {
+      bus.close();
+      throw e;
+    }
+  }
+
   /** Runs until the process is asked to stop (Ctrl-C, SIGTERM), then closes {@code resource} and says so. */
   static int runUntilStopped(AutoCloseable resource, String what, PrintWriter out) {
     return runUntilStopped(resource, what, out, new java.util.concurrent.CompletableFuture<>(), out);

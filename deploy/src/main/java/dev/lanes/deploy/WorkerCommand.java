@@ -101,6 +101,7 @@ final class WorkerCommand implements Callable<Integer> {
         Durations.parse("--heartbeat", heartbeat), Map.of(), passEnv.names());
     KafkaBus bus = KafkaBus.connect(kafka, "lanes-worker-" + name,
         Daemons.envelope(kafka.lanes(), Optional.of(name), Optional.of(work), spec.commandLine().getErr()));
+    Daemons.awaitReachable(bus);
     bus.createTopics(); // a worker may well start before the lead does
     Worker worker = Worker.start(bus, config, Clock.systemUTC(), resetMirror);
     out.println("Worker " + name + " (" + slots + " slot(s), capabilities " + capabilities + ") on " + bootstrapServers
