@@ -34,6 +34,7 @@ class TargetRunsIT {
         name: twice
         agent:
           command: [sh, -c, 'while [ ! -f %s ]; do sleep 0.1; done; echo once >> a.txt']
+          timeout: 2m
         tasks:
           - id: append
             prompt: Append a line.
