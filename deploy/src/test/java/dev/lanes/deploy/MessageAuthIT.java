@@ -23,6 +23,7 @@ import dev.lanes.protocol.Finding;
 import dev.lanes.protocol.Heartbeat;
 import dev.lanes.protocol.Json;
 import dev.lanes.protocol.LeadOnline;
+import dev.lanes.protocol.LeadServing;
 import dev.lanes.protocol.Message;
 import dev.lanes.protocol.Plan;
 import dev.lanes.protocol.PlanRejected;
@@ -332,6 +333,7 @@ class MessageAuthIT {
         new PlanRevised(run, plan, "forged"),
         new EnrolmentRequested("w1", SOME_KEY),
         new WorkerEnrolled("w9-forged", SOME_KEY, false),
+        new LeadServing("forged-lead", "forged", "2026-12-03T00:00:00Z"),
         new EnrolmentRefused("w1", keys("worker").withWorkerKey("w1", dir.resolve("w1")).workerPublicKey("w1")
             .orElseThrow(), "forged"));
   }
