@@ -44,6 +44,10 @@ class SecureBrokerIT {
       List<String> args = new java.util.ArrayList<>(List.of(command, "--kafka-config", noBootstrap.toString()));
       if (command.equals("coordinator") || command.equals("worker")) {
         args.addAll(List.of("--repo", dir.toString()));
+        if (command.equals("worker")) {
+          // A directory of its own: the default one, in the home directory, may mirror another test's repository.
+          args.addAll(List.of("--dir", dir.resolve("worker").toString()));
+        }
       } else if (command.equals("submit")) {
         args.add(Files.writeString(dir.resolve("p.yaml"), "name: p\nagent: {command: [true]}\ntasks:\n"
             + "  - {id: a, prompt: p, owns: [a]}\n").toString());
