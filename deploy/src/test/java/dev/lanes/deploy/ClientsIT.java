@@ -77,6 +77,61 @@ class ClientsIT {
     }
   }
 
+  /**
+   * What needs a person: an agent's question parks its task, and status lists it under its run, with the question,
+   * while the run goes on; a parked task of a finished run is counted, and {@code --all} lists it. The plans' tasks
+   * require a capability only this test's worker has, so no other test's worker takes them up.
+   */
+  @Test
+  void statusListsWhatNeedsAPersonWithTheAgentsQuestion() throws Exception {
+    String bootstrap = BROKER.broker().bootstrapServers();
+    Path repo = LanesRunIT.repo(dir);
+    String asks = """
+        agent:
+          command:
+            - sh
+            - -c
+            - |
+              mkdir -p .lanes && echo '{"questions": ["Keep the old name as an alias?"]}' > .lanes/findings.json
+        """;
+    Path open = Files.writeString(dir.resolve("open.yaml"), "name: needs-open\n" + asks + """
+        tasks:
+          - {id: asks, prompt: Rename., owns: [core/], requires: [needs]}
+          - {id: slow, prompt: Wait., owns: [web/], requires: [needs], agent: {command: [sh, -c, 'sleep 60']}}
+        """);
+    Path finished = Files.writeString(dir.resolve("finished.yaml"), "name: needs-finished\n" + asks + """
+        tasks:
+          - {id: asked, prompt: Rename., owns: [core/], requires: [needs]}
+        """);
+    KafkaBus leadBus = KafkaBus.connect(bootstrap, "clients-needs-lead", Envelope.unsigned());
+    leadBus.createTopics();
+    try (KafkaBus workerBus = KafkaBus.connect(bootstrap, "clients-needs-worker", Envelope.unsigned());
+        Worker worker = Worker.start(workerBus, new Worker.Config("wn", "host-n", List.of("needs"), 2,
+            repo.toString(), dir.resolve("wn"), Duration.ofSeconds(1), Map.of()), Clock.systemUTC());
+        Lead lead = Lead.start(leadBus, repo, Clock.systemUTC(), Lead.Settings.daemon())) {
+      lead.awaitActive(WITHIN);
+      Lead.RunHandle ended = lead.submit(PlanParser.parse(finished));
+      assertThat(ended.done()).succeedsWithin(WITHIN);
+      Lead.RunHandle running = lead.submit(PlanParser.parse(open));
+      await().atMost(WITHIN).until(() -> task(status("--json"), running.id()).get("state").asText().equals("parked"));
+
+      LanesRunIT.Run status = lanes("status", "--bootstrap-servers", bootstrap, "--wait-workers", "100ms");
+      assertThat(status.exit()).as(status.output()).isZero();
+      assertThat(status.out()).contains("Needs a person (parked tasks; an agent's question reads \"needs a human\"):\n"
+          + "  " + running.id() + "/asks: needs a human: the agent asks: Keep the old name as an alias?\n")
+          .doesNotContain("Nothing needs a person")
+          .containsPattern("\\n  [1-9]\\d* parked task\\(s\\) in finished runs: lanes status --all\\n");
+      LanesRunIT.Run all = lanes("status", "--bootstrap-servers", bootstrap, "--wait-workers", "100ms", "--all");
+      assertThat(all.out()).contains("  " + ended.id() + "/asked: needs a human: the agent asks: Keep the old name as"
+          + " an alias?\n");
+
+      lead.cancel(running.id(), "the test is over");
+      assertThat(running.done()).succeedsWithin(WITHIN);
+    } finally {
+      leadBus.close();
+    }
+  }
+
   @Test
   void statusOnAClusterWithoutTopicsCreatesNone() throws Exception {
     try (EmbeddedBroker fresh = EmbeddedBroker.start(Files.createDirectories(dir.resolve("fresh")));
@@ -84,7 +139,8 @@ class ClientsIT {
       LanesRunIT.Run status = lanes("status", "--bootstrap-servers", fresh.bootstrapServers(), "--timeout", "10s");
 
       assertThat(status.exit()).as(status.output()).isZero();
-      assertThat(status.out()).startsWith("Lead: none serving.").contains("No runs in progress.");
+      assertThat(status.out()).startsWith("Lead: none serving.").contains("No runs in progress.")
+          .contains("\nNothing needs a person.\n");
       assertThat(look.topics()).noneMatch(t -> t.startsWith("lanes."));
     }
   }
