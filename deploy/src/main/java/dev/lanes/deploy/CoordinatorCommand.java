@@ -52,6 +52,8 @@ final class CoordinatorCommand implements Callable<Integer> {
     Lead.Settings settings = merge.applyTo(Lead.Settings.daemon().withLease(leaseTime).withMaxAttempts(maxAttempts))
         .withPassEnv(passEnv.names());
     PrintWriter out = spec.commandLine().getOut();
+    // A repository that is not there is bad input, said at once rather than after a wait on Kafka.
+    dev.lanes.coordinator.git.TargetBranch.open(repo.toAbsolutePath()).close();
     dev.lanes.bus.ClientConfig kafka = busOptions.config();
     String bootstrapServers = kafka.bootstrapServers();
     KafkaBus bus = KafkaBus.connect(kafka, "lanes-lead",

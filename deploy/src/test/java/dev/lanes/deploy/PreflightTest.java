@@ -16,6 +16,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.nio.file.attribute.PosixFilePermissions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -148,6 +150,32 @@ class PreflightTest {
     assertThat(Preflight.firstWord("$HOME/bin/x")).isEmpty();
     assertThat(Preflight.firstWord("[ -f x ]")).isEmpty();
     assertThat(Set.of(Preflight.firstWord("\"./a b.sh\""))).containsExactly(Optional.empty());
+  }
+
+  /**
+   * {@code --repo no/such/dir} once said "is not inside a git repository", or used the repository around the working
+   * directory. Every command that takes a repository says that it does not exist, exit 2, before it reaches Kafka:
+   * the cluster named has no broker, so a command that tried would have said so instead, a while later.
+   */
+  @ParameterizedTest(name = "lanes {0}")
+  @ValueSource(strings = {"check PLAN", "run PLAN", "submit PLAN", "gc", "coordinator", "worker --dir WORK"})
+  void aRepositoryThatDoesNotExistIsBadInputBeforeAnythingStarts(String command) throws IOException {
+    Path plan = plan("", "true");
+    Path missing = dir.resolve("no/such/dir");
+    List<String> args = new java.util.ArrayList<>();
+    for (String word : command.split(" ")) {
+      args.add(word.equals("PLAN") ? plan.toString() : word.equals("WORK") ? dir.resolve("work").toString() : word);
+    }
+    args.addAll(List.of("--repo", missing.toString()));
+    if (!command.startsWith("check") && !command.equals("gc")) {
+      args.addAll(List.of("--bootstrap-servers", "127.0.0.1:1", "--timeout", "5s"));
+    }
+
+    int code = lanes(args.toArray(String[]::new));
+
+    assertThat(code).as(out + "\n" + err).isEqualTo(2);
+    assertThat(err.toString().lines().filter(l -> !l.startsWith("lanes: WARNING: no message keys")))
+        .containsExactly("lanes: --repo: " + missing + " does not exist");
   }
 
   private int lanes(String... args) {
