@@ -93,13 +93,16 @@ final class SubmitCommand implements Callable<Integer> {
       bus.subscribe(Topics.EVENTS, Bus.Start.NOW, m -> {
         if (m instanceof RunStarted s && s.run().equals(run) || m instanceof PlanRejected r && r.request().equals(run)) {
           answer.complete(m);
-        } else if (m instanceof RunFinished f && f.run().equals(run)) {
-          finished.complete(f);
         } else if (m instanceof TaskUpdate u && u.run().equals(run) && !u.worker().isEmpty()) {
           last.put(u.task(), u);
         }
         if (await) {
           progress.onMessage(m);
+        }
+        // Only after its progress line: the main thread prints what did not land as soon as this completes, and that
+        // account must come below "run finished", not cut in above it.
+        if (m instanceof RunFinished f && f.run().equals(run)) {
+          finished.complete(f);
         }
       });
       try {

@@ -85,6 +85,8 @@ class QueuedSubmitIT {
         "--wait");
 
     assertThat(exit).as(out + "\n" + err).isEqualTo(1);
+    assertThat(out.toString()).as("the account of what did not land follows the run's end, not cuts in before it")
+        .containsSubsequence("run finished: 0 landed, 1 not", "Tasks that did not land, and where to look:");
     String end = out.toString().substring(out.toString().indexOf("Tasks that did not land, and where to look:"));
     Path work = dir.resolve("work-w1").toRealPath();
     java.util.regex.Matcher logs = java.util.regex.Pattern.compile("\\(kept on \\S+: logs (\\S+), worktree (\\S+)\\)")
