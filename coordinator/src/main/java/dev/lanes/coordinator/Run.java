@@ -35,6 +35,7 @@ import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -137,7 +138,7 @@ final class Run implements MergeQueue.Listener {
   /** Records the start, naming who holds the target for the run, and makes the first offers; returns the record. */
   RunStarted start(String holder) {
     RunStarted start = new RunStarted(id, plan.name(), plan.target(), baseCommit, List.copyOf(tasks.keySet()),
-        Optional.of(plan), Optional.of(started.toString()), Optional.of(holder));
+        Optional.of(plan), Optional.of(started.truncatedTo(ChronoUnit.SECONDS).toString()), Optional.of(holder));
     record(start);
     for (Slot slot : tasks.values()) {
       slot.waitingFor = (int) slot.task.after().stream().distinct().count();

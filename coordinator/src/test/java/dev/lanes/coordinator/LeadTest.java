@@ -666,6 +666,8 @@ class LeadTest {
     assertThatThrownBy(() -> lead.submit(other))
         .isInstanceOf(LeadException.class)
         .hasMessageStartingWith("target: \"" + TARGET + "\" is held by run " + first.id() + " since ")
+        .as("since when, to the second")
+        .hasMessageMatching("(?s).* since \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ .*")
         .hasMessageContaining("submitted by lanes run")
         .hasMessageContaining("one run per target");
     work.sync();

@@ -8,6 +8,7 @@ import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -66,7 +67,8 @@ final class KeptAttempts {
   /** Prints one kept attempt: what happened, why, and where its branch, worktree and logs are. */
   static void print(PrintWriter out, String indent, Found f) {
     WorkDir.Kept k = f.kept();
-    out.println(indent + k.id() + "  " + k.outcome() + "  " + k.time() + "  (worker " + f.worker() + ")");
+    out.println(indent + k.id() + "  " + k.outcome() + "  " + k.time().truncatedTo(ChronoUnit.SECONDS) + "  (worker "
+        + f.worker() + ")");
     out.println(indent + "    why:      " + k.reason());
     k.branch().ifPresent(b -> out.println(indent + "    branch:   " + b + " (in " + f.workerDir().resolve("mirror.git")
         + ")"));

@@ -132,7 +132,8 @@ class TargetRunsIT {
     LanesRunIT.Run kept = lanes("worker", "--dir", runDir.toString(), "--list-kept");
     assertThat(kept.exit()).isEqualTo(0);
     assertThat(kept.out()).contains("/bad/e1").contains("verify-failed").contains("(worker w")
-        .contains("logs:     " + logs);
+        .contains("logs:     " + logs)
+        .as("when, to the second").containsPattern("verify-failed  \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ  \\(worker w");
     LanesRunIT.Run missing = lanes("worker", "--dir", dir.resolve("no-such-dir").toString(), "--list-kept");
     assertThat(missing.exit()).isEqualTo(2);
     assertThat(missing.err()).contains("no-such-dir does not exist");

@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -41,7 +42,9 @@ public final class TargetLock implements AutoCloseable {
   public record Holder(String run, String target, Instant since, long pid, String host, String what) {
     /** A holder that is this process. */
     public static Holder of(String run, String target, Instant since, String what) {
-      return new Holder(run, target, since, ProcessHandle.current().pid(), hostName(), what);
+      // To the second: the time is read by people, in a refusal, and finer figures only make it harder to read.
+      return new Holder(run, target, since.truncatedTo(ChronoUnit.SECONDS), ProcessHandle.current().pid(), hostName(),
+          what);
     }
 
     /** {@code run R (lanes run, pid 4242 on build-01) since 2026-12-03T02:40:01Z}. */

@@ -19,12 +19,13 @@ class TargetLockTest {
 
   @Test
   void acquire_refusesAnotherRunNamingTheHolder() {
-    try (TargetLock held = TargetLock.acquire(git, TargetLock.Holder.of("r1", "lanes/x", SINCE, "lanes run"))) {
+    Instant precise = SINCE.plusNanos(448_620_809);
+    try (TargetLock held = TargetLock.acquire(git, TargetLock.Holder.of("r1", "lanes/x", precise, "lanes run"))) {
       assertThatThrownBy(() -> TargetLock.acquire(git, TargetLock.Holder.of("r2", "lanes/x", SINCE, "lead l-1")))
           .isInstanceOf(TargetLock.Held.class)
           .hasMessageStartingWith("target: \"lanes/x\" is held by run r1 (lanes run, pid "
               + ProcessHandle.current().pid() + " on ")
-          .hasMessageContaining("since 2026-12-03T02:40:01Z");
+          .as("the time to the second, as people read it").hasMessageContaining("since 2026-12-03T02:40:01Z;");
       assertThat(TargetLock.holder(git, "lanes/x")).map(TargetLock.Holder::run).contains("r1");
       assertThat(TargetLock.holders(git)).extracting(TargetLock.Holder::run).containsExactly("r1");
     }
