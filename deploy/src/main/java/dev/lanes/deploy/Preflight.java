@@ -110,7 +110,10 @@ final class Preflight {
     repo.checkedOutProblem(plan.target()).ifPresent(errors::add);
     List<String> warnings = new ArrayList<>();
     uncommitted(repo, plan, baseCommit).ifPresent(warnings::add);
-    warnings.addAll(programs(plan, new HashSet<>(baseFiles), baseCommit, agents, path));
+    // The repository is named: without --repo it is the one around the current directory, which may not be the
+    // lead's (lanes submit from a clone of Lanes itself), and a warning about the wrong one must show that it is.
+    String base = baseCommit.substring(0, 12) + " of " + repo.repository().dir();
+    warnings.addAll(programs(plan, new HashSet<>(baseFiles), base, agents, path));
     return new Findings(Optional.of(baseFiles), errors, warnings);
   }
 
@@ -137,17 +140,17 @@ final class Preflight {
   }
 
   /** One warning per program that cannot run, naming every task that uses it, in the plan's order. */
-  private static List<String> programs(Plan plan, Set<String> baseFiles, String baseCommit, Agents agents,
+  private static List<String> programs(Plan plan, Set<String> baseFiles, String base, Agents agents,
       List<Path> path) {
     Map<String, List<String>> tasksByProblem = new LinkedHashMap<>();
     for (Plan.Task task : plan.tasks()) {
-      agentProgram(task.agent()).flatMap(p -> problem("agent", p, baseFiles, baseCommit, agents, path))
+      agentProgram(task.agent()).flatMap(p -> problem("agent", p, baseFiles, base, agents, path))
           .ifPresent(p -> tasksByProblem.computeIfAbsent(p, k -> new ArrayList<>()).add(task.id()));
       task.review().flatMap(Preflight::agentProgram)
-          .flatMap(p -> problem("review agent", p, baseFiles, baseCommit, agents, path))
+          .flatMap(p -> problem("review agent", p, baseFiles, base, agents, path))
           .ifPresent(p -> tasksByProblem.computeIfAbsent(p, k -> new ArrayList<>()).add(task.id()));
       task.verify().flatMap(Preflight::firstWord)
-          .flatMap(p -> problem("verify", p, baseFiles, baseCommit, agents, path))
+          .flatMap(p -> problem("verify", p, baseFiles, base, agents, path))
           .ifPresent(p -> tasksByProblem.computeIfAbsent(p, k -> new ArrayList<>()).add(task.id()));
     }
     List<String> warnings = new ArrayList<>();
@@ -185,8 +188,10 @@ final class Preflight {
   /**
    * Why {@code program} cannot run, if it cannot: a relative path (it runs in the task's worktree) that the base
    * commit does not have; on this machine, a name not on the PATH, or an absolute path that is not an executable file.
+   *
+   * @param base the base commit and its repository, as a warning names them
    */
-  private static Optional<String> problem(String role, String program, Set<String> baseFiles, String baseCommit,
+  private static Optional<String> problem(String role, String program, Set<String> baseFiles, String base,
       Agents agents, List<Path> path) {
     if (program.contains("/") && !program.startsWith("/")) {
       Path inRepo = Path.of(program).normalize();
@@ -194,7 +199,7 @@ final class Preflight {
       if (inRepo.startsWith("..") || file.isEmpty() || baseFiles.contains(file)) {
         return Optional.empty();
       }
-      return Optional.of(role + " runs " + program + ", which is not in the base commit " + baseCommit.substring(0, 12)
+      return Optional.of(role + " runs " + program + ", which is not in the base commit " + base
           + " (unless an agent creates it, the task will fail)");
     }
     if (agents == Agents.ELSEWHERE) {

@@ -109,10 +109,10 @@ class PreflightTest {
 
     assertThat(code).isZero();
     assertThat(out.toString()).contains(
-        "warning: tasks core, docs: agent runs ./agents/edit.sh, which is not in the base commit " + base
-            + " (unless an agent creates it, the task will fail)\n",
-        "warning: tasks core, docs: verify runs ./tests.sh, which is not in the base commit " + base
-            + " (unless an agent creates it, the task will fail)\n");
+        "warning: tasks core, docs: agent runs ./agents/edit.sh, which is not in the base commit " + base + " of "
+            + repo.dir() + " (unless an agent creates it, the task will fail)\n",
+        "warning: tasks core, docs: verify runs ./tests.sh, which is not in the base commit " + base + " of "
+            + repo.dir() + " (unless an agent creates it, the task will fail)\n");
   }
 
   @Test
