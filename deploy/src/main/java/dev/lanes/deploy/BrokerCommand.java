@@ -59,6 +59,11 @@ final class BrokerCommand implements Callable<Integer> {
       out.flush();
       return Daemons.runUntilStopped(broker, "broker", out);
     }
+    // Said at once: a secured start takes from seconds to a minute (keys on its first start, TLS and SCRAM for its
+    // admin client on every start), and a terminal that shows nothing for that long looks hung.
+    out.println("Starting the Kafka broker for Lanes in " + data + " (a first start also makes its keys, certificates"
+        + " and client files; on a busy machine this takes up to a minute)...");
+    out.flush();
     long start = System.nanoTime();
     BrokerDir secured = BrokerDir.open(data, host);
     long keys = System.nanoTime();

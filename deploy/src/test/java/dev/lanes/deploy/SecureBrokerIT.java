@@ -139,6 +139,8 @@ class SecureBrokerIT {
       String brokerLog = Files.readString(cluster.log("broker"));
       assertThat(brokerLog).contains("(SASL_SSL)", cluster.clientFile("lead").toString(),
           cluster.clientFile("worker").toString(), cluster.clientFile("submit").toString());
+      assertThat(brokerLog).as("said at once, so a first start that takes a minute does not look hung")
+          .containsSubsequence("Starting the Kafka broker for Lanes in " + dir.resolve("broker"), "(SASL_SSL)");
 
       // Lanes' own entries ride in the same file and reach no Kafka client and no log.
       Path leadFile = dir.resolve("lead-with-lanes.properties");
