@@ -102,6 +102,24 @@ final class LocalCluster implements AutoCloseable {
     return lead;
   }
 
+  /**
+   * Waits until the lead holds its role and has heard every local worker announce itself, for at most
+   * {@code patience}. A plan submitted sooner had each of its first tasks reported "unschedulable: no worker has
+   * announced itself" while its workers were running, and on a loaded machine failed 5 s later for want of them.
+   */
+  void awaitWorkers(Duration patience) {
+    lead.awaitActive(patience);
+    long deadline = System.nanoTime() + patience.toNanos();
+    while (lead.knownWorkers() < workers.size() && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
   String bootstrapServers() {
     return kafka.bootstrapServers();
   }

@@ -16,6 +16,7 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
@@ -189,6 +190,7 @@ final class RunCommand implements Callable<Integer> {
           finished.countDown();
         }
       });
+      cluster.awaitWorkers(Duration.ofSeconds(30));
       RunReport report = cluster.lead().submit(plan, runId, existing, "lanes run").done().join();
       awaitQuietly(finished);
       Progress.summary(out, report);

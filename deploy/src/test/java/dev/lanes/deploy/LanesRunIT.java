@@ -61,6 +61,8 @@ class LanesRunIT {
     assertThat(landed.get(1)).contains("second");
     assertThat(landed.get(2)).contains("third");
     assertThat(run.out).contains("3 of 3 tasks landed on lanes/chain");
+    assertThat(run.out).as("the lead knew its workers before it offered a task")
+        .doesNotContain("no worker has announced itself");
   }
 
   @Test
