@@ -50,8 +50,9 @@ final class BenchCommand implements Runnable {
     int warmup;
 
     @Option(names = "--only", paramLabel = "LEG",
-        description = "Run one leg only: secure (SASL_SSL, credentials, tagged messages: the default set-up) or plain"
-            + " (plaintext, unsigned). By default both run, plain first, and the cost of security is printed.")
+        description = "Run one leg only: secure (SASL_SSL, credentials, tagged messages: the default set-up), plain"
+            + " (plaintext, unsigned), tls (SASL_SSL and credentials, unsigned) or tags (plaintext, tagged messages)."
+            + " By default plain and secure run, plain first, and the cost of security is printed.")
     DispatchBench.Leg only;
 
     @Spec CommandSpec spec;

@@ -68,18 +68,28 @@ final class DispatchBench {
   /** How the bus of one leg of the benchmark is set up. */
   enum Leg {
     /** Plaintext, no credentials, messages not tagged: Lanes as it was before it had any of these. */
-    PLAIN("plaintext, no credentials, messages NOT tagged"),
+    PLAIN("plaintext, no credentials, messages NOT tagged", false, false),
     /**
      * As {@code lanes broker} sets it up by default: SASL_SSL with SCRAM-SHA-512 and ACLs, each party logged in with
      * its role's client file, every message tagged for its readers.
      */
     SECURE("SASL_SSL with SCRAM-SHA-512 and ACLs, each party with its role's client file; messages tagged for their"
-        + " readers (the lead's keys, each worker its own, enrolled)");
+        + " readers (the lead's keys, each worker its own, enrolled)", true, true),
+    /** The secured broker and client files of {@link #SECURE}, messages not tagged: what TLS and SASL cost alone. */
+    TLS("SASL_SSL with SCRAM-SHA-512 and ACLs, each party with its role's client file; messages NOT tagged", true,
+        false),
+    /** The plaintext broker of {@link #PLAIN}, messages tagged as in {@link #SECURE}: what tagging costs alone. */
+    TAGS("plaintext, no credentials; messages tagged for their readers (keys made for the leg, each worker its own,"
+        + " enrolled)", false, true);
 
     private final String says;
+    private final boolean secured;
+    private final boolean tagged;
 
-    Leg(String says) {
+    Leg(String says, boolean secured, boolean tagged) {
       this.says = says;
+      this.secured = secured;
+      this.tagged = tagged;
     }
   }
 
@@ -107,7 +117,7 @@ final class DispatchBench {
       }
       Figures plain = figures.get(Leg.PLAIN);
       Figures secure = figures.get(Leg.SECURE);
-      Figures summary = secure != null ? secure : plain;
+      Figures summary = secure != null ? secure : plain != null ? plain : figures.values().iterator().next();
       if (plain != null && secure != null) {
         out.printf(Locale.ROOT, "security costs: dispatch p50 %.2f -> %.2f ms (x%.2f), p99 %.2f -> %.2f ms (x%.2f),"
             + " tasks/s %.0f -> %.0f (x%.2f); Kafka round trip p50 %.2f -> %.2f ms%n", plain.p50, secure.p50,
@@ -128,7 +138,7 @@ final class DispatchBench {
     out.printf(Locale.ROOT, "--- %s leg: %s%n", leg.name().toLowerCase(Locale.ROOT), leg.says);
     out.flush();
     long started = System.nanoTime();
-    try (EmbeddedBroker broker = leg == Leg.SECURE
+    try (EmbeddedBroker broker = leg.secured
         ? EmbeddedBroker.startSecure(BrokerDir.open(dir.resolve("broker"), "127.0.0.1"), "127.0.0.1", 0)
         : EmbeddedBroker.start(dir.resolve("broker"))) {
       out.printf(Locale.ROOT, "embedded broker at %s, started in %d ms%n", broker.bootstrapServers(),
@@ -136,9 +146,8 @@ final class DispatchBench {
       out.flush();
       ClientConfig admin = broker.clientConfig();
       double[] rtt = kafkaRoundTrips(admin, 500);
-      Parties parties = leg == Leg.SECURE ? Parties.fromClientFiles(dir.resolve("broker"), workers)
-          : Parties.plain(admin);
-      if (leg == Leg.SECURE) {
+      Parties parties = Parties.of(leg, dir.resolve("broker"), admin, workers);
+      if (leg.tagged) {
         tagCost(workers, out);
       }
       Result r = dispatch(admin, dir.resolve("repo"), workers, tasks, inFlight, warmup, parties, out);
@@ -177,19 +186,29 @@ final class DispatchBench {
    * introduced to the lead by enrolment when it announces itself); on the plaintext leg, unsigned, with no login.
    */
   private record Parties(ClientConfig leadClient, Envelope lead, ClientConfig workerClient, Envelope workers) {
-    static Parties fromClientFiles(Path brokerDir, int workers) {
-      ClientConfig lead = ClientConfig.load(ClientFiles.path(brokerDir, "lead"), Optional.empty());
-      ClientConfig worker = ClientConfig.load(ClientFiles.path(brokerDir, "worker"), Optional.empty());
-      MessageKeys simulated = MessageKeys.of(worker.lanes()).orElseThrow();
+    static Parties of(Leg leg, Path brokerDir, ClientConfig admin, int workers) {
+      ClientConfig lead = admin;
+      ClientConfig worker = admin;
+      Map<String, String> leadKeys;
+      Map<String, String> workerKeys;
+      if (leg.secured) {
+        lead = ClientConfig.load(ClientFiles.path(brokerDir, "lead"), Optional.empty());
+        worker = ClientConfig.load(ClientFiles.path(brokerDir, "worker"), Optional.empty());
+        leadKeys = lead.lanes();
+        workerKeys = worker.lanes();
+      } else {
+        MessageKeys.Credentials made = MessageKeys.newCredentials();
+        leadKeys = made.lead();
+        workerKeys = made.worker();
+      }
+      if (!leg.tagged) {
+        return new Parties(lead, Envelope.unsigned(), worker, Envelope.unsigned());
+      }
+      MessageKeys simulated = MessageKeys.of(workerKeys).orElseThrow();
       for (int i = 0; i < workers; i++) {
         simulated.withNewWorkerKey("sim" + i);
       }
-      return new Parties(lead, Envelope.of(MessageKeys.of(lead.lanes()).orElseThrow()), worker,
-          Envelope.of(simulated));
-    }
-
-    static Parties plain(ClientConfig plaintext) {
-      return new Parties(plaintext, Envelope.unsigned(), plaintext, Envelope.unsigned());
+      return new Parties(lead, Envelope.of(MessageKeys.of(leadKeys).orElseThrow()), worker, Envelope.of(simulated));
     }
   }
 
@@ -271,9 +290,12 @@ final class DispatchBench {
         out.flush();
       }
       Map<String, Long> before = endOffsets(admin);
+      long cpuBefore = processCpuNanos();
       long start = System.nanoTime();
       boolean landed = runToEnd(lead, plan);
       double seconds = (System.nanoTime() - start) / 1e9;
+      out.printf(Locale.ROOT, "cpu: %.2f ms per task (the whole process: broker, lead and workers)%n",
+          (processCpuNanos() - cpuBefore) / 1e6 / tasks);
       Map<String, Long> after = endOffsets(admin);
       StringBuilder perTask = new StringBuilder("records per task:");
       for (String topic : Topics.all()) {
@@ -355,6 +377,12 @@ final class DispatchBench {
     synchronized int toPreferred() {
       return toPreferred;
     }
+  }
+
+  /** CPU time used by this process so far, every thread: the broker's, the lead's and the workers'. */
+  private static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+        .getOperatingSystemMXBean()).getProcessCpuTime();
   }
 
   private static Map<String, Long> endOffsets(ClientConfig admin) {

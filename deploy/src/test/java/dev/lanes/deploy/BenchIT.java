@@ -50,6 +50,20 @@ class BenchIT {
     List<String> lines = bench("dispatch", "--only", "plain", "--workers", "4", "--tasks", "20", "--warmup", "0");
 
     assertThat(lines).noneMatch(l -> l.startsWith("--- secure leg") || l.startsWith("security costs"));
+    assertThat(lines).anyMatch(l -> l.matches("cpu: [\\d.]+ ms per task \\(the whole process: broker, lead and workers\\)"));
+    assertThat(lines.get(lines.size() - 1))
+        .matches("dispatch p50_ms=[\\d.]+ p99_ms=[\\d.]+ tasks_per_s=\\d+ kafka_rtt_p99_ms=[\\d.]+");
+  }
+
+  @Test
+  void dispatchBenchRunsTheTaggingLegOnAPlaintextBroker() {
+    List<String> lines = bench("dispatch", "--only", "tags", "--workers", "4", "--tasks", "20", "--warmup", "0");
+
+    assertThat(lines).contains("--- tags leg: plaintext, no credentials; messages tagged for their readers (keys made"
+        + " for the leg, each worker its own, enrolled)");
+    assertThat(lines).anyMatch(l -> l.startsWith("tags: the lead seals an offer for 4 workers in "));
+    assertThat(lines).anyMatch(l -> l.matches("throughput: 20 tasks in [\\d.]+ s = \\d+ tasks/s \\(all landed\\)"));
+    assertThat(lines).anyMatch(l -> l.matches("records per task: .* lanes\\.dead 0\\.00"));
     assertThat(lines.get(lines.size() - 1))
         .matches("dispatch p50_ms=[\\d.]+ p99_ms=[\\d.]+ tasks_per_s=\\d+ kafka_rtt_p99_ms=[\\d.]+");
   }

@@ -1,0 +1,75 @@
+package dev.lanes.deploy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.lang.management.ManagementFactory;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import javax.crypto.Cipher;
+import javax.crypto.spec.GCMParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
+import javax.management.ObjectName;
+import org.junit.jupiter.api.Test;
+
+/**
+ * With the directives, C2 compiles the JDK's cryptography (onto the CPU's AES and GHASH instructions) and nothing else:
+ * a hot method of ours ends compiled by C1. Read from the JVM's own list of compiled code.
+ */
+class JitTest {
+  @Test
+  void c2CompilesTheJdksCryptographyAndLeavesEverythingElseToC1() throws Exception {
+    assertThat(Jit.c2Enabled()).as("the test JVM runs with C2, as the launcher starts Lanes").isTrue();
+    Jit.cryptoOnlyOnC2();
+
+    Cipher gcm = Cipher.getInstance("AES/GCM/NoPadding");
+    SecretKeySpec key = new SecretKeySpec(new byte[16], "AES");
+    byte[] record = new byte[4096];
+    long sum = 0;
+    long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+    List<String> compiled = List.of();
+    for (int i = 0; System.nanoTime() < deadline; i++) {
+      byte[] iv = new byte[12];
+      iv[0] = (byte) i;
+      iv[1] = (byte) (i >>> 8);
+      iv[2] = (byte) (i >>> 16);
+      gcm.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(128, iv));
+      sum += gcm.doFinal(record)[0] + hot(i);
+      if (i % 2000 == 1999) {
+        compiled = codeList();
+        if (at(compiled, "com.sun.crypto.provider.GHASH.processBlocks", "4") && at(compiled, "JitTest.hot", "1")) {
+          break;
+        }
+      }
+    }
+    assertThat(sum).isNotZero();
+    assertThat(compiled).as("GHASH compiled by C2").anyMatch(l -> compiledAt(l, "GHASH.processBlocks", "4"));
+    assertThat(compiled).as("our hot method compiled by C1 alone").anyMatch(l -> compiledAt(l, "JitTest.hot", "1"))
+        .noneMatch(l -> compiledAt(l, "JitTest.hot", "4"));
+  }
+
+  /** Hot enough for C2, were it allowed: called as often as the cipher, with a loop inside. */
+  private static int hot(int x) {
+    int s = 0;
+    for (int i = 0; i < 100; i++) {
+      s += Integer.rotateLeft(x + i, 3) ^ i;
+    }
+    return s;
+  }
+
+  private static boolean at(List<String> compiled, String method, String level) {
+    return compiled.stream().anyMatch(l -> compiledAt(l, method, level));
+  }
+
+  /** A line of {@code Compiler.codelist}: compile id, level, state, method with its signature, addresses. */
+  private static boolean compiledAt(String line, String method, String level) {
+    String[] f = line.trim().split(" ");
+    return f.length > 3 && f[1].equals(level) && f[3].contains(method + "(");
+  }
+
+  private static List<String> codeList() throws Exception {
+    String list = (String) ManagementFactory.getPlatformMBeanServer().invoke(
+        new ObjectName("com.sun.management:type=DiagnosticCommand"), "compilerCodelist", new Object[0], new String[0]);
+    return Arrays.asList(list.split("\n"));
+  }
+}
