@@ -81,9 +81,10 @@ public final class Lead implements AutoCloseable {
    * @param failUnschedulableAfter when present, a task no known worker can run fails after this long; absent, it is
    *     reported and waits for a capable worker to join
    * @param lease how long a granted attempt lives without a heartbeat
-   * @param maxAttempts how many attempts a task gets before it is parked (1: a failure is final)
+   * @param maxAttempts how many attempts a task gets in all, whatever starts them (a failure, a claim extended, a fix
+   *     after an eviction or a review); then it is parked (1: failed). A lost grant offered again uses none
    * @param maxEvictions how many times a task's work may be sent back (evicted from the merge queue, or changes
-   *     requested by a review) before it is parked as needing a human
+   *     requested by a review) before it is parked as needing a human; each fix is also one of {@code maxAttempts}
    * @param mergeWindow how many merge-queue entries may be verified at once, speculatively
    * @param passEnv names of the lead's environment variables its verify commands and lead agent may see, besides the
    *     default allow-list ({@code --pass-env})

@@ -68,6 +68,11 @@ import org.slf4j.LoggerFactory;
  * sends back returns as a fix attempt with the reason in its prompt, until it has been sent back
  * {@code maxEvictions} times; then it is parked as needing a human.
  *
+ * <p>Every new attempt of a task, whatever causes it (the first, a failure, a claim extended, a fix after an eviction
+ * or a review), is started by {@link #nextAttempt}, which counts it against {@code maxAttempts} and stops the task,
+ * saying so, when none is left. Only a grant lost on its way is offered again without using one ({@link #regrant}),
+ * and a review of work that passed is part of the attempt it reviews.
+ *
  * <p>Every change of a task's state, and every change to the plan, is written to the events topic, and acknowledged,
  * <em>before</em> the action it decides (the offer, the grant, the move of the target branch). A lead that restarts
  * replays those records with {@link #restore} and continues with {@link #resume}: what was offered is offered again
@@ -143,7 +148,7 @@ final class Run implements MergeQueue.Listener {
     for (Slot slot : tasks.values()) {
       slot.waitingFor = (int) slot.task.after().stream().distinct().count();
       if (slot.waitingFor == 0) {
-        offer(slot, "from " + shortId(baseCommit), "");
+        nextAttempt(slot, FIRST, "from " + shortId(baseCommit), "");
       }
     }
     return start;
@@ -194,7 +199,7 @@ final class Run implements MergeQueue.Listener {
             && tasks.get(d).state != TaskState.LANDED)) {
           update(slot, TaskState.SKIPPED, "depends on a task that did not land");
         } else if (slot.waitingFor == 0) {
-          offer(slot, "from " + shortId(tip()), slot.context);
+          nextAttempt(slot, waitedFor(slot), "from " + shortId(tip()), slot.context);
         }
       }
     }
@@ -484,7 +489,7 @@ final class Run implements MergeQueue.Listener {
   /** An attempt whose outcome no retry can change: the task ends now, with both the failure and why. */
   private void notRetried(Slot slot, String failure, String why) {
     slot.failures++;
-    slot.reasons.add("attempt " + slot.epoch + ": " + failure);
+    slot.reasons.add("attempt " + slot.attempts + ": " + failure);
     String detail = failure + " (not retried: " + why + ")" + slot.kept;
     LOG.warn("run {}: task {}: {}", id, slot.task.id(), detail);
     update(slot, settings.maxAttempts() > 1 ? TaskState.PARKED : TaskState.FAILED, detail);
@@ -576,6 +581,9 @@ final class Run implements MergeQueue.Listener {
     List<Slot> owners = owners(needed, slot);
     List<Slot> busy = owners.stream()
         .filter(o -> o.state == TaskState.OFFERED || o.state == TaskState.RUNNING).toList();
+    if (!attemptLeft(slot, "it needs " + claims + ", outside its claim (" + why + ")")) {
+      return;
+    }
     List<Plan.Task> changed = new ArrayList<>();
     String names = busy.stream().map(o -> o.task.id()).collect(Collectors.joining(", "));
     String reason;
@@ -604,7 +612,7 @@ final class Run implements MergeQueue.Listener {
     changed.forEach(t -> replace(tasks.get(t.id()), t));
     revise(reason);
     if (busy.isEmpty()) {
-      offer(slot, "claim extended by " + claims, "Your claim now also covers " + claims
+      nextAttempt(slot, EXTENDED, "claim extended by " + claims, "Your claim now also covers " + claims
           + ", which your last attempt said it needed (" + why + "). Do the whole task, including those files.");
     } else {
       slot.waitingFor = busy.size();
@@ -731,7 +739,7 @@ final class Run implements MergeQueue.Listener {
     if (lost.isPresent()) {
       update(slot, TaskState.SKIPPED, "depends on " + lost.get() + ", which did not land");
     } else if (slot.waitingFor == 0) {
-      offer(slot, "added to the plan; from " + shortId(tip()), "");
+      nextAttempt(slot, waitedFor(slot), "added to the plan; from " + shortId(tip()), "");
     } else {
       update(slot, TaskState.WAITING, "added to the plan; waits for " + String.join(", ", slot.task.after()));
     }
@@ -972,32 +980,75 @@ final class Run implements MergeQueue.Listener {
   }
 
   /**
-   * Every failed attempt counts, whatever ended it (the agent, the verify command, the lease, a worker that lost it):
-   * {@code maxAttempts} is the number of attempts in all.
+   * A failed attempt, whatever ended it (the agent, the verify command, the lease, a worker that lost it), is followed
+   * by another one while {@code maxAttempts} allows (see {@link #nextAttempt}).
    *
    * @param context what the next attempt's prompt is told of this failure
    */
   private void attemptFailed(Slot slot, String reason, String context) {
     slot.failures++;
-    slot.reasons.add("attempt " + slot.epoch + ": " + reason);
-    if (slot.failures < settings.maxAttempts()) {
-      if (reviewing(slot)) {
-        offerReview(slot, "review attempt " + (slot.epoch + 1) + " after: " + reason);
-      } else {
-        offer(slot, "attempt " + (slot.failures + 1) + " of " + settings.maxAttempts() + " after: " + reason,
-            context);
-      }
-    } else if (settings.maxAttempts() > 1) {
-      update(slot, TaskState.PARKED, "parked after " + slot.failures + " failed attempts: "
-          + String.join("; ", slot.reasons) + slot.kept);
+    boolean left = attemptLeft(slot, reason); // its detail names this failure once, before the earlier ones
+    slot.reasons.add("attempt " + slot.attempts + ": " + reason);
+    if (!left) {
+      return;
+    }
+    String why = "attempt " + (slot.attempts + 1) + " of " + settings.maxAttempts() + " after: " + reason;
+    if (reviewing(slot)) {
+      count(slot, AFTER_FAILED_REVIEW);
+      offerReview(slot, "review " + why);
     } else {
-      update(slot, TaskState.FAILED, reason + slot.kept);
+      nextAttempt(slot, AFTER_FAILURE, why, context);
     }
   }
 
   /**
+   * Starts the task's next attempt, caused by {@code cause}, when {@code maxAttempts} allows one more; otherwise the
+   * task stops there (see {@link #attemptLeft}). The one place where a new writing attempt is counted.
+   */
+  private void nextAttempt(Slot slot, String cause, String why, String context) {
+    if (attemptLeft(slot, why)) {
+      count(slot, cause);
+      offer(slot, why, context);
+    }
+  }
+
+  private void count(Slot slot, String cause) {
+    slot.attempts++;
+    slot.causes.add(cause);
+  }
+
+  /**
+   * Whether the task may have one more attempt. When it may not, it stops now: parked (failed when only one attempt is
+   * allowed), its detail and the log saying what asked for another attempt, how many it had, what started each, and
+   * why each failed one failed.
+   *
+   * @param wanted what asked for another attempt: the last failure, the claim it needs, the eviction
+   */
+  private boolean attemptLeft(Slot slot, String wanted) {
+    if (slot.attempts < settings.maxAttempts()) {
+      return true;
+    }
+    List<String> numbered = new ArrayList<>();
+    for (int i = 0; i < slot.causes.size(); i++) {
+      numbered.add((i + 1) + " " + slot.causes.get(i));
+    }
+    String detail = wanted + "; no attempt left: " + slot.attempts + " of " + settings.maxAttempts() + " used"
+        + " (--max-attempts " + settings.maxAttempts() + (numbered.isEmpty() ? "" : ": " + String.join(", ", numbered))
+        + ")" + (slot.reasons.isEmpty() ? "" : "; earlier failures: " + String.join("; ", slot.reasons)) + slot.kept;
+    LOG.warn("run {}: task {} stopped: {}", id, slot.task.id(), detail);
+    update(slot, settings.maxAttempts() > 1 ? TaskState.PARKED : TaskState.FAILED, detail);
+    return false;
+  }
+
+  /** What starts a task that waited: its first attempt, or the one its claim was extended for (see extend). */
+  private static String waitedFor(Slot slot) {
+    return slot.attempts == 0 ? FIRST : EXTENDED;
+  }
+
+  /**
    * The task's work was evicted from the merge queue or a review asked for changes: it gets a fix attempt with the
-   * reason in its prompt, until it has been sent back {@code maxEvictions} times; then it needs a human.
+   * reason in its prompt, until it has been sent back {@code maxEvictions} times (then it needs a human) or has no
+   * attempt left.
    *
    * @param fixBase where the fix starts: the writer's own commit for review changes, null for the target's tip
    */
@@ -1005,9 +1056,10 @@ final class Run implements MergeQueue.Listener {
     slot.sentBack++;
     if (slot.sentBack >= settings.maxEvictions()) {
       update(slot, TaskState.PARKED, "needs a human: sent back " + slot.sentBack + " times; last: " + reason);
-    } else {
+    } else if (attemptLeft(slot, reason)) {
       slot.fixBase = fixBase;
-      offer(slot, reason + "; fix attempt " + slot.sentBack + " of " + (settings.maxEvictions() - 1), context);
+      nextAttempt(slot, fixBase == null ? AFTER_EVICTION : AFTER_REVIEW, reason + "; fix attempt " + slot.sentBack
+          + " of " + (settings.maxEvictions() - 1), context);
     }
   }
 
@@ -1072,7 +1124,7 @@ final class Run implements MergeQueue.Listener {
         }
         if (slot.state == TaskState.LANDED) {
           if (--next.waitingFor <= 0) {
-            offer(next, "from " + shortId(tip()), next.context);
+            nextAttempt(next, waitedFor(next), "from " + shortId(tip()), next.context);
           }
         } else {
           update(next, TaskState.SKIPPED, "depends on " + slot.task.id() + ", which did not land");
@@ -1236,6 +1288,13 @@ final class Run implements MergeQueue.Listener {
   }
 
   private static final String GRANTED = "granted to ";
+  // What starts an attempt, as the task's detail names it when no attempt is left.
+  private static final String FIRST = "first";
+  private static final String AFTER_FAILURE = "after a failure";
+  private static final String AFTER_FAILED_REVIEW = "a review again after a failed review";
+  private static final String EXTENDED = "after its claim was extended";
+  private static final String AFTER_EVICTION = "a fix after an eviction";
+  private static final String AFTER_REVIEW = "a fix a review asked for";
   private static final String REVIEW_GRANTED = "review granted to ";
 
   /** The lead's view of one task. */
@@ -1249,6 +1308,10 @@ final class Run implements MergeQueue.Listener {
     int waitingFor;
     int changedFiles;
     int failures;
+    /** Attempts started, whatever caused them: what maxAttempts bounds. */
+    int attempts;
+    /** What started each attempt, in order. */
+    final List<String> causes = new ArrayList<>();
     int sentBack;
     int verifyRetries;
     /** Where the last failed attempt stays, as its worker said, for the detail of a final failure; or "". */
@@ -1282,7 +1345,7 @@ final class Run implements MergeQueue.Listener {
     }
 
     TaskUpdate.Tally tally() {
-      return new TaskUpdate.Tally(failures, sentBack, verifyRetries, writer);
+      return new TaskUpdate.Tally(failures, sentBack, verifyRetries, writer, attempts, causes);
     }
 
     void tally(TaskUpdate.Tally t) {
@@ -1290,6 +1353,9 @@ final class Run implements MergeQueue.Listener {
       sentBack = t.sentBack();
       verifyRetries = t.verifyRetries();
       writer = t.writer();
+      attempts = t.attempts();
+      causes.clear();
+      causes.addAll(t.causes());
     }
   }
 }

@@ -281,6 +281,7 @@ class LeadTest {
 
   @Test
   void conflictingCommitIsEvictedWithAFixAttemptFromTheNewTargetThenParkedAfterTheSecondEviction() throws Exception {
+    restartLead(Lead.Settings.daemon().withMaxAttempts(3)); // a fix is an attempt
     Lead.RunHandle run = lead.submit(PlanParser.parse("""
         name: sample
         agent: {command: [sh, -c, "true"]}
@@ -331,7 +332,8 @@ class LeadTest {
 
     assertThat(retry.prompt()).startsWith("Fix core.").contains("FAILED: CoreTest.rename");
     assertThat(row(report, "core").state()).isEqualTo(TaskState.PARKED);
-    assertThat(row(report, "core").detail()).contains("parked after 2 failed attempts").contains("FAILED again");
+    assertThat(row(report, "core").detail()).startsWith("verify exited with 1 | FAILED again; no attempt left: 2 of 2"
+        + " used (--max-attempts 2: 1 first, 2 after a failure); earlier failures: attempt 1: verify exited with 1");
     assertThat(offeredEpochs("core")).as("two attempts in all, the verify's retry one of them").containsExactly(1, 2);
   }
 
@@ -348,9 +350,9 @@ class LeadTest {
     RunReport report = run.done().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
 
     assertThat(row(report, "core").state()).isEqualTo(TaskState.PARKED);
-    assertThat(row(report, "core").detail()).contains("parked after 3 failed attempts")
-        .contains("attempt 1: verify exited with 1").contains("attempt 2: the lease of w1 ran out")
-        .contains("attempt 3: agent exited with 1");
+    assertThat(row(report, "core").detail()).startsWith("agent exited with 1; no attempt left: 3 of 3 used"
+        + " (--max-attempts 3: 1 first, 2 after a failure, 3 after a failure)")
+        .contains("attempt 1: verify exited with 1").contains("attempt 2: the lease of w1 ran out");
     assertThat(offeredEpochs("core")).containsExactly(1, 2, 3);
   }
 
@@ -533,8 +535,8 @@ class LeadTest {
     RunReport report = run.done().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
 
     assertThat(row(report, "poison").state()).isEqualTo(TaskState.PARKED);
-    assertThat(row(report, "poison").detail()).contains("parked after 2 failed attempts")
-        .contains("attempt 1: agent exited with 139").contains("attempt 2: agent exited with 139");
+    assertThat(row(report, "poison").detail()).startsWith("agent exited with 139 | Segmentation fault; no attempt left:"
+        + " 2 of 2 used").contains("earlier failures: attempt 1: agent exited with 139");
     assertThat(row(report, "api").state()).isEqualTo(TaskState.LANDED);
     assertThat(work.all(TaskOffered.class).stream().filter(o -> o.task().equals("poison")).map(TaskOffered::epoch)
         .distinct()).as("attempts").containsExactly(1, 2);
@@ -654,8 +656,9 @@ class LeadTest {
         Optional.empty(), List.of(), 3, -1, "boom\n", "", 1, Optional.of("agent exited with 3"), Optional.empty(),
         Optional.of("on host-1: logs /w/logs/x, worktree /w/worktrees/x\nforged line")));
 
-    assertThat(awaitUpdate("core", TaskState.FAILED).detail()).isEqualTo("agent exited with 3 | boom"
-        + " (kept on host-1: logs /w/logs/x, worktree /w/worktrees/x?forged line)");
+    assertThat(awaitUpdate("core", TaskState.FAILED).detail()).isEqualTo("agent exited with 3 | boom; no attempt left:"
+        + " 1 of 1 used (--max-attempts 1: 1 first) (kept on host-1: logs /w/logs/x, worktree /w/worktrees/x?forged"
+        + " line)");
   }
 
   @Test

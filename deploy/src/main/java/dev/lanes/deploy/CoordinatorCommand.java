@@ -41,7 +41,8 @@ final class CoordinatorCommand implements Callable<Integer> {
   @picocli.CommandLine.Mixin PassEnvOption passEnv;
 
   @Option(names = "--max-attempts", paramLabel = "N", defaultValue = "3",
-      description = "Attempts a task gets before it is parked (default: ${DEFAULT-VALUE}).")
+      description = "Attempts a task gets in all, whatever starts them (a failure, a claim extended, a fix after an"
+          + " eviction or a review); then it is parked (default: ${DEFAULT-VALUE}).")
   int maxAttempts;
 
   @Spec CommandSpec spec;

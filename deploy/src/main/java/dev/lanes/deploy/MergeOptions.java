@@ -7,7 +7,8 @@ import picocli.CommandLine.Option;
 final class MergeOptions {
   @Option(names = "--max-evictions", defaultValue = "" + Lead.Settings.DEFAULT_EVICTIONS, paramLabel = "N",
       description = "Times a task's work may be sent back (evicted from the merge queue, or changes requested by a"
-          + " review) before it is parked as needing a human (default: ${DEFAULT-VALUE}).")
+          + " review) before it is parked as needing a human (default: ${DEFAULT-VALUE}); each fix is also one of"
+          + " --max-attempts.")
   int maxEvictions = Lead.Settings.DEFAULT_EVICTIONS;
 
   @Option(names = "--merge-window", defaultValue = "" + Lead.Settings.DEFAULT_WINDOW, paramLabel = "N",

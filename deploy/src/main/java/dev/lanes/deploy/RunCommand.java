@@ -61,6 +61,11 @@ final class RunCommand implements Callable<Integer> {
 
   @picocli.CommandLine.Mixin PassEnvOption passEnv;
 
+  @Option(names = "--max-attempts", paramLabel = "N", defaultValue = "1",
+      description = "Attempts a task gets in all, whatever starts them (a failure, a claim extended, a fix after an"
+          + " eviction or a review); then it fails (default: ${DEFAULT-VALUE}).")
+  int maxAttempts;
+
   @Option(names = "--strict",
       description = "Refuse to start when tasks that may run at once own the same paths (default: run them in order).")
   boolean strict;
@@ -106,7 +111,8 @@ final class RunCommand implements Callable<Integer> {
     }
     Optional<ClientConfig> kafka = busOptions.given() ? Optional.of(busOptions.config()) : Optional.empty();
     return execute(checked.get(), repo, workers, capabilities, kafka,
-        merge.applyTo(Lead.Settings.fixedWorkers()).withPassEnv(passEnv.names()), existing.choice(), out);
+        merge.applyTo(Lead.Settings.fixedWorkers().withMaxAttempts(maxAttempts)).withPassEnv(passEnv.names()),
+        existing.choice(), out);
   }
 
   /**

@@ -79,7 +79,8 @@ class ReplanIT {
             agent: {command: [sh, %s]}
         """.formatted(rename));
 
-    Run run = LanesRunIT.run(BROKER.broker(), plan, repo);
+    // Three attempts: the first, the one its claim was extended for, and the fix after the eviction.
+    Run run = LanesRunIT.run(BROKER.broker(), plan, repo, "--max-attempts", "3");
 
     assertThat(run.exit()).as(run.output()).isEqualTo(0);
     assertThat(run.out()).contains("claim extended by docs/guide.md, docs/manual.md")
@@ -102,7 +103,7 @@ class ReplanIT {
           - {id: bad, prompt: Write bad.txt., owns: [bad.txt], verify: "true"}
         """);
 
-    Run run = LanesRunIT.run(BROKER.broker(), plan, repo);
+    Run run = LanesRunIT.run(BROKER.broker(), plan, repo, "--max-attempts", "3");
 
     assertThat(run.exit()).as(run.output()).isEqualTo(1);
     assertThat(run.out()).containsPattern("bad +offered +evicted from the merge queue: verify failed on the merged tree")
@@ -203,7 +204,7 @@ class ReplanIT {
           - {id: a, prompt: Write a.txt., owns: [a.txt]}
         """.formatted(writer, reviewer));
 
-    Run run = LanesRunIT.run(BROKER.broker(), plan, repo);
+    Run run = LanesRunIT.run(BROKER.broker(), plan, repo, "--max-attempts", "2"); // the fix is the second
 
     assertThat(run.exit()).as(run.output()).isEqualTo(0);
     assertThat(run.out()).containsPattern("a +offered +review by w[12] requested changes: Say polished, not draft.")

@@ -1,6 +1,7 @@
 package dev.lanes.protocol;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -43,8 +44,21 @@ public record TaskUpdate(String run, String task, TaskState state, int epoch, St
    * @param sentBack times its work was sent back: evicted from the merge queue, or changes requested by a review
    * @param verifyRetries attempts given again because the verify command failed, with its output in the prompt
    * @param writer the worker whose commit is under review or in the queue; a review goes to another worker
+   * @param attempts attempts started, whatever caused them, the one {@code --max-attempts} bounds; 0 in records from
+   *     before it was counted
+   * @param causes what started each attempt, in order ({@code "first"}, {@code "after a failure"}, …)
    */
-  public record Tally(int failures, int sentBack, int verifyRetries, String writer) {
+  public record Tally(int failures, int sentBack, int verifyRetries, String writer, int attempts,
+      List<String> causes) {
     public static final Tally NONE = new Tally(0, 0, 0, "");
+
+    public Tally {
+      causes = causes == null ? List.of() : List.copyOf(causes);
+    }
+
+    /** A tally from before attempts were counted. */
+    public Tally(int failures, int sentBack, int verifyRetries, String writer) {
+      this(failures, sentBack, verifyRetries, writer, 0, List.of());
+    }
   }
 }

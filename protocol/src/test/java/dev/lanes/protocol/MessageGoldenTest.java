@@ -131,7 +131,7 @@ class MessageGoldenTest {
         "task-update-sent-back",
         new TaskUpdate(RUN, "core", TaskState.OFFERED, 4, "", "evicted from the merge queue: conflict in core/A.java",
             Optional.of(BASE), Optional.empty(), Optional.of("The merge onto lanes/x conflicted in core/A.java."),
-            Optional.of(new TaskUpdate.Tally(0, 1, 0, WORKER))),
+            Optional.of(new TaskUpdate.Tally(0, 1, 0, WORKER, 2, List.of("first", "fix after an eviction")))),
         "run-started-reviewed",
         new RunStarted(RUN, "docs", "lanes/docs", BASE, List.of("readme"), Optional.of(new Plan("docs",
             Optional.empty(), "lanes/docs", List.of(new Plan.Task("readme", "readme", "Fix the README.",
