@@ -13,7 +13,7 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = "Benchmarks. Each prints its figures and, as its last line, a machine-readable summary.",
     subcommands = {BenchCommand.Dispatch.class, BenchCommand.Claims.class, BenchCommand.Setup.class, BenchCommand.Recovery.class, BenchCommand.Merge.class,
-        picocli.CommandLine.HelpCommand.class})
+        HelpCommand.class})
 final class BenchCommand implements Runnable {
   @Spec CommandSpec spec;
 

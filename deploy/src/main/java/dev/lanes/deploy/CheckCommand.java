@@ -34,7 +34,8 @@ import picocli.CommandLine.Spec;
       "",
       "Also checks the plan against the repository, as lanes run and lanes submit do before anything starts: a target that is a checked-out branch is an error; uncommitted changes (agents will not see them) and a verify command or agent given as a relative path that the base commit does not have are warnings.",
       "",
-      "Exit 0 when clean, 1 when there are conflicts, 2 for an invalid plan or repository, or a checked-out target."
+      "Exit 0 when clean, 1 when there are conflicts, 2 for bad input (an invalid plan or repository, a checked-out"
+          + " target)."
     })
 final class CheckCommand implements Callable<Integer> {
   /** Files listed per conflict in the human output; --json lists them all. */

@@ -15,7 +15,7 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = "Manages the per-worker credentials of a running lanes broker, with the admin password kept in its --dir.",
     subcommands = {CredentialsCommand.AddWorker.class, CredentialsCommand.Revoke.class,
-        picocli.CommandLine.HelpCommand.class})
+        HelpCommand.class})
 final class CredentialsCommand implements Runnable {
   @Spec CommandSpec spec;
 
@@ -47,7 +47,8 @@ final class CredentialsCommand implements Runnable {
         "",
         "Adding an ID again gives it a new password.",
         "",
-        "Exit 0 when the file was written, 1 when the broker did not answer, 2 for a bad ID or a DIR that is not a broker's."
+        "Exit 0 when the file was written, 1 when the broker did not answer, 2 for bad input (an ID that is not one,"
+            + " a DIR that is not a broker's)."
       })
   static final class AddWorker implements Callable<Integer> {
     @picocli.CommandLine.Mixin WorkerOptions worker;
@@ -70,7 +71,8 @@ final class CredentialsCommand implements Runnable {
         "",
         "It can no longer connect, and a connection it holds may do nothing more.",
         "",
-        "Exit 0 when revoked, 1 when ID had no credential or the broker did not answer, 2 for a bad ID or a DIR that is not a broker's."
+        "Exit 0 when revoked, 1 when ID had no credential or the broker did not answer, 2 for bad input (an ID that"
+            + " is not one, a DIR that is not a broker's)."
       })
   static final class Revoke implements Callable<Integer> {
     @picocli.CommandLine.Mixin WorkerOptions worker;

@@ -23,7 +23,7 @@ import picocli.CommandLine.Spec;
       "",
       "Creates a sample multi-module repository in a temporary directory, runs the plan with two workers (no AI agent needed), and checks the result branch.",
       "",
-      "Exit 0 when every task landed and the result passed the sample's check, 1 when not."
+      "Exit 0 when every task landed and the result passed the sample's check, 1 when not, 2 for bad input."
     })
 final class DemoCommand implements Callable<Integer> {
   @Spec CommandSpec spec;

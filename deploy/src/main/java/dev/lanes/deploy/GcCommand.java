@@ -26,7 +26,7 @@ import picocli.CommandLine.Spec;
           + " alone. Backups of targets started again with --fresh (refs/lanes/backup/) are kept; a worker daemon's"
           + " kept attempts are removed with lanes worker --discard.",
       "",
-      "Exit 0 done, 2 bad input."
+      "Exit 0 when done, 2 for bad input."
     })
 final class GcCommand implements Callable<Integer> {
   @Option(names = "--repo", paramLabel = "DIR", defaultValue = ".",

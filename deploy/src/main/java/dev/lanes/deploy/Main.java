@@ -25,7 +25,7 @@ import picocli.CommandLine.Command;
     },
     subcommands = {RunCommand.class, CheckCommand.class, DemoCommand.class, BrokerCommand.class,
         CoordinatorCommand.class, WorkerCommand.class, SubmitCommand.class, StatusCommand.class, CredentialsCommand.class,
-        BenchCommand.class, GcCommand.class, CommandLine.HelpCommand.class})
+        BenchCommand.class, GcCommand.class, HelpCommand.class})
 public final class Main implements Runnable {
   static final int OK = 0;
   static final int FAILED = 1;
@@ -52,8 +52,6 @@ public final class Main implements Runnable {
     CommandLine cl = new CommandLine(new Main());
     cl.setOut(out);
     cl.setErr(err);
-    // picocli's own help command speaks in its own voice; it gets Lanes' here, at every level that has it.
-    describeHelp(cl);
     cl.setCaseInsensitiveEnumValuesAllowed(true);
     cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
       if (e instanceof ProtocolException || e instanceof LeadException || e instanceof IllegalArgumentException
@@ -71,16 +69,6 @@ public final class Main implements Runnable {
       throw e;
     });
     return cl.execute(args);
-  }
-
-  private static void describeHelp(CommandLine command) {
-    command.getSubcommands().forEach((name, sub) -> {
-      if (name.equals("help")) {
-        sub.getCommandSpec().usageMessage().header("Shows the help of COMMAND, or of this command without one.");
-      } else {
-        describeHelp(sub);
-      }
-    });
   }
 
   @Override

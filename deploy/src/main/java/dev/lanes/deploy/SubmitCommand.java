@@ -40,7 +40,9 @@ import picocli.CommandLine.Spec;
       "",
       "A plan no lead answers in time stays queued and starts when a lead does (exit 0). A target that exists and is ahead of the base needs --continue or --fresh, as with lanes run; the lead refuses a second run on a held target, naming the holder, and the same plan submitted again while it runs.",
       "",
-      "Exit 0 started or queued (with --wait: every task landed), 1 the run failed, conflicts under --strict or Kafka did not answer within --timeout, 2 bad input or the lead refused the plan."
+      "Exit 0 when the plan started or is queued (with --wait: when every task landed), 1 when the run failed, there"
+          + " are conflicts under --strict or Kafka did not answer within --timeout, 2 for bad input (a plan the lead"
+          + " refused too)."
     })
 final class SubmitCommand implements Callable<Integer> {
   @Parameters(paramLabel = "PLAN", description = "The plan file (YAML).")
