@@ -41,6 +41,22 @@ final class KeptAttempts {
     return found;
   }
 
+  /**
+   * The worker's directory under {@code dir} that holds the kept attempt {@code id}: {@code dir} itself when it is a
+   * worker's, else the one of its workers' that kept it, so an attempt {@code --list-kept} found under a run directory
+   * is discarded with the same {@code --dir}.
+   *
+   * @throws IllegalArgumentException when {@code dir} does not exist, or none of its workers kept {@code id}
+   */
+  static Path holderOf(Path dir, String id) {
+    if (isWorkerDir(dir)) {
+      return dir;
+    }
+    return under(dir).stream().filter(f -> f.kept().id().equals(id)).map(Found::workerDir).findFirst()
+        .orElseThrow(() -> new IllegalArgumentException("--discard: " + id + " is not an attempt kept under " + dir
+            + " (lanes worker --dir " + dir + " --list-kept lists them)"));
+  }
+
   /** The directory itself when it is a worker's, else the workers' directories one or two levels down. */
   private static List<Path> workerDirs(Path dir) {
     if (isWorkerDir(dir)) {

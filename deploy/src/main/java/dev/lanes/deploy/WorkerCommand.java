@@ -63,7 +63,8 @@ final class WorkerCommand implements Callable<Integer> {
   boolean listKept;
 
   @Option(names = "--discard", paramLabel = "RUN/TASK/eN",
-      description = "Delete one kept attempt (its worktree, branch and logs) and exit; the worker must not be running.")
+      description = "Delete one kept attempt (its worktree, branch and logs) and exit; --dir as for --list-kept; the"
+          + " worker must not be running.")
   String discard;
 
   @picocli.CommandLine.Mixin PassEnvOption passEnv;
@@ -82,7 +83,7 @@ final class WorkerCommand implements Callable<Integer> {
       return printKept(work, out);
     }
     if (discard != null) {
-      try (WorkDir workDir = WorkDir.openExisting(work, Clock.systemUTC())) {
+      try (WorkDir workDir = WorkDir.openExisting(KeptAttempts.holderOf(work, discard), Clock.systemUTC())) {
         WorkDir.Kept gone = workDir.discard(discard);
         out.println("discarded " + gone.id() + " (" + gone.outcome() + ")");
       }

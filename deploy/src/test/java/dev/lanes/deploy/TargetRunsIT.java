@@ -137,6 +137,15 @@ class TargetRunsIT {
     LanesRunIT.Run missing = lanes("worker", "--dir", dir.resolve("no-such-dir").toString(), "--list-kept");
     assertThat(missing.exit()).isEqualTo(2);
     assertThat(missing.err()).contains("no-such-dir does not exist");
+    String attempt = line(kept.out(), "(\\S+/bad/e1)  verify-failed");
+    LanesRunIT.Run discarded = lanes("worker", "--dir", runDir.toString(), "--discard", attempt);
+    assertThat(discarded.exit()).as("discarded with the --dir it was listed with: " + discarded.output()).isZero();
+    assertThat(discarded.out()).contains("discarded " + attempt);
+    assertThat(worktree).doesNotExist();
+    assertThat(lanes("worker", "--dir", runDir.toString(), "--list-kept").out()).doesNotContain(attempt);
+    LanesRunIT.Run unknown = lanes("worker", "--dir", runDir.toString(), "--discard", attempt);
+    assertThat(unknown.exit()).isEqualTo(2);
+    assertThat(unknown.err()).contains(attempt + " is not an attempt kept under " + runDir);
 
     LanesRunIT.Run dry = lanes("gc", "--repo", repo.toString(), "--dry-run");
     assertThat(dry.out()).contains("would remove branch lanes-work/old-run/t/e1")
