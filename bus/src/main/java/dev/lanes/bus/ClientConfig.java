@@ -50,8 +50,37 @@ public final class ClientConfig {
     if (bootstrap == null || bootstrap.isBlank()) {
       throw new IllegalArgumentException(BOOTSTRAP + ": missing; the Kafka cluster must be named");
     }
+    problem(kafka).ifPresent(p -> {
+      throw new IllegalArgumentException(p);
+    });
     rememberSecrets(properties);
     return new ClientConfig(kafka, lanes, DEFAULT_TIMEOUT);
+  }
+
+  private static final java.util.List<String> PROTOCOLS = java.util.List.of("PLAINTEXT", "SSL", "SASL_PLAINTEXT",
+      "SASL_SSL");
+
+  /**
+   * What makes these client properties unusable before any connection is tried, so that a command refuses them before
+   * it writes anything: a security protocol Kafka does not know, a SASL protocol without the login its
+   * {@code sasl.jaas.config} carries, a trust store that cannot be read.
+   */
+  private static Optional<String> problem(Map<String, String> kafka) {
+    String protocol = kafka.getOrDefault("security.protocol", "PLAINTEXT").strip().toUpperCase(java.util.Locale.ROOT);
+    if (!PROTOCOLS.contains(protocol)) {
+      return Optional.of("security.protocol: \"" + kafka.get("security.protocol") + "\" is not one a Kafka client can"
+          + " use; use one of " + String.join(", ", PROTOCOLS));
+    }
+    if (protocol.startsWith("SASL_") && kafka.getOrDefault("sasl.jaas.config", "").isBlank()) {
+      return Optional.of("sasl.jaas.config: missing; security.protocol " + protocol + " logs in with the user and"
+          + " password it holds");
+    }
+    String trustStore = kafka.getOrDefault("ssl.truststore.location", "");
+    if (!trustStore.isBlank() && !Files.isReadable(Path.of(trustStore))) {
+      return Optional.of("ssl.truststore.location: " + trustStore + " cannot be read; the broker's certificate is"
+          + " checked with it");
+    }
+    return Optional.empty();
   }
 
   private static final java.util.regex.Pattern JAAS_PASSWORD =
@@ -76,7 +105,8 @@ public final class ClientConfig {
    * Reads a Kafka client properties file ({@code --kafka-config}). {@code bootstrapServers}, when given, replaces the
    * file's {@code bootstrap.servers}; without either there is no cluster to connect to.
    *
-   * @throws IllegalArgumentException naming the file when it cannot be read or names no bootstrap servers
+   * @throws IllegalArgumentException naming the file when it cannot be read, names no bootstrap servers, or holds
+   *     settings no Kafka client can use (see {@link #problem})
    */
   public static ClientConfig load(Path file, Optional<String> bootstrapServers) {
     Properties read = new Properties();
@@ -92,7 +122,11 @@ public final class ClientConfig {
       throw new IllegalArgumentException(String.format(
           "--kafka-config: %s has no bootstrap.servers and no --bootstrap-servers was given", file));
     }
-    return of(properties);
+    try {
+      return of(properties);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--kafka-config: " + file + ": " + e.getMessage(), e);
+    }
   }
 
   /** The cluster's address list, {@code host:port[,host:port…]}. */

@@ -80,6 +80,22 @@ class ClientConfigTest {
   }
 
   @Test
+  void settingsNoKafkaClientCanUseAreRefusedBeforeAnyConnection() throws Exception {
+    Path protocol = Files.writeString(dir.resolve("p.properties"), "bootstrap.servers=h:1\nsecurity.protocol=TLS\n");
+    assertThatThrownBy(() -> ClientConfig.load(protocol, Optional.empty())).hasMessage("--kafka-config: " + protocol
+        + ": security.protocol: \"TLS\" is not one a Kafka client can use; use one of PLAINTEXT, SSL, SASL_PLAINTEXT,"
+        + " SASL_SSL");
+    Path noLogin = Files.writeString(dir.resolve("l.properties"), "bootstrap.servers=h:1\nsecurity.protocol=sasl_ssl\n");
+    assertThatThrownBy(() -> ClientConfig.load(noLogin, Optional.empty())).hasMessage("--kafka-config: " + noLogin
+        + ": sasl.jaas.config: missing; security.protocol SASL_SSL logs in with the user and password it holds");
+    Path noTrust = Files.writeString(dir.resolve("t.properties"), "bootstrap.servers=h:1\nsecurity.protocol=SSL\n"
+        + "ssl.truststore.location=" + dir.resolve("gone.p12") + "\n");
+    assertThatThrownBy(() -> ClientConfig.load(noTrust, Optional.empty())).hasMessage("--kafka-config: " + noTrust
+        + ": ssl.truststore.location: " + dir.resolve("gone.p12") + " cannot be read; the broker's certificate is"
+        + " checked with it");
+  }
+
+  @Test
   void clientFilesKeepWhatTheyHeldAndAreTheOwnersOnly() throws Exception {
     Properties first = new Properties();
     first.setProperty("bootstrap.servers", "a:1");

@@ -98,6 +98,8 @@ final class RunCommand implements Callable<Integer> {
     if (workers < 1) {
       throw new IllegalArgumentException("--workers: " + workers + " must be at least 1");
     }
+    // The client file first: one that cannot be used is the one line said, before any check of the plan.
+    Optional<ClientConfig> kafka = busOptions.given() ? Optional.of(busOptions.config()) : Optional.empty();
     Plan parsed = PlanParser.parse(plan);
     PrintWriter out = spec.commandLine().getOut();
     // Before a broker, a mirror or a directory exists: a refused run leaves nothing behind.
@@ -109,7 +111,6 @@ final class RunCommand implements Callable<Integer> {
     if (checked.isEmpty()) {
       return Main.FAILED;
     }
-    Optional<ClientConfig> kafka = busOptions.given() ? Optional.of(busOptions.config()) : Optional.empty();
     return execute(checked.get(), repo, workers, capabilities, kafka,
         merge.applyTo(Lead.Settings.fixedWorkers().withMaxAttempts(maxAttempts)).withPassEnv(passEnv.names()),
         existing.choice(), out);

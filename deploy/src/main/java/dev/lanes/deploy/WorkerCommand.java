@@ -93,10 +93,12 @@ final class WorkerCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--repo is required to run a worker");
     }
     String url = remote(repo);
+    // The client file first, keys included: one that cannot be used leaves no directory, mirror or lock behind.
+    dev.lanes.bus.ClientConfig kafka = busOptions.config();
+    dev.lanes.bus.MessageKeys.of(kafka.lanes());
     // Checked before Kafka is reached: another worker in this directory, or a mirror of another repository, is said
     // at once, and nothing of the bus is left to close.
     WorkDir.open(work, url, Clock.systemUTC(), resetMirror).close();
-    dev.lanes.bus.ClientConfig kafka = busOptions.config();
     String bootstrapServers = kafka.bootstrapServers();
     Worker.Config config = new Worker.Config(name, hostName(), capabilities, slots, url, work,
         Durations.parse("--heartbeat", heartbeat), Map.of(), passEnv.names());
