@@ -28,6 +28,24 @@ class RedactorTest {
         .isEqualTo("key=[redacted:ANTHROPIC_API_KEY] and again [redacted:ANTHROPIC_API_KEY].");
   }
 
+  @Test
+  void everyOccurrenceOfManySecretsIsFoundWhereverItStands() {
+    java.util.Map<String, String> many = new java.util.TreeMap<>();
+    for (int i = 0; i < 40; i++) {
+      many.put("KEY_" + i, "secret-" + i + "-" + Integer.toHexString(i * 7919 + 1000));
+    }
+    Redactor redactor = Redactor.of(many);
+    String first = many.get("KEY_0");
+    String last = many.get("KEY_39");
+    // At the very start, back to back, alone, and at the very end; a text too short to hold any.
+    assertThat(redactor.redact(first + many.get("KEY_17") + " x " + last))
+        .isEqualTo("[redacted:KEY_0][redacted:KEY_17] x [redacted:KEY_39]");
+    assertThat(redactor.redact(last)).isEqualTo("[redacted:KEY_39]");
+    assertThat(redactor.redact("ab")).isEqualTo("ab");
+    assertThat(redactor.redact(first.substring(0, first.length() - 1))).isEqualTo(first.substring(0,
+        first.length() - 1));
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"db_password", "AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "Credentials_File", "monkey"})
   void namesWithASecretWordAreSecrets(String name) {
