@@ -178,6 +178,33 @@ class ClientsIT {
         .contains(" within 1s");
   }
 
+  /**
+   * {@code submit --timeout 5} with no lead waited 30 s and exited 1: it says within its timeout that the plan is
+   * queued, exit 0. The plan requires a capability no worker of these tests has, so a lead of another test that reads
+   * it later offers it and runs nothing.
+   */
+  @Test
+  void submitWithNoLeadServingSaysWithinItsTimeoutThatThePlanIsQueued() throws IOException {
+    String bootstrap = BROKER.broker().bootstrapServers();
+    try (KafkaBus bus = KafkaBus.connect(bootstrap, "clients-queued", Envelope.unsigned())) {
+      bus.createTopics();
+      assertThat(bus.leadGroup().holder()).as("no lead serves").isEmpty();
+    }
+    Path repo = LanesRunIT.repo(dir);
+    Path plan = Files.writeString(dir.resolve("queued.yaml"), "name: queued-nowhere\nagent: {command: ['true']}\n"
+        + "tasks:\n  - {id: a, prompt: p, owns: [a], requires: [no-worker-has-this]}\n");
+
+    long start = System.nanoTime();
+    LanesRunIT.Run submit = lanes("submit", plan.toString(), "--repo", repo.toString(), "--bootstrap-servers",
+        bootstrap, "--timeout", "2s");
+    Duration took = Duration.ofNanos(System.nanoTime() - start);
+
+    assertThat(submit.exit()).as(submit.output()).isZero();
+    assertThat(submit.out()).containsPattern("(?m)^queued: queued-nowhere-\\S+ \\(no lead answered within 2s;");
+    assertThat(errors(submit)).isEmpty();
+    assertThat(took).isLessThan(WITHIN);
+  }
+
   /** What a command printed on standard error besides the warning that it runs unsigned (no client file). */
   private static List<String> errors(LanesRunIT.Run run) {
     return run.err().lines().filter(l -> !l.startsWith("lanes: WARNING: no message keys")).toList();
