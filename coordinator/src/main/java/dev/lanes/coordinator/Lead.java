@@ -189,7 +189,8 @@ public final class Lead implements AutoCloseable {
   /** The key the log records for each enrolled worker: an enrolment is recorded once, not at every announcement. */
   private final Map<String, String> enrolled = new HashMap<>();
   private boolean active;
-  private long lastTick = System.nanoTime();
+  /** When the last tick ran; 0 before the first, which follows start-up's own work and so is no sign of a pause. */
+  private long lastTick;
   /** A gap between two ticks (one a second) longer than this means the lead was paused. */
   private static final Duration PAUSED = Duration.ofSeconds(4);
   private volatile boolean closing;
@@ -658,7 +659,7 @@ public final class Lead implements AutoCloseable {
    */
   private void tick() {
     long now = System.nanoTime();
-    long gap = now - lastTick;
+    long gap = lastTick == 0 ? 0 : now - lastTick;
     lastTick = now;
     if (gap > PAUSED.toNanos()) {
       LOG.warn("{} was paused for {} ms; it checks that it still holds the lead role before it acts", name,
