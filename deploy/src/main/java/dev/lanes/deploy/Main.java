@@ -73,7 +73,8 @@ public final class Main implements Runnable {
 
   @Override
   public void run() {
-    spec.commandLine().usage(spec.commandLine().getOut());
+    // No command is a usage error like any other: the usage goes to standard error, and the exit code says so.
+    throw new CommandLine.ParameterException(spec.commandLine(), "lanes: which command? (lanes help lists them)");
   }
 
   /** Reads the version from the jar's manifest. */

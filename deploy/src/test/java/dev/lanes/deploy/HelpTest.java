@@ -77,6 +77,16 @@ class HelpTest {
   }
 
   @Test
+  void noCommandAtAllIsAUsageErrorShowingTheCommands() {
+    int code = lanes();
+
+    assertThat(code).isEqualTo(2);
+    assertThat(out.toString()).isEmpty();
+    assertThat(err.toString()).startsWith("lanes: which command? (lanes help lists them)")
+        .contains("Usage: lanes [-hV] [COMMAND]", "  status ");
+  }
+
+  @Test
   void helpOfACommandIsItsUsage() {
     int code = lanes("help", "status");
 
