@@ -107,9 +107,10 @@ final class DispatchBench {
     try {
       out.printf(Locale.ROOT, "%d simulated workers, %d no-op tasks in %d chains after %d to warm up; legs: %s%n",
           workers, tasks, inFlight, warmup, legs.stream().map(l -> l.name().toLowerCase(Locale.ROOT)).toList());
-      out.printf(Locale.ROOT, "jvm: %s %s, %d cpus, options: %s%n", System.getProperty("java.vm.name"),
+      out.printf(Locale.ROOT, "jvm: %s %s, %d cpus, options: %s; compiled by %s%n", System.getProperty("java.vm.name"),
           Runtime.version(), Runtime.getRuntime().availableProcessors(),
-          String.join(" ", java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()));
+          String.join(" ", java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()),
+          Jit.describe());
       Map<Leg, Figures> figures = new java.util.EnumMap<>(Leg.class);
       for (Leg leg : legs) {
         figures.put(leg, leg(leg, dir.resolve(leg.name().toLowerCase(Locale.ROOT)), workers, tasks, inFlight, warmup,
@@ -294,8 +295,11 @@ final class DispatchBench {
       long start = System.nanoTime();
       boolean landed = runToEnd(lead, plan);
       double seconds = (System.nanoTime() - start) / 1e9;
-      out.printf(Locale.ROOT, "cpu: %.2f ms per task (the whole process: broker, lead and workers)%n",
-          (processCpuNanos() - cpuBefore) / 1e6 / tasks);
+      long cpuAfter = processCpuNanos();
+      if (cpuBefore >= 0 && cpuAfter >= 0) {
+        out.printf(Locale.ROOT, "cpu: %.2f ms per task (the whole process: broker, lead and workers)%n",
+            (cpuAfter - cpuBefore) / 1e6 / tasks);
+      }
       Map<String, Long> after = endOffsets(admin);
       StringBuilder perTask = new StringBuilder("records per task:");
       for (String topic : Topics.all()) {
@@ -379,10 +383,10 @@ final class DispatchBench {
     }
   }
 
-  /** CPU time used by this process so far, every thread: the broker's, the lead's and the workers'. */
+  /** CPU time used by this process so far, every thread: the broker's, the lead's and the workers'; -1 if unknown. */
   private static long processCpuNanos() {
-    return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
-        .getOperatingSystemMXBean()).getProcessCpuTime();
+    return java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+        instanceof com.sun.management.OperatingSystemMXBean os ? os.getProcessCpuTime() : -1;
   }
 
   private static Map<String, Long> endOffsets(ClientConfig admin) {

@@ -44,8 +44,14 @@ import org.slf4j.LoggerFactory;
  */
 public final class Worker implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Worker.class);
-  /** How long a worker leaves an offer to the worker the lead preferred before claiming it itself. */
+  /**
+   * How long a worker leaves an offer to the worker the lead preferred before claiming it itself, at least: four times
+   * as long as the lead has lately taken to answer a claim, when that is longer, up to {@link #MAX_HOLD_BACK}. A
+   * lead slow to answer (a loaded machine) is then not answered with a claim from every idle worker as well, which is
+   * more work for it and slowed it further: in {@code lanes bench dispatch} at load 10, up to six claims per task.
+   */
   static final Duration HOLD_BACK = Duration.ofMillis(200);
+  static final Duration MAX_HOLD_BACK = Duration.ofSeconds(5);
   /** How long a claim may go unanswered before the worker takes it back. */
   static final Duration CLAIM_PATIENCE = Duration.ofSeconds(10);
   /**
@@ -221,7 +227,7 @@ public final class Worker implements AutoCloseable {
       return;
     }
     boolean forOther = offer.preferred().isPresent() && !isMine(offer);
-    long notBefore = forOther ? System.nanoTime() + HOLD_BACK.toNanos() : 0;
+    long notBefore = forOther ? System.nanoTime() + holdBack() : 0;
     open.remove(key); // offered again: it moves to the back, among the offers dropped last
     open.put(key, new Open(offer, notBefore, clock.millis()));
     dropStale();
@@ -239,6 +245,10 @@ public final class Worker implements AutoCloseable {
       open.remove(key);
     }
     TaskOffered mine = claimed.get(key);
+    Long claimedWhen = claimedAt.get(key);
+    if (mine != null && mine.epoch() == grant.epoch() && claimedWhen != null) {
+      learnAnswerTime(System.nanoTime() - claimedWhen);
+    }
     boolean toMe = grant.worker().equals(config.id());
     if (mine != null && mine.epoch() == grant.epoch() && toMe && overdue(key, System.nanoTime())) {
       // The claim was as good as taken back: answering late must not depend on which thread looks first.
@@ -346,6 +356,21 @@ public final class Worker implements AutoCloseable {
       }
       bus.publish(new ClaimRequested(offer.run(), offer.task(), offer.epoch(), config.id()));
     }
+  }
+
+  /**
+   * Nanoseconds from this worker's claims to the lead's grants (to whichever worker): how long the lead takes to
+   * answer, a moving average, 0 before the first. Not from offers to grants: an offer may wait for a free worker.
+   */
+  private long answerNanos;
+
+  private void learnAnswerTime(long nanos) {
+    answerNanos = answerNanos == 0 ? nanos : answerNanos + (nanos - answerNanos) / 8;
+  }
+
+  /** How long an offer meant for another worker is left to it from now: see {@link #HOLD_BACK}. */
+  synchronized long holdBack() {
+    return Math.min(MAX_HOLD_BACK.toNanos(), Math.max(HOLD_BACK.toNanos(), 4 * answerNanos));
   }
 
   private boolean isMine(TaskOffered offer) {

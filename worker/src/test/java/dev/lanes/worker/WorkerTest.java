@@ -263,6 +263,23 @@ class WorkerTest {
   }
 
   @Test
+  void aLeadSlowToAnswerClaimsMakesOffersForOtherWorkersWaitLonger() throws Exception {
+    Worker worker = simulated("sim", 1);
+    assertThat(Duration.ofNanos(worker.holdBack())).isEqualTo(Worker.HOLD_BACK);
+    worker.accept(meantFor(offer("slow", "true", Optional.empty(), List.of()), "sim"));
+    reports.awaitFirst(ClaimRequested.class, c -> c.task().equals("slow"));
+    Thread.sleep(400); // the lead takes this long to grant it: a loaded lead
+    worker.accept(new ClaimGranted(RUN, "slow", 1, "sim"));
+    assertThat(Duration.ofNanos(worker.holdBack())).as("four times the time the lead took to answer")
+        .isGreaterThanOrEqualTo(Duration.ofMillis(1600)).isLessThanOrEqualTo(Worker.MAX_HOLD_BACK);
+
+    long offered = System.nanoTime();
+    worker.accept(meantFor(offer("next", "true", Optional.empty(), List.of()), "other"));
+    reports.awaitFirst(ClaimRequested.class, c -> c.task().equals("next"));
+    assertThat(Duration.ofNanos(System.nanoTime() - offered)).isGreaterThanOrEqualTo(Duration.ofMillis(1600));
+  }
+
+  @Test
   void heldBackOfferIsClaimedAfterItsOwnHoldBackWhenAnEarlierOneWentElsewhere() throws Exception {
     Worker worker = simulated("sim", 1);
     TaskOffered first = meantFor(offer("first", "true", Optional.empty(), List.of()), "other");
