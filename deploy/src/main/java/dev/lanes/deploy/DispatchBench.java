@@ -307,6 +307,7 @@ final class DispatchBench {
         perTask.append(String.format(Locale.ROOT, " %s %.2f", topic, n));
       }
       out.println(perTask);
+      out.println(kinds(admin, Topics.REPORTS, before.get(Topics.REPORTS), after.get(Topics.REPORTS), tasks));
       return new Result(seen.latencies(), seconds, landed, seen.toPreferred());
     }
   }
@@ -381,6 +382,37 @@ final class DispatchBench {
     synchronized int toPreferred() {
       return toPreferred;
     }
+  }
+
+  /**
+   * What the records of {@code topic} between two offsets were, per task by message type: a herd of claims or
+   * announcements shows up here rather than as an unexplained number of records.
+   */
+  private static String kinds(ClientConfig admin, String topic, long from, long to, int tasks) {
+    Map<String, Integer> counts = new java.util.TreeMap<>();
+    try (KafkaConsumer<byte[], byte[]> consumer =
+        new KafkaConsumer<>(admin.kafka(), new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+      TopicPartition tp = new TopicPartition(topic, 0);
+      consumer.assign(List.of(tp));
+      consumer.seek(tp, from);
+      long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (consumer.position(tp) < to && System.nanoTime() < deadline) {
+        for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+          if (r.offset() < to) {
+            String kind;
+            try {
+              kind = dev.lanes.protocol.Json.decode(r.value()).getClass().getSimpleName();
+            } catch (RuntimeException e) {
+              kind = "unreadable";
+            }
+            counts.merge(kind, 1, Integer::sum);
+          }
+        }
+      }
+    }
+    StringBuilder line = new StringBuilder(topic + " per task:");
+    counts.forEach((kind, n) -> line.append(String.format(Locale.ROOT, " %s %.2f", kind, n / (double) tasks)));
+    return line.toString();
   }
 
   /** CPU time used by this process so far, every thread: the broker's, the lead's and the workers'; -1 if unknown. */
