@@ -581,6 +581,11 @@ public final class Lead implements AutoCloseable {
           bus.deadLetter(Topics.REPORTS, dev.lanes.protocol.Json.encode(f), "finding refused: " + why)),
           () -> late(f, "finding refused: " + f.kind() + " on task " + f.task() + " from " + f.worker()));
     } else if (message instanceof WorkerStatus w) {
+      Optional<String> clash = workers.clash(w);
+      if (clash.isPresent()) {
+        refuseInstance(w, clash.get());
+        return;
+      }
       if (workers.update(w)) {
         LOG.info("worker {} joined ({} slots, capabilities {})", w.worker(), w.slots(), w.capabilities());
         activeRuns().forEach(Run::reoffer);
@@ -632,6 +637,25 @@ public final class Lead implements AutoCloseable {
         .map(host -> " (the worker with that key last announced itself from host " + host + ")").orElse("");
     LOG.warn("refused the enrolment of worker {}: {}", request.worker(), reason);
     bus.publish(new dev.lanes.protocol.EnrolmentRefused(request.worker(), request.publicKey(), reason));
+  }
+
+  /**
+   * A second process announced itself under an id another one serves under (the two say which instance they are):
+   * where message keys tell workers apart the bus refuses it, but on an unsigned cluster, or with one key given to two
+   * workers, only their instances do. The first one keeps the id; the second is told why, naming where the first runs,
+   * and stops; what it says is not taken.
+   */
+  private void refuseInstance(WorkerStatus second, String why) {
+    String instance = second.instance().orElseThrow().id();
+    LOG.warn("refused worker {} on host {} (directory {}): {}", second.worker(), second.host(),
+        second.instance().get().dir(), why);
+    try {
+      bus.publish(new dev.lanes.protocol.EnrolmentRefused(second.worker(), enrolled.getOrDefault(second.worker(), ""),
+          why, Optional.of(instance)));
+    } catch (RuntimeException e) {
+      LOG.warn("could not tell worker {} (instance {}) that it was refused: {}", second.worker(), instance,
+          e.toString());
+    }
   }
 
   private void onSubmitted(PlanSubmitted submitted) {

@@ -26,6 +26,21 @@ final class Workers {
     return false;
   }
 
+  /**
+   * Why {@code status} comes from a second process using an id another one serves under, if it does: both say which
+   * instance they are ({@link WorkerStatus.Instance}), and the instances differ. The first one heard keeps the id.
+   */
+  Optional<String> clash(WorkerStatus status) {
+    Known k = known.get(status.worker());
+    if (k == null || k.status.instance().isEmpty() || status.instance().isEmpty()
+        || k.status.instance().get().id().equals(status.instance().get().id())) {
+      return Optional.empty();
+    }
+    WorkerStatus.Instance first = k.status.instance().get();
+    return Optional.of("worker \"" + status.worker() + "\" is in use by another worker process: it runs on host "
+        + k.status.host() + " from directory " + first.dir() + "; two workers may not share an id");
+  }
+
   /** The host a worker last announced itself from, if it has. */
   Optional<String> host(String worker) {
     return Optional.ofNullable(known.get(worker)).map(k -> k.status.host());

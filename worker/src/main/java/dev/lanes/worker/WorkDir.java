@@ -34,6 +34,7 @@ import org.slf4j.LoggerFactory;
  * The directory a worker owns, and the record of what it keeps there:
  * <pre>
  * lock                                   held with a file lock while the worker runs; says which process holds it
+ * instance                               this directory's random id: the worker instance that runs from it
  * mirror.git/                            the worker's bare mirror of the remote
  * worktrees/RUN/TASK-eEPOCH/             one attempt's checkout, on its local branch lanes-work/RUN/TASK/eEPOCH
  * logs/RUN/TASK-eEPOCH/                  agent.log, verify.log and attempt.json (what the attempt started from)
@@ -206,6 +207,30 @@ public final class WorkDir implements AutoCloseable {
 
   public Path root() {
     return root;
+  }
+
+  /**
+   * The id of the worker instance that runs from this directory, made at random the first time and kept in it: a
+   * worker started here again is the same instance, and a second process with its id but another directory is not.
+   * Read under the lock, so two processes never make one each.
+   */
+  public String instance() {
+    Path file = root.resolve("instance");
+    try {
+      if (Files.isRegularFile(file)) {
+        String kept = Files.readString(file, StandardCharsets.UTF_8).strip();
+        if (kept.matches("[0-9a-f]{32}")) {
+          return kept;
+        }
+      }
+      byte[] random = new byte[16];
+      new java.security.SecureRandom().nextBytes(random);
+      String made = java.util.HexFormat.of().formatHex(random);
+      Files.writeString(file, made + "\n", StandardCharsets.UTF_8);
+      return made;
+    } catch (IOException e) {
+      throw new WorkerException("cannot keep this worker's instance id in " + file + ": " + e.getMessage(), e);
+    }
   }
 
   public Mirror mirror() {

@@ -114,6 +114,8 @@ public final class Worker implements AutoCloseable {
   private Bus.Subscription work;
   /** Set by {@link #start}: a simulated worker has none. */
   private WorkDir workDir;
+  /** Which process this is, for a lead to tell two with one id apart; none for a simulated worker. */
+  private Optional<WorkerStatus.Instance> instance = Optional.empty();
   private int busy;
   private boolean deferredPending;
   /**
@@ -152,6 +154,7 @@ public final class Worker implements AutoCloseable {
     Worker worker = new Worker(bus, config, offer -> new TaskRun(offer, config, workDir, bus, clock),
         Executors.newFixedThreadPool(config.slots(), daemon("lanes-worker-" + config.id())), clock);
     worker.workDir = workDir;
+    worker.instance = Optional.of(new WorkerStatus.Instance(workDir.instance(), workDir.root().toString()));
     try {
       workDir.recover();
       worker.work = bus.subscribe(Topics.WORK, Bus.Start.NOW, worker::accept);
@@ -181,8 +184,9 @@ public final class Worker implements AutoCloseable {
   }
 
   /**
-   * Completes, with the lead's reason, when the lead refused this worker's key: its id is enrolled with another key
-   * (another worker uses the id) or revoked. Such a worker is never offered work, so it should stop.
+   * Completes, with the lead's reason, when the lead refused this worker: another process serves under its id, or its
+   * key is refused (the id is enrolled with another key, or revoked). Such a worker is never offered work, so it
+   * should stop.
    */
   public java.util.concurrent.CompletableFuture<String> refused() {
     return refused;
@@ -199,8 +203,10 @@ public final class Worker implements AutoCloseable {
     } else if (message instanceof LeadOnline) {
       announce();
     } else if (message instanceof dev.lanes.protocol.EnrolmentRefused r) {
-      if (r.worker().equals(config.id())) {
-        LOG.error("the lead refused this worker's key: {}", r.reason());
+      // A refusal of one instance is for that process alone: the worker that holds the id goes on.
+      if (r.worker().equals(config.id())
+          && (r.instance().isEmpty() || r.instance().equals(instance.map(WorkerStatus.Instance::id)))) {
+        LOG.error("the lead refused this worker: {}", r.reason());
         refused.complete(r.reason());
       }
     } else {
@@ -476,7 +482,7 @@ public final class Worker implements AutoCloseable {
     }
     bus.enrolment(config.id()).ifPresent(bus::publish);
     bus.publish(new WorkerStatus(config.id(), config.host(), config.capabilities(), config.slots(), now,
-        Optional.of(holds)));
+        Optional.of(holds), instance));
   }
 
   /**

@@ -88,8 +88,12 @@ class WorkerTest {
     assertThat(reports.all(Heartbeat.class, h -> h.task().equals("core"))).extracting(Heartbeat::phase)
         .containsExactly("setup", "agent", "commit", "verify", "push");
     // A worker announces itself when it starts (and on a roll call), not after every task: the lead keeps count.
-    assertThat(reports.all(WorkerStatus.class, s -> s.worker().equals("w1")))
-        .containsExactly(new WorkerStatus("w1", "host", List.of("java"), 1, 0, Optional.of(List.of())));
+    assertThat(reports.all(WorkerStatus.class, s -> s.worker().equals("w1"))).singleElement().satisfies(s -> {
+      assertThat(s).usingRecursiveComparison().ignoringFields("instance")
+          .isEqualTo(new WorkerStatus("w1", "host", List.of("java"), 1, 0, Optional.of(List.of())));
+      // Which process it is: its directory's id, the same for a worker started there again.
+      assertThat(s.instance()).hasValueSatisfying(i -> assertThat(i.dir()).endsWith("work-w1"));
+    });
   }
 
   @Test
