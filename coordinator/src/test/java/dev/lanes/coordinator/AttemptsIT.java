@@ -115,6 +115,24 @@ class AttemptsIT {
   }
 
   @Test
+  void aClaimExtendedThatWaitsForItsOwnerStartsOneMoreWhenItRuns() {
+    Lead.RunHandle run = start(twoAttempts(), "{id: core, prompt: p, owns: [core/]}\n  - {id: docs, prompt: p,"
+        + " owns: [docs/]}");
+    TaskOffered docs = grant(run, "docs", "w2", 1);
+    TaskOffered first = grant(run, "core", "w1", 1);
+    bus.publish(new Finding(run.id(), "core", 1, "w1", Finding.NEEDS_PATHS, "the guide", List.of("docs/")));
+    bus.publish(failed(first, "w1"));
+    awaitUpdate(u -> u.task().equals("core") && u.state() == TaskState.WAITING);
+    bus.publish(passed(docs, "w2", Map.of("docs/guide.md", "guide\n")));
+    TaskOffered second = grant(run, "core", "w1", 2);
+    assertCounted("core", 2, "first", "after its claim was extended");
+    bus.publish(failed(second, "w1"));
+
+    assertThat(stopped("core", TaskState.PARKED).detail()).startsWith("agent exited with 1; no attempt left: 2 of 2"
+        + " used (--max-attempts 2: 1 first, 2 after its claim was extended)");
+  }
+
+  @Test
   void anEvictionStartsOneMore() {
     Lead.RunHandle run = start(twoAttempts().withMerging(3, 1), "{id: core, prompt: p, owns: [core/]}",
         "verify: test ! -e core/bad.txt");
