@@ -53,9 +53,10 @@ final class CoordinatorCommand implements Callable<Integer> {
     Lead.Settings settings = merge.applyTo(Lead.Settings.daemon().withLease(leaseTime).withMaxAttempts(maxAttempts))
         .withPassEnv(passEnv.names());
     PrintWriter out = spec.commandLine().getOut();
-    // A repository that is not there is bad input, said at once rather than after a wait on Kafka.
-    dev.lanes.coordinator.git.TargetBranch.open(repo.toAbsolutePath()).close();
+    // The client file first, as every client command reads it; then a repository that is not there is bad input,
+    // said at once rather than after a wait on Kafka.
     dev.lanes.bus.ClientConfig kafka = busOptions.config();
+    dev.lanes.coordinator.git.TargetBranch.open(repo.toAbsolutePath()).close();
     String bootstrapServers = kafka.bootstrapServers();
     KafkaBus bus = KafkaBus.connect(kafka, "lanes-lead",
         Daemons.envelope(kafka.lanes(), Optional.empty(), Optional.empty(), spec.commandLine().getErr()));
