@@ -145,7 +145,8 @@ class FaultIT {
     String serving = serves("lead-2") >= serves("lead") ? "lead-2" : "lead"; // the roles alternate
     String standby = serving.equals("lead") ? "lead-2" : "lead";
     int takeovers = serves(standby);
-    int pauses = count(serving, "was paused for"); // a lead starting on a loaded machine may have logged one already
+    // A lead starting on a loaded machine may have logged a pause already: the freeze's is the one after those.
+    int pauses = cluster.count(serving, "was paused for");
     long frozen = System.nanoTime();
     cluster.signal(serving, "STOP");
     cluster.awaitLog(standby, "holds the lead role", takeovers + 1);
@@ -163,12 +164,7 @@ class FaultIT {
 
   /** How many times lead process {@code name} has taken the lead role so far. */
   private int serves(String name) throws IOException {
-    return count(name, "holds the lead role");
-  }
-
-  private int count(String name, String text) throws IOException {
-    Path log = cluster.log(name);
-    return Files.exists(log) ? Files.readString(log).split(java.util.regex.Pattern.quote(text), -1).length - 1 : 0;
+    return cluster.count(name, "holds the lead role");
   }
 
   /**

@@ -139,8 +139,13 @@ final class ProcessCluster implements AutoCloseable {
   void awaitLog(String name, String text, int times) {
     // A secured broker's first start makes its keys with keytool, which takes long on a busy 2-core machine.
     await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(100))
-        .until(() -> Files.exists(log(name)) && Files.readString(log(name)).split(java.util.regex.Pattern.quote(text),
-            -1).length > times);
+        .until(() -> count(name, text) >= times);
+  }
+
+  /** How many times {@code name}'s log holds {@code text} so far; 0 before it has a log. */
+  int count(String name, String text) throws IOException {
+    Path log = log(name);
+    return Files.exists(log) ? Files.readString(log).split(java.util.regex.Pattern.quote(text), -1).length - 1 : 0;
   }
 
   /** Sends a signal: KILL, STOP, CONT, TERM. */
