@@ -97,11 +97,25 @@ public final class ChildProcess {
    */
   public static Result runIsolated(List<String> argv, Path dir, Environment env, Duration timeout,
       Optional<Path> log, Consumer<String> onLine, Stop stop) {
-    return run(argv, dir, env, timeout, log, onLine, stop, SETSID.isPresent());
+    return run(argv, dir, env, timeout, log, onLine, stop, SETSID.isPresent(), new byte[0]);
+  }
+
+  /**
+   * As {@link #runIsolated}, with {@code input} written to the child's standard input, which is then closed. A child
+   * that does not read it is not waited for: the bytes are written from a thread of their own.
+   */
+  public static Result runIsolated(List<String> argv, byte[] input, Path dir, Environment env, Duration timeout,
+      Optional<Path> log, Consumer<String> onLine) {
+    return run(argv, dir, env, timeout, log, onLine, new Stop(), SETSID.isPresent(), input.clone());
   }
 
   private static Result run(List<String> argv, Path dir, Environment env, Duration timeout,
       Optional<Path> log, Consumer<String> onLine, Stop stop, boolean ownSession) {
+    return run(argv, dir, env, timeout, log, onLine, stop, ownSession, new byte[0]);
+  }
+
+  private static Result run(List<String> argv, Path dir, Environment env, Duration timeout,
+      Optional<Path> log, Consumer<String> onLine, Stop stop, boolean ownSession, byte[] input) {
     long start = System.nanoTime();
     Map<String, String> environment = env.resolve();
     String program = executable(argv.get(0), environment.get("PATH"), dir);
@@ -121,11 +135,7 @@ public final class ChildProcess {
     } catch (IOException e) {
       throw new ProcessException("cannot start " + argv.get(0) + " in " + dir + ": " + e.getMessage(), e);
     }
-    try {
-      process.getOutputStream().close();
-    } catch (IOException e) {
-      // the child closed its input already; nothing to do
-    }
+    feed(process, input);
     Output output = new Output(log, onLine, stop);
     Thread reader = new Thread(() -> output.drain(process), "child-output-" + process.pid());
     reader.setDaemon(true);
@@ -146,6 +156,31 @@ public final class ChildProcess {
     int exit = finished && stopped.isEmpty() ? process.exitValue() : -1;
     return new Result(exit, !finished && stopped.isEmpty(), stopped, output.text(),
         Duration.ofNanos(System.nanoTime() - start));
+  }
+
+  /** Writes {@code input} to the child's standard input and closes it; with nothing to write, closes it at once. */
+  private static void feed(Process process, byte[] input) {
+    if (input.length == 0) {
+      closeInput(process);
+      return;
+    }
+    Thread writer = new Thread(() -> {
+      try (OutputStream in = process.getOutputStream()) {
+        in.write(input);
+      } catch (IOException e) {
+        // the child ended or closed its input without reading all of it: what it read is its business
+      }
+    }, "child-input-" + process.pid());
+    writer.setDaemon(true);
+    writer.start();
+  }
+
+  private static void closeInput(Process process) {
+    try {
+      process.getOutputStream().close();
+    } catch (IOException e) {
+      // the child closed its input already; nothing to do
+    }
   }
 
   private static final Optional<String> SETSID = java.util.stream.Stream.of("/usr/bin/setsid", "/bin/setsid")

@@ -171,6 +171,27 @@ class ChildProcessTest {
   }
 
   @Test
+  void inputReachesTheChildAndItsEndIsSeen() {
+    byte[] input = "{\"id\":\"q-1\"}\nsecond line".getBytes(StandardCharsets.UTF_8);
+
+    ChildProcess.Result r = ChildProcess.runIsolated(List.of("sh", "-c", "cat; echo; echo end"), input, dir,
+        Environment.allowing(List.of()), GENEROUS, Optional.empty(), line -> {});
+
+    assertThat(r.ok()).as(r.output()).isTrue();
+    assertThat(r.output()).isEqualTo("{\"id\":\"q-1\"}\nsecond line\nend\n");
+  }
+
+  @Test
+  void childThatNeverReadsItsInputStillEnds() {
+    byte[] large = new byte[4 * 1024 * 1024]; // far more than a pipe holds: a writer on the caller's thread would block
+
+    ChildProcess.Result r = ChildProcess.runIsolated(List.of("true"), large, dir, Environment.allowing(List.of()),
+        GENEROUS, Optional.empty(), line -> {});
+
+    assertThat(r.ok()).isTrue();
+  }
+
+  @Test
   void missingProgramIsAProcessException() {
     assertThatThrownBy(() -> run(List.of("no-such-program-lanes"), Map.of()))
         .isInstanceOf(ProcessException.class)
