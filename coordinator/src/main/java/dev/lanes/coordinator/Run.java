@@ -1,37 +1,27 @@
 package dev.lanes.coordinator;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.lanes.coordinator.git.TargetBranch;
 import dev.lanes.coordinator.git.VerifyTrees;
 import dev.lanes.git.GitException;
 import dev.lanes.git.ResultCheck;
-import dev.lanes.protocol.Claim;
 import dev.lanes.protocol.ClaimGranted;
 import dev.lanes.protocol.ClaimRequested;
 import dev.lanes.protocol.Finding;
 import dev.lanes.protocol.Heartbeat;
 import dev.lanes.protocol.Json;
 import dev.lanes.protocol.Message;
-import dev.lanes.protocol.OwnershipCheck;
 import dev.lanes.protocol.OwnershipRules;
-import dev.lanes.protocol.OwnershipReport;
 import dev.lanes.protocol.Plan;
-import dev.lanes.protocol.PlanDelta;
-import dev.lanes.protocol.PlanException;
-import dev.lanes.protocol.PlanParser;
 import dev.lanes.protocol.PlanRevised;
-import dev.lanes.protocol.ProtocolException;
 import dev.lanes.protocol.RunFinished;
 import dev.lanes.protocol.RunStarted;
 import dev.lanes.protocol.TaskCancelled;
 import dev.lanes.protocol.TaskGraph;
-import dev.lanes.protocol.TaskOffered;
 import dev.lanes.protocol.TaskRef;
 import dev.lanes.protocol.TaskResult;
 import dev.lanes.protocol.TaskState;
 import dev.lanes.protocol.TaskUpdate;
 import dev.lanes.protocol.WorkerStatus;
-import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -62,7 +52,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A passed attempt goes to review when the task asks for one (another worker reads the change and approves it or
  * asks for changes), then into the {@link MergeQueue}, which lands it only on a merged tree that passed the verify
- * command. What the workers found is folded into the plan by the rules in {@link #written}: questions park the task
+ * command. What the workers found is folded into the plan by the rules in {@link Replan}: questions park the task
  * for a human, paths it needed extend its claim (or make it wait for their owner), suggested follow-ups become tasks,
  * a failing verify gets one more attempt with its output. Work that is evicted from the queue or that a reviewer
  * sends back returns as a fix attempt with the reason in its prompt, until it has been sent back
@@ -78,10 +68,15 @@ import org.slf4j.LoggerFactory;
  * replays those records with {@link #restore} and continues with {@link #resume}: what was offered is offered again
  * under the same epoch, leases start over, and the merge queue is rebuilt in the order its entries joined (landing is
  * idempotent).
+ *
+ * <p>A run is the state machine and its record; it keeps its parts apart: each task's state is a {@link Slot}, what a
+ * result and its findings change is decided by {@link Replan}, what others propose (findings, a lead agent's deltas)
+ * is checked and applied by {@link Deltas}, and what is handed out (offers, merge-queue entries) is built by
+ * {@link Offers}. The parts decide; every decision is recorded and published through the run's {@link #update},
+ * {@link #revise} and {@link #nextAttempt}, so the rules above hold whichever part decided.
  */
 final class Run implements MergeQueue.Listener {
   private static final Logger LOG = LoggerFactory.getLogger(Run.class);
-  private static final int MAX_CONTEXT = 24 * 1024;
   /** Findings held for one task until its result: an honest attempt sends at most 100 items and a violation. */
   static final int MAX_FINDINGS = 128;
 
@@ -107,6 +102,9 @@ final class Run implements MergeQueue.Listener {
   /** The merge queue's entries as the log left them, in the order they joined; taken up by {@link #resume}. */
   private final Set<Slot> restoredQueue = new LinkedHashSet<>();
   private final MergeQueue queue;
+  private final Offers offers;
+  private final Deltas deltas;
+  private final Replan replan;
   private int finals;
   private final CompletableFuture<RunReport> done;
 
@@ -122,6 +120,9 @@ final class Run implements MergeQueue.Listener {
     this.clock = cx.clock();
     this.settings = cx.settings();
     this.started = clock.instant();
+    this.offers = new Offers(this, workers);
+    this.deltas = new Deltas(this, cx);
+    this.replan = new Replan(this, deltas, settings);
     plan.tasks().forEach(t -> tasks.put(t.id(), new Slot(t)));
     linkDependents();
     this.queue = new MergeQueue(plan.target(), repo, cx.trees(), cx.loop(), settings.mergeWindow(),
@@ -140,6 +141,15 @@ final class Run implements MergeQueue.Listener {
     return done;
   }
 
+  Plan plan() {
+    return plan;
+  }
+
+  /** The run's tasks by id, in the plan's order; changed only on the loop, by the run and its parts. */
+  Map<String, Slot> slots() {
+    return tasks;
+  }
+
   /** Records the start, naming who holds the target for the run, and makes the first offers; returns the record. */
   RunStarted start(String holder) {
     RunStarted start = new RunStarted(id, plan.name(), plan.target(), baseCommit, List.copyOf(tasks.keySet()),
@@ -148,7 +158,7 @@ final class Run implements MergeQueue.Listener {
     for (Slot slot : tasks.values()) {
       slot.waitingFor = (int) slot.task.after().stream().distinct().count();
       if (slot.waitingFor == 0) {
-        nextAttempt(slot, FIRST, "from " + shortId(baseCommit), "");
+        nextAttempt(slot, Slot.FIRST, "from " + shortId(baseCommit), "");
       }
     }
     return start;
@@ -169,7 +179,7 @@ final class Run implements MergeQueue.Listener {
     slot.context = update.context().orElse("");
     update.tally().ifPresent(slot::tally);
     // Progress of an attempt is recorded as updates of its running state; the grant's own record says no more.
-    slot.started = granted(slot) && !slot.detail.startsWith(GRANTED) && !slot.detail.startsWith(REVIEW_GRANTED);
+    slot.started = slot.granted() && !slot.detail.startsWith(Slot.GRANTED) && !slot.detail.startsWith(Slot.REVIEW_GRANTED);
     restoredQueue.remove(slot);
     if (slot.state == TaskState.QUEUED || slot.state == TaskState.LANDING) {
       restoredQueue.add(slot);
@@ -186,7 +196,7 @@ final class Run implements MergeQueue.Listener {
         // The same attempt again: no grant for it can be out there unrecorded (see Outbox), so claims for this
         // epoch are still good, and a lead's restart does not use up the task's attempts.
         publishOffer(slot);
-      } else if (granted(slot)) {
+      } else if (slot.granted()) {
         // The grant may never have left the lead that decided it: sent again, it is taken up by a worker whose claim
         // is still open and passed over by one that runs the attempt already. A worker that has neither says so
         // when the roll is called (see onStatus), and the task is offered again at once.
@@ -199,13 +209,13 @@ final class Run implements MergeQueue.Listener {
             && tasks.get(d).state != TaskState.LANDED)) {
           update(slot, TaskState.SKIPPED, "depends on a task that did not land");
         } else if (slot.waitingFor == 0) {
-          nextAttempt(slot, waitedFor(slot), "from " + shortId(tip()), slot.context);
+          nextAttempt(slot, slot.waitedFor(), "from " + shortId(tip()), slot.context);
         }
       }
     }
     // Whatever was landing goes first: it was at the head of the queue when the lead stopped.
-    restoredQueue.stream().filter(s -> s.state == TaskState.LANDING).forEach(s -> queue.add(entry(s)));
-    restoredQueue.stream().filter(s -> s.state == TaskState.QUEUED).forEach(s -> queue.add(entry(s)));
+    restoredQueue.stream().filter(s -> s.state == TaskState.LANDING).forEach(s -> queue.add(offers.entry(s)));
+    restoredQueue.stream().filter(s -> s.state == TaskState.QUEUED).forEach(s -> queue.add(offers.entry(s)));
     restoredQueue.clear();
     advance();
   }
@@ -226,9 +236,9 @@ final class Run implements MergeQueue.Listener {
     workers.load(claim.worker());
     slot.started = false;
     if (slot.state == TaskState.REVIEWING) {
-      update(slot, TaskState.REVIEWING, REVIEW_GRANTED + claim.worker());
+      update(slot, TaskState.REVIEWING, Slot.REVIEW_GRANTED + claim.worker());
     } else {
-      update(slot, TaskState.RUNNING, GRANTED + claim.worker());
+      update(slot, TaskState.RUNNING, Slot.GRANTED + claim.worker());
     }
     publish(new ClaimGranted(id, slot.task.id(), slot.epoch, claim.worker()));
   }
@@ -244,7 +254,7 @@ final class Run implements MergeQueue.Listener {
   void onStatus(WorkerStatus status) {
     String worker = status.worker();
     for (Slot slot : List.copyOf(tasks.values())) {
-      if (granted(slot) && slot.worker.equals(worker) && !status.holds(id, slot.task.id(), slot.epoch)) {
+      if (slot.granted() && slot.worker.equals(worker) && !status.holds(id, slot.task.id(), slot.epoch)) {
         workers.unload(worker);
         if (slot.started) {
           LOG.warn("run {}: attempt {} of {} ends now: {} no longer holds it (restarted?)", id, slot.epoch,
@@ -259,7 +269,7 @@ final class Run implements MergeQueue.Listener {
     }
     for (WorkerStatus.Hold hold : status.holds().orElse(List.of())) {
       Slot slot = tasks.get(hold.task());
-      if (hold.running() && hold.run().equals(id) && (slot == null || !counts(slot, hold.epoch(), worker))) {
+      if (hold.running() && hold.run().equals(id) && (slot == null || !slot.counts(hold.epoch(), worker))) {
         String why = slot == null ? "task " + hold.task() + " is not in run " + id
             : "task " + hold.task() + " is " + slot.state.name().toLowerCase(Locale.ROOT) + " at attempt " + slot.epoch;
         LOG.warn("run {}: cancelled again attempt {} of {} on {}: {}", id, hold.epoch(), hold.task(), worker, why);
@@ -269,18 +279,10 @@ final class Run implements MergeQueue.Listener {
     advance();
   }
 
-  /**
-   * Whether the lead counts on attempt {@code epoch} of the task running on {@code worker}: it is the current one, from
-   * that worker, and the task has not ended without it. Its result may just have been taken (queued, landing, landed).
-   */
-  private static boolean counts(Slot slot, int epoch, String worker) {
-    return slot.epoch == epoch && slot.worker.equals(worker) && slot.state != TaskState.FAILED
-        && slot.state != TaskState.SKIPPED && slot.state != TaskState.PARKED && !offered(slot);
-  }
 
   /** Offers a task again whose grant was lost: a new epoch fences the lost grant off, and no attempt is used. */
   private void regrant(Slot slot, String why) {
-    if (reviewing(slot)) {
+    if (slot.reviewing()) {
       offerReview(slot, "review offered again: " + why + " (no attempt used)");
     } else {
       slot.fixBase = slot.base.isEmpty() ? null : slot.base; // the same work, from the same commit
@@ -288,13 +290,9 @@ final class Run implements MergeQueue.Listener {
     }
   }
 
-  private static boolean granted(Slot slot) {
-    return slot.state == TaskState.RUNNING || slot.state == TaskState.REVIEWING && !slot.worker.isEmpty();
-  }
-
   void onHeartbeat(Heartbeat beat) {
     Slot slot = current(beat.task(), beat.epoch(), beat.worker());
-    if (slot == null || !granted(slot)) {
+    if (slot == null || !slot.granted()) {
       return;
     }
     slot.leaseUntil = clock.instant().plus(settings.lease());
@@ -312,7 +310,7 @@ final class Run implements MergeQueue.Listener {
   /**
    * Takes a worker's finding for the task's current attempt, to act on with its result. A finding over the size
    * limits ({@link Finding#oversize}, at most {@link #MAX_FINDINGS} held for a task) or one that fails
-   * {@link #checkFinding} changes nothing; the reason is returned for the lead to set the record aside with. Findings
+   * {@link Deltas#checkFinding} changes nothing; the reason is returned for the lead to set the record aside with. Findings
    * the lead itself published ({@link Finding#LEAD_KINDS}) come back on the same topic and are passed over.
    *
    * @return why the finding was refused; empty when it was taken or passed over
@@ -324,78 +322,13 @@ final class Run implements MergeQueue.Listener {
     Slot held = tasks.get(finding.task());
     Optional<String> refused = finding.oversize().or(() -> held != null && held.findings.size() >= MAX_FINDINGS
         ? Optional.of("findings: " + MAX_FINDINGS + " already held for task " + finding.task() + "; at most "
-            + MAX_FINDINGS + " until its result") : Optional.empty()).or(() -> checkFinding(finding));
+            + MAX_FINDINGS + " until its result") : Optional.empty()).or(() -> deltas.checkFinding(finding));
     if (refused.isPresent()) {
       LOG.warn("run {}: refused a finding from {} on {}: {}", id, finding.worker(), finding.task(), refused.get());
       return refused;
     }
     tasks.get(finding.task()).findings.add(finding);
     LOG.info("finding on {}: {} {}", finding.task(), finding.kind(), finding.text());
-    return Optional.empty();
-  }
-
-  private static final Set<String> WRITER_KINDS = Set.of(Finding.OWNERSHIP_VIOLATION, Finding.FOLLOW_UP,
-      Finding.NEEDS_PATHS, Finding.QUESTION, Finding.NOTE, Finding.INVALID_FINDINGS);
-  /** A reviewer's findings file may hold anything a writer's may, and a verdict. */
-  private static final Set<String> REVIEWER_KINDS = Set.of(Finding.APPROVE, Finding.REQUEST_CHANGES,
-      Finding.OWNERSHIP_VIOLATION, Finding.FOLLOW_UP, Finding.NEEDS_PATHS, Finding.QUESTION, Finding.NOTE,
-      Finding.INVALID_FINDINGS);
-
-  /**
-   * The one check of a finding where it enters the lead: it is about a task of this run, from the worker its current
-   * attempt is granted to and for that attempt's epoch; its kind is one that attempt may report (only a review
-   * approves or asks for changes); the claims of needs-paths and follow-up are valid claims,
-   * and a follow-up's text is a JSON object with a title and a prompt.
-   *
-   * @return the problem, naming the field, the value and the rule; empty when the finding may be taken
-   */
-  private Optional<String> checkFinding(Finding f) {
-    Slot slot = tasks.get(f.task());
-    if (slot == null) {
-      return Optional.of("task: \"" + f.task() + "\" is not a task of run " + id);
-    } else if (!granted(slot)) {
-      return Optional.of("task: \"" + f.task() + "\" has no attempt running (it is "
-          + slot.state.name().toLowerCase(Locale.ROOT) + "); findings come with a running attempt");
-    } else if (f.epoch() != slot.epoch) {
-      return Optional.of("epoch: " + f.epoch() + " is not the current attempt of task " + f.task() + " ("
-          + slot.epoch + ")");
-    } else if (!f.worker().equals(slot.worker)) {
-      return Optional.of("worker: \"" + f.worker() + "\" is not the worker attempt " + slot.epoch + " of task "
-          + f.task() + " is granted to");
-    }
-    Set<String> allowed = reviewing(slot) ? REVIEWER_KINDS : WRITER_KINDS;
-    if (!allowed.contains(f.kind())) {
-      return Optional.of("kind: \"" + f.kind() + "\" is not one a " + (reviewing(slot) ? "review" : "writing")
-          + " attempt reports; known kinds here are " + String.join(", ", new java.util.TreeSet<>(allowed)));
-    }
-    if (f.kind().equals(Finding.NEEDS_PATHS) || f.kind().equals(Finding.FOLLOW_UP)) {
-      if (f.paths().isEmpty()) {
-        return Optional.of("paths: empty; a " + f.kind() + " finding names the claims it needs");
-      }
-      for (int i = 0; i < f.paths().size(); i++) {
-        try {
-          Claim.parse(f.paths().get(i));
-        } catch (ProtocolException e) {
-          return Optional.of("paths[" + i + "]: " + e.getMessage());
-        }
-      }
-    }
-    return f.kind().equals(Finding.FOLLOW_UP) ? checkFollowUp(f.text()) : Optional.empty();
-  }
-
-  private static Optional<String> checkFollowUp(String text) {
-    JsonNode node;
-    try {
-      node = Json.mapper().readTree(text);
-    } catch (IOException e) {
-      return Optional.of("text: not valid JSON; a follow-up is a JSON object with a title and a prompt");
-    }
-    for (String field : List.of("title", "prompt")) {
-      if (node == null || !node.path(field).isTextual() || node.path(field).asText().isBlank()) {
-        return Optional.of("text." + field + ": missing or empty; a follow-up is a JSON object with a title and a"
-            + " prompt");
-      }
-    }
     return Optional.empty();
   }
 
@@ -408,7 +341,7 @@ final class Run implements MergeQueue.Listener {
    */
   Optional<String> onResult(TaskResult result) {
     Slot slot = current(result.task(), result.epoch(), result.worker());
-    if (slot == null || !granted(slot)) {
+    if (slot == null || !slot.granted()) {
       String why = "rejected the result of attempt " + result.epoch() + " from " + result.worker()
           + ": not the current attempt";
       Slot known = tasks.get(result.task());
@@ -428,71 +361,10 @@ final class Run implements MergeQueue.Listener {
     if (slot.state == TaskState.REVIEWING) {
       reviewed(slot, result, found);
     } else {
-      written(slot, result, found);
+      replan.written(slot, result, found);
     }
     advance();
     return Optional.empty();
-  }
-
-  /**
-   * A writing attempt ended. The rules, in order: a question parks the task for a human; paths it needed outside its
-   * claim extend the claim (see {@link #extend}); passed work goes to review or the merge queue; a failing verify is
-   * tried once more with its output in the prompt; any other failure uses up an attempt. Suggested follow-ups are
-   * added whatever the outcome, and the lead agent, if the plan has one, hears of every finding.
-   */
-  private void written(Slot slot, TaskResult result, List<Finding> found) {
-    followUps(slot, found);
-    askLeadAgent(slot, found);
-    Optional<Finding> question = found.stream().filter(f -> f.kind().equals(Finding.QUESTION)).findFirst();
-    List<Claim> needed = needed(slot, found);
-    slot.kept = kept(result); // a passed attempt is kept nowhere
-    if (question.isPresent()) {
-      update(slot, TaskState.PARKED, "needs a human: the agent asks: " + question.get().text());
-    } else if (!needed.isEmpty()) {
-      extend(slot, needed, found.stream().filter(f -> f.kind().equals(Finding.NEEDS_PATHS)).map(Finding::text)
-          .collect(Collectors.joining("; ")));
-    } else if (result.outcome() == TaskResult.Outcome.PASSED) {
-      passed(slot, result);
-    } else if (unretriable(result).isPresent()) {
-      notRetried(slot, failure(result), unretriable(result).get());
-    } else if (result.outcome() == TaskResult.Outcome.VERIFY_FAILED) {
-      slot.verifyRetries++;
-      attemptFailed(slot, failure(result), "Your last attempt did not pass the verify command:\n    "
-          + result.verifyTail().strip().replace("\n", "\n    ")
-          + "\nFix what it reports; the whole task is still yours to do.");
-    } else {
-      attemptFailed(slot, failure(result));
-    }
-  }
-
-  /**
-   * Why no other attempt can end differently, when that is so: a program that is not there (the agent could not start
-   * or its command was not found, exit 127; the verify command or script was not found or cannot be run, 127 or 126)
-   * is not there for the next attempt either, and work outside the task's claims was the agent's choice, which a
-   * retry would only repeat at a cost.
-   */
-  private static Optional<String> unretriable(TaskResult r) {
-    String error = r.error().orElse("");
-    if (r.outcome() == TaskResult.Outcome.OWNERSHIP_VIOLATION) {
-      return Optional.of("an ownership violation is not retried");
-    } else if (r.outcome() == TaskResult.Outcome.VERIFY_FAILED && (r.verifyExit() == 127 || r.verifyExit() == 126)) {
-      return Optional.of("the verify command " + (r.verifyExit() == 127 ? "was not found" : "cannot be run")
-          + " (exit " + r.verifyExit() + "); check that it exists at the task's base commit and is executable");
-    } else if (r.outcome() == TaskResult.Outcome.ERROR && error.startsWith("cannot start ")) {
-      return Optional.of("the agent program cannot start on " + r.worker());
-    } else if (r.outcome() == TaskResult.Outcome.AGENT_FAILED && r.agentExit() == 127) {
-      return Optional.of("the agent's command was not found (exit 127) on " + r.worker());
-    }
-    return Optional.empty();
-  }
-
-  /** An attempt whose outcome no retry can change: the task ends now, with both the failure and why. */
-  private void notRetried(Slot slot, String failure, String why) {
-    slot.failures++;
-    slot.reasons.add("attempt " + slot.attempts + ": " + failure);
-    String detail = failure + " (not retried: " + why + ")" + slot.kept;
-    LOG.warn("run {}: task {}: {}", id, slot.task.id(), detail);
-    update(slot, settings.maxAttempts() > 1 ? TaskState.PARKED : TaskState.FAILED, detail);
   }
 
   /**
@@ -501,7 +373,7 @@ final class Run implements MergeQueue.Listener {
    * ancestry and the attempt's branch. Work that breaks them never lands, and is not tried again: the worker said it
    * passed, so it either lied or its own check is broken.
    */
-  private void passed(Slot slot, TaskResult result) {
+  void passed(Slot slot, TaskResult result) {
     String commit = result.commit().orElse("");
     if (commit.equals(slot.base)) {
       update(slot, TaskState.LANDED, "nothing to land: the agent changed no file");
@@ -567,191 +439,33 @@ final class Run implements MergeQueue.Listener {
     }
   }
 
-  /**
-   * The task needs paths outside its claim. When no task that is being worked on (offered or running) owns them, the
-   * claim is extended and the task runs again at once; tasks that own them and have not started are ordered after it,
-   * so the two never run alongside. Otherwise the task waits, with its claim extended, until those owners have
-   * landed. A task that owns them and has finished (under review or in the merge queue) does not hold the extension
-   * back: if the two changes clash, the merge queue evicts the later one and it is fixed on top of the other.
-   */
-  private void extend(Slot slot, List<Claim> needed, String why) {
-    List<Claim> owns = new ArrayList<>(slot.task.owns());
-    owns.addAll(needed);
-    String claims = needed.stream().map(Claim::text).collect(Collectors.joining(", "));
-    List<Slot> owners = owners(needed, slot);
-    List<Slot> busy = owners.stream()
-        .filter(o -> o.state == TaskState.OFFERED || o.state == TaskState.RUNNING).toList();
-    if (!attemptLeft(slot, "it needs " + claims + ", outside its claim (" + why + ")")) {
-      return;
-    }
-    List<Plan.Task> changed = new ArrayList<>();
-    String names = busy.stream().map(o -> o.task.id()).collect(Collectors.joining(", "));
-    String reason;
-    if (busy.isEmpty()) {
-      changed.add(slot.task.withOwns(owns));
-      for (Slot waiting : owners.stream().filter(o -> o.state == TaskState.WAITING).toList()) {
-        changed.add(waiting.task.withAfter(plus(waiting.task.after(), slot.task.id())));
-      }
-      reason = slot.task.id() + ": claim extended by " + claims + " (needed: " + why + ")";
-    } else {
-      List<String> after = new ArrayList<>(slot.task.after());
-      busy.forEach(o -> after.add(o.task.id()));
-      changed.add(slot.task.withOwns(owns).withAfter(after));
-      reason = slot.task.id() + ": claim extended by " + claims + " once " + names + " landed (needed: " + why + ")";
-    }
-    Plan next = plan;
-    for (Plan.Task t : changed) {
-      next = replaced(next, t);
-    }
-    Optional<String> refused = refusal(next, reason);
-    if (refused.isPresent()) {
-      refuseRevision(slot, refused.get());
-      attemptFailed(slot, "its claim could not be extended by " + claims + ": " + refused.get());
-      return;
-    }
-    changed.forEach(t -> replace(tasks.get(t.id()), t));
-    revise(reason);
-    if (busy.isEmpty()) {
-      nextAttempt(slot, EXTENDED, "claim extended by " + claims, "Your claim now also covers " + claims
-          + ", which your last attempt said it needed (" + why + "). Do the whole task, including those files.");
-    } else {
-      slot.waitingFor = busy.size();
-      slot.context = "Your claim now also covers " + claims + ", which your last attempt said it needed (" + why
-          + "). Do the whole task, including those files.";
-      update(slot, TaskState.WAITING, "needs " + claims + ", owned by " + names + "; runs again once "
-          + (busy.size() == 1 ? "it lands" : "they land"));
-    }
-  }
-
-  /** The claims of needs-paths findings that the task does not hold yet; unreadable ones are left out. */
-  private static List<Claim> needed(Slot slot, List<Finding> found) {
-    Set<String> own = slot.task.owns().stream().map(Claim::text).collect(Collectors.toSet());
-    List<Claim> needed = new ArrayList<>();
-    for (Finding f : found) {
-      if (f.kind().equals(Finding.NEEDS_PATHS)) {
-        for (String path : f.paths()) {
-          try {
-            Claim claim = Claim.parse(path);
-            if (own.add(claim.text())) {
-              needed.add(claim);
-            }
-          } catch (RuntimeException e) {
-            LOG.warn("task {}: needed path {} is not a claim: {}", slot.task.id(), path, e.getMessage());
-          }
-        }
-      }
-    }
-    return needed;
-  }
-
-  /** Tasks other than {@code except}, not final, whose claims overlap any of {@code claims}. */
-  private List<Slot> owners(List<Claim> claims, Slot except) {
-    return tasks.values().stream()
-        .filter(s -> s != except && !s.state.isFinal())
-        .filter(s -> s.task.owns().stream().anyMatch(o -> claims.stream().anyMatch(c -> o.overlap(c).isPresent())))
-        .toList();
-  }
-
-  /**
-   * Follow-up tasks the agent suggested become tasks of the plan: after the task that suggested them (they build on
-   * its work) and after every unfinished task whose claims overlap theirs, so they never run alongside one. A
-   * follow-up with no claims, or one already added (the same title from the same task), is not added.
-   */
-  private void followUps(Slot origin, List<Finding> found) {
-    List<Plan.Task> added = new ArrayList<>();
-    for (Finding f : found) {
-      if (!f.kind().equals(Finding.FOLLOW_UP)) {
-        continue;
-      }
-      JsonNode node;
-      try {
-        node = Json.mapper().readTree(f.text());
-      } catch (IOException e) {
-        LOG.warn("task {}: follow-up is not JSON, not added: {}", origin.task.id(), e.getMessage());
-        continue;
-      }
-      String title = node.path("title").asText("").strip();
-      String prompt = node.path("prompt").asText("").strip();
-      if (prompt.length() > PlanParser.MAX_PROMPT) {
-        LOG.warn("task {}: follow-up \"{}\" has a prompt of {} characters, over the {} a task may have; not added",
-            origin.task.id(), title, prompt.length(), PlanParser.MAX_PROMPT);
-        continue;
-      }
-      boolean known = tasks.values().stream().anyMatch(s -> s.task.title().equals(title)
-          && s.task.id().startsWith(origin.task.id() + "-f"));
-      if (title.isEmpty() || prompt.isEmpty() || f.paths().isEmpty() || known) {
-        if (!known) {
-          LOG.warn("task {}: follow-up \"{}\" has no title, prompt or claims; not added", origin.task.id(), title);
-        }
-        continue;
-      }
-      List<Claim> owns;
-      try {
-        owns = f.paths().stream().map(Claim::parse).toList();
-      } catch (RuntimeException e) {
-        LOG.warn("task {}: follow-up \"{}\" has a bad claim, not added: {}", origin.task.id(), title, e.getMessage());
-        continue;
-      }
-      List<String> after = new ArrayList<>(List.of(origin.task.id()));
-      owners(owns, origin).forEach(o -> after.add(o.task.id()));
-      Plan.Task t = origin.task;
-      Set<String> taken = added.stream().map(Plan.Task::id).collect(Collectors.toSet());
-      added.add(new Plan.Task(freshId(origin.task.id() + "-f", taken), title, prompt, owns, after, t.requires(),
-          t.agent(), t.verify(), t.review()));
-    }
-    if (added.isEmpty()) {
-      return;
-    }
-    String reason = "follow-up task(s) " + added.stream().map(Plan.Task::id).collect(Collectors.joining(", "))
-        + " suggested by " + origin.task.id();
-    List<Plan.Task> all = new ArrayList<>(plan.tasks());
-    all.addAll(added);
-    Optional<String> refused = refusal(plan.withTasks(all), reason);
-    if (refused.isPresent()) {
-      refuseRevision(origin, refused.get());
-      return;
-    }
-    added.forEach(this::addSlot);
-    revise(reason);
-    added.forEach(t -> settleNew(tasks.get(t.id())));
-  }
-
-  private String freshId(String prefix, Set<String> taken) {
-    String base = prefix.length() > 58 ? prefix.substring(0, 58) : prefix;
-    for (int n = 1; ; n++) {
-      if (!tasks.containsKey(base + n) && !taken.contains(base + n)) {
-        return base + n;
-      }
-    }
-  }
-
-  private void addSlot(Plan.Task task) {
+  void addSlot(Plan.Task task) {
     plan = plan.withTasks(plus(plan.tasks(), task));
     tasks.put(task.id(), new Slot(task));
     linkDependents();
   }
 
   /** A task just added: offered when its dependencies have landed, skipped when one never will. */
-  private void settleNew(Slot slot) {
+  void settleNew(Slot slot) {
     slot.waitingFor = (int) slot.task.after().stream().distinct().filter(d -> tasks.get(d).state != TaskState.LANDED).count();
     Optional<String> lost = slot.task.after().stream()
         .filter(d -> tasks.get(d).state.isFinal() && tasks.get(d).state != TaskState.LANDED).findFirst();
     if (lost.isPresent()) {
       update(slot, TaskState.SKIPPED, "depends on " + lost.get() + ", which did not land");
     } else if (slot.waitingFor == 0) {
-      nextAttempt(slot, waitedFor(slot), "added to the plan; from " + shortId(tip()), "");
+      nextAttempt(slot, slot.waitedFor(), "added to the plan; from " + shortId(tip()), "");
     } else {
       update(slot, TaskState.WAITING, "added to the plan; waits for " + String.join(", ", slot.task.after()));
     }
   }
 
-  private void replace(Slot slot, Plan.Task next) {
+  void replace(Slot slot, Plan.Task next) {
     slot.task = next;
     plan = replaced(plan, next);
     linkDependents();
   }
 
-  private static Plan replaced(Plan plan, Plan.Task next) {
+  static Plan replaced(Plan plan, Plan.Task next) {
     return plan.withTasks(plan.tasks().stream().map(t -> t.id().equals(next.id()) ? next : t).toList());
   }
 
@@ -759,7 +473,7 @@ final class Run implements MergeQueue.Listener {
    * Why a revision to {@code next} cannot be recorded, if it cannot: a plan only grows, and a decision larger than
    * the bus takes would fail to publish (see {@link Outbox}), so such a revision is refused before anything changes.
    */
-  private Optional<String> refusal(Plan next, String reason) {
+  Optional<String> refusal(Plan next, String reason) {
     int size = Outbox.size(new PlanRevised(id, next, reason));
     return size <= Json.MAX_MESSAGE_BYTES ? Optional.empty() : Optional.of("the revised plan (" + reason
         + ") would be a record of " + size + " bytes, more than the " + Json.MAX_MESSAGE_BYTES + " a decision may"
@@ -767,56 +481,13 @@ final class Run implements MergeQueue.Listener {
   }
 
   /** Says that a revision was refused: logged, and published as a finding on the task it was for. */
-  private void refuseRevision(Slot slot, String why) {
+  void refuseRevision(Slot slot, String why) {
     LOG.warn("run {}: refused a plan revision for {}: {}", id, slot.task.id(), why);
     outbox.tell(new Finding(id, slot.task.id(), slot.epoch, cx.lead(), Finding.REVISION_REFUSED, why, List.of()));
   }
 
-  private void linkDependents() {
-    graph = TaskGraph.of(plan);
-  }
-
-  /** A change to the plan: recorded whole, before anything it decides is published. */
-  private void revise(String reason) {
-    LOG.info("run {}: plan revised: {}", id, reason);
-    record(new PlanRevised(id, plan, reason));
-  }
-
-  /** Asks the plan's lead agent, if any, what to change given these findings; its answer comes back on the loop. */
-  private void askLeadAgent(Slot origin, List<Finding> found) {
-    List<Finding> worth = found.stream().filter(f -> !f.kind().equals(Finding.INVALID_FINDINGS)).toList();
-    if (plan.leadAgent().isEmpty() || worth.isEmpty()) {
-      return;
-    }
-    String input = LeadAgent.input(id, plan, tasks.values().stream()
-        .map(s -> new LeadAgent.TaskView(s.task.id(), s.state, s.detail)).toList(), worth);
-    Plan.Task task = origin.task;
-    int epoch = origin.epoch;
-    LeadAgent.ask(plan.leadAgent().get(), input, settings.childEnvironment(), cx.background()).whenCompleteAsync((answer, error) -> {
-      if (error != null) {
-        reject(task.id(), epoch, "the lead agent failed: " + error.getMessage());
-      } else {
-        applyDelta(task, epoch, answer);
-      }
-    }, cx.loop());
-  }
-
-  /** Applies a lead agent's delta whole, or rejects it with a finding and changes nothing (see {@link #checkDelta}). */
-  private void applyDelta(Plan.Task origin, int epoch, String answer) {
-    if (finished()) {
-      return;
-    }
-    PlanDelta delta;
-    try {
-      delta = checkDelta(origin, answer);
-    } catch (PlanException e) {
-      reject(origin.id(), epoch, e.getMessage());
-      return;
-    }
-    Plan next = delta.applyTo(plan);
-    if (delta.isEmpty()) {
-      return;
-    }
+  /** Takes a checked plan as the run's own: its new tasks get a slot, its changed ones their new definition. */
+  void adopt(Plan next) {
     plan = next;
     for (Plan.Task t : plan.tasks()) {
       Slot slot = tasks.get(t.id());
@@ -827,75 +498,16 @@ final class Run implements MergeQueue.Listener {
       }
     }
     linkDependents();
-    revise("lead agent: " + describe(delta));
-    for (String drop : delta.drop()) {
-      Slot slot = tasks.get(drop);
-      withdraw(slot, "dropped by the lead agent");
-      update(slot, TaskState.SKIPPED, "dropped by the lead agent");
-    }
-    delta.order().keySet().forEach(t -> settleNew(tasks.get(t)));
-    delta.add().forEach(t -> settleNew(tasks.get(t.id())));
-    advance();
   }
 
-  /**
-   * The one check of a lead agent's answer: its form ({@link PlanParser#delta}), then what only the lead knows. Only
-   * tasks no worker has started may be dropped (waiting or offered), only waiting tasks re-ordered or re-scoped, no
-   * task it adds or changes may own a path that a task able to run at the same time owns, and the revised plan must be
-   * small enough to record.
-   *
-   * @throws PlanException naming every problem: the field, the value and the rule
-   */
-  private PlanDelta checkDelta(Plan.Task origin, String answer) {
-    PlanDelta delta = PlanParser.delta(answer, plan, origin);
-    List<String> problems = new ArrayList<>();
-    for (int i = 0; i < delta.drop().size(); i++) {
-      TaskState state = tasks.get(delta.drop().get(i)).state;
-      if (state != TaskState.WAITING && state != TaskState.OFFERED) {
-        problems.add("drop[" + i + "]: task \"" + delta.drop().get(i) + "\" is " + state.name().toLowerCase(Locale.ROOT)
-            + "; only tasks no worker has started (waiting or offered) can be dropped");
-      }
-    }
-    Set<String> changedIds = new LinkedHashSet<>(delta.order().keySet());
-    changedIds.addAll(delta.scope().keySet());
-    for (String task : changedIds) {
-      if (tasks.get(task).state != TaskState.WAITING) {
-        problems.add((delta.scope().containsKey(task) ? "scope" : "order") + " (task " + task + "): it is "
-            + tasks.get(task).state.name().toLowerCase(Locale.ROOT) + "; only waiting tasks can be re-ordered or"
-            + " re-scoped");
-      }
-    }
-    Plan next = delta.applyTo(plan);
-    refusal(next, "lead agent: " + describe(delta)).ifPresent(why -> problems.add("delta: " + why));
-    Set<String> touched = new LinkedHashSet<>(changedIds);
-    delta.add().forEach(t -> touched.add(t.id()));
-    Set<String> gone = new java.util.HashSet<>(delta.drop());
-    for (OwnershipReport.Conflict c : OwnershipCheck.of(next).report().conflicts()) {
-      boolean live = c.tasks().stream().allMatch(t -> !gone.contains(t)
-          && (!tasks.containsKey(t) || !tasks.get(t).state.isFinal()));
-      if (live && c.tasks().stream().anyMatch(touched::contains)) {
-        problems.add("ownership: " + c.describe(3) + "; tasks that may run at the same time must own disjoint"
-            + " paths (order one after the other)");
-      }
-    }
-    if (!problems.isEmpty()) {
-      throw new PlanException("delta", problems);
-    }
-    return delta;
+  private void linkDependents() {
+    graph = TaskGraph.of(plan);
   }
 
-  private static String describe(PlanDelta delta) {
-    List<String> parts = new ArrayList<>();
-    delta.add().forEach(t -> parts.add("added " + t.id()));
-    delta.drop().forEach(t -> parts.add("dropped " + t));
-    delta.order().forEach((t, after) -> parts.add(t + " after " + after));
-    delta.scope().forEach((t, owns) -> parts.add(t + " owns " + owns));
-    return String.join("; ", parts);
-  }
-
-  private void reject(String task, int epoch, String why) {
-    LOG.warn("run {}: rejected the lead agent's delta after {}: {}", id, task, why);
-    outbox.tell(new Finding(id, task, epoch, cx.lead(), Finding.DELTA_REJECTED, why, List.of()));
+  /** A change to the plan: recorded whole, before anything it decides is published. */
+  void revise(String reason) {
+    LOG.info("run {}: plan revised: {}", id, reason);
+    record(new PlanRevised(id, plan, reason));
   }
 
   /**
@@ -906,23 +518,19 @@ final class Run implements MergeQueue.Listener {
    */
   void tick(Instant now) {
     for (Slot slot : List.copyOf(tasks.values())) {
-      if (granted(slot) && slot.leaseUntil != null && now.isAfter(slot.leaseUntil)) {
+      if (slot.granted() && slot.leaseUntil != null && now.isAfter(slot.leaseUntil)) {
         workers.unload(slot.worker);
         attemptFailed(slot, "the lease of " + slot.worker + " ran out (no heartbeat for "
             + settings.lease().toSeconds() + "s)");
-      } else if (offered(slot)) {
+      } else if (slot.offered()) {
         checkSchedulable(slot, now);
       }
     }
     advance();
   }
 
-  private static boolean offered(Slot slot) {
-    return slot.state == TaskState.OFFERED || slot.state == TaskState.REVIEWING && slot.worker.isEmpty();
-  }
-
   private void checkSchedulable(Slot slot, Instant now) {
-    Optional<String> why = workers.whyNone(slot.task.requires(), reviewing(slot) ? slot.writer : "");
+    Optional<String> why = workers.whyNone(slot.task.requires(), slot.reviewing() ? slot.writer : "");
     Optional<Duration> failAfter = settings.failUnschedulableAfter();
     if (why.isEmpty()) {
       slot.unschedulableSince = null;
@@ -934,14 +542,10 @@ final class Run implements MergeQueue.Listener {
     }
   }
 
-  private static boolean reviewing(Slot slot) {
-    return slot.state == TaskState.REVIEWING;
-  }
-
   /** Withdraws every attempt in flight and ends the run: what waits is skipped, what runs is cancelled. */
   void cancel(String reason) {
     for (Slot slot : tasks.values()) {
-      if (offered(slot) || granted(slot) || slot.state == TaskState.QUEUED || slot.state == TaskState.LANDING) {
+      if (slot.offered() || slot.granted() || slot.state == TaskState.QUEUED || slot.state == TaskState.LANDING) {
         withdraw(slot, reason);
         update(slot, TaskState.FAILED, "cancelled: " + reason);
       } else if (slot.state == TaskState.WAITING) {
@@ -952,13 +556,13 @@ final class Run implements MergeQueue.Listener {
   }
 
   /** Takes back whatever is out for the task: its offer or grant, or its place in the merge queue. */
-  private void withdraw(Slot slot, String reason) {
-    if (granted(slot)) {
+  void withdraw(Slot slot, String reason) {
+    if (slot.granted()) {
       workers.unload(slot.worker);
     }
     slot.preferred.ifPresent(workers::unload);
     slot.preferred = Optional.empty();
-    if (offered(slot) || granted(slot)) {
+    if (slot.offered() || slot.granted()) {
       publish(new TaskCancelled(id, slot.task.id(), slot.epoch, reason));
     } else {
       queue.remove(slot.task.id());
@@ -967,7 +571,7 @@ final class Run implements MergeQueue.Listener {
 
   /** Publishes again the offers nobody has claimed yet, for workers that joined after they went out. */
   void reoffer() {
-    tasks.values().stream().filter(Run::offered).forEach(this::publishOffer);
+    tasks.values().stream().filter(Slot::offered).forEach(this::publishOffer);
   }
 
   /**
@@ -975,7 +579,7 @@ final class Run implements MergeQueue.Listener {
    * number of attempts; then it is parked with every attempt's reason (or simply failed when only one attempt is
    * allowed).
    */
-  private void attemptFailed(Slot slot, String reason) {
+  void attemptFailed(Slot slot, String reason) {
     attemptFailed(slot, reason, "Your last attempt failed: " + reason);
   }
 
@@ -985,7 +589,7 @@ final class Run implements MergeQueue.Listener {
    *
    * @param context what the next attempt's prompt is told of this failure
    */
-  private void attemptFailed(Slot slot, String reason, String context) {
+  void attemptFailed(Slot slot, String reason, String context) {
     slot.failures++;
     boolean left = attemptLeft(slot, reason); // its detail names this failure once, before the earlier ones
     slot.reasons.add("attempt " + slot.attempts + ": " + reason);
@@ -993,11 +597,11 @@ final class Run implements MergeQueue.Listener {
       return;
     }
     String why = "attempt " + (slot.attempts + 1) + " of " + settings.maxAttempts() + " after: " + reason;
-    if (reviewing(slot)) {
-      count(slot, AFTER_FAILED_REVIEW);
+    if (slot.reviewing()) {
+      slot.count(Slot.AFTER_FAILED_REVIEW);
       offerReview(slot, "review " + why);
     } else {
-      nextAttempt(slot, AFTER_FAILURE, why, context);
+      nextAttempt(slot, Slot.AFTER_FAILURE, why, context);
     }
   }
 
@@ -1005,16 +609,11 @@ final class Run implements MergeQueue.Listener {
    * Starts the task's next attempt, caused by {@code cause}, when {@code maxAttempts} allows one more; otherwise the
    * task stops there (see {@link #attemptLeft}). The one place where a new writing attempt is counted.
    */
-  private void nextAttempt(Slot slot, String cause, String why, String context) {
+  void nextAttempt(Slot slot, String cause, String why, String context) {
     if (attemptLeft(slot, why)) {
-      count(slot, cause);
+      slot.count(cause);
       offer(slot, why, context);
     }
-  }
-
-  private void count(Slot slot, String cause) {
-    slot.attempts++;
-    slot.causes.add(cause);
   }
 
   /**
@@ -1024,7 +623,7 @@ final class Run implements MergeQueue.Listener {
    *
    * @param wanted what asked for another attempt: the last failure, the claim it needs, the eviction
    */
-  private boolean attemptLeft(Slot slot, String wanted) {
+  boolean attemptLeft(Slot slot, String wanted) {
     if (slot.attempts < settings.maxAttempts()) {
       return true;
     }
@@ -1040,11 +639,6 @@ final class Run implements MergeQueue.Listener {
     return false;
   }
 
-  /** What starts a task that waited: its first attempt, or the one its claim was extended for (see extend). */
-  private static String waitedFor(Slot slot) {
-    return slot.attempts == 0 ? FIRST : EXTENDED;
-  }
-
   /**
    * The task's work was evicted from the merge queue or a review asked for changes: it gets a fix attempt with the
    * reason in its prompt, until it has been sent back {@code maxEvictions} times (then it needs a human) or has no
@@ -1058,7 +652,7 @@ final class Run implements MergeQueue.Listener {
       update(slot, TaskState.PARKED, "needs a human: sent back " + slot.sentBack + " times; last: " + reason);
     } else if (attemptLeft(slot, reason)) {
       slot.fixBase = fixBase;
-      nextAttempt(slot, fixBase == null ? AFTER_EVICTION : AFTER_REVIEW, reason + "; fix attempt " + slot.sentBack
+      nextAttempt(slot, fixBase == null ? Slot.AFTER_EVICTION : Slot.AFTER_REVIEW, reason + "; fix attempt " + slot.sentBack
           + " of " + (settings.maxEvictions() - 1), context);
     }
   }
@@ -1067,13 +661,7 @@ final class Run implements MergeQueue.Listener {
     int ahead = queue.tasks().size();
     update(slot, TaskState.QUEUED, (slot.detail.startsWith("approved") ? slot.detail + "; " : "")
         + "in the merge queue" + (ahead > 0 ? " behind " + ahead : ""));
-    queue.add(entry(slot));
-  }
-
-  private MergeQueue.Entry entry(Slot slot) {
-    return new MergeQueue.Entry(slot.task.id(), slot.commit, slot.base, "Land " + slot.task.id() + ": "
-        + slot.task.title() + " (run " + id + ")", plan.verify().or(() -> slot.task.verify()),
-        slot.task.agent().timeout());
+    queue.add(offers.entry(slot));
   }
 
   @Override
@@ -1114,7 +702,7 @@ final class Run implements MergeQueue.Listener {
    * dependencies changed since the last call are looked at: each task counts its dependencies that have not landed,
    * and the tasks that depend on it are found through the plan's {@link TaskGraph}.
    */
-  private void advance() {
+  void advance() {
     while (!changed.isEmpty()) {
       Slot slot = changed.poll();
       for (String dependent : graph.dependents(slot.task.id())) {
@@ -1124,7 +712,7 @@ final class Run implements MergeQueue.Listener {
         }
         if (slot.state == TaskState.LANDED) {
           if (--next.waitingFor <= 0) {
-            nextAttempt(next, waitedFor(next), "from " + shortId(tip()), next.context);
+            nextAttempt(next, next.waitedFor(), "from " + shortId(tip()), next.context);
           }
         } else {
           update(next, TaskState.SKIPPED, "depends on " + slot.task.id() + ", which did not land");
@@ -1136,57 +724,26 @@ final class Run implements MergeQueue.Listener {
     }
   }
 
-  private String tip() {
+  String tip() {
     return repo.tip(plan.target()).orElse(baseCommit);
   }
 
-  /**
-   * A new attempt: a new epoch, from the base commit for a first attempt without dependencies, from the writer's
-   * commit for a fix a reviewer asked for, else from the target's tip.
-   *
-   * @param context what the lead adds to the task's prompt for this attempt; empty for nothing
-   */
+  /** A new writing attempt (see {@link Offers#prepare}): recorded as offered, then published. */
   private void offer(Slot slot, String why, String context) {
-    boolean first = slot.epoch == 0 && slot.task.after().isEmpty();
-    slot.epoch++;
-    slot.base = slot.fixBase != null ? slot.fixBase : first ? baseCommit : tip();
-    slot.fixBase = null;
-    slot.context = context.length() > MAX_CONTEXT ? context.substring(0, MAX_CONTEXT) + "\n…" : context;
-    slot.phase = "";
-    slot.worker = "";
-    slot.leaseUntil = null;
+    offers.prepare(slot, context);
     update(slot, TaskState.OFFERED, why);
     publishOffer(slot);
   }
 
   /** A review attempt of the writer's commit, offered to every worker but the writer. */
   private void offerReview(Slot slot, String why) {
-    slot.epoch++;
-    slot.phase = "";
-    slot.worker = "";
-    slot.leaseUntil = null;
+    slot.newEpoch();
     update(slot, TaskState.REVIEWING, why);
     publishOffer(slot);
   }
 
-  /** Publishes the offer, naming an idle capable worker as preferred; a repeated offer names a new one. */
   private void publishOffer(Slot slot) {
-    Plan.Task t = slot.task;
-    slot.preferred.ifPresent(workers::unload);
-    slot.preferred = workers.pick(t.requires(), reviewing(slot) ? slot.writer : "");
-    slot.preferred.ifPresent(workers::load);
-    List<String> owns = t.owns().stream().map(Claim::text).toList();
-    String branch = TaskRef.branch(id, t.id(), slot.epoch);
-    if (reviewing(slot)) {
-      publish(new TaskOffered(id, plan.name(), t.id(), slot.epoch, t.title(), t.prompt(), owns, t.requires(),
-          t.review().orElse(t.agent()), Optional.empty(), slot.commit, branch, slot.preferred,
-          Optional.of(new TaskOffered.Review(slot.writer, slot.base))));
-    } else {
-      String prompt = slot.context.isEmpty() ? t.prompt()
-          : t.prompt().strip() + "\n\n## Why this task is offered again\n\n" + slot.context + "\n";
-      publish(new TaskOffered(id, plan.name(), t.id(), slot.epoch, t.title(), prompt, owns, t.requires(), t.agent(),
-          t.verify(), slot.base, branch, slot.preferred));
-    }
+    publish(offers.offer(slot));
   }
 
   private void finish() {
@@ -1227,7 +784,7 @@ final class Run implements MergeQueue.Listener {
   }
 
   /** A decision: recorded before any action that follows it leaves (see {@link Outbox}). */
-  private void update(Slot slot, TaskState state, String detail) {
+  void update(Slot slot, TaskState state, String detail) {
     if (state.isFinal() && !slot.state.isFinal()) {
       finals++;
       changed.add(slot);
@@ -1252,12 +809,12 @@ final class Run implements MergeQueue.Listener {
    * machine ({@code lanes submit --wait}, {@code lanes status}) learns where to look. Only printed, never followed;
    * one line, cut short.
    */
-  private static String kept(TaskResult r) {
+  static String kept(TaskResult r) {
     return r.kept().map(k -> " (kept " + k.replaceAll("\\p{Cntrl}", "?")
         .substring(0, Math.min(k.length(), 600)) + ")").orElse("");
   }
 
-  private static String failure(TaskResult r) {
+  static String failure(TaskResult r) {
     String why = r.error().orElse(r.outcome().toString().toLowerCase(Locale.ROOT).replace('_', ' '));
     String tail = r.outcome() == TaskResult.Outcome.VERIFY_FAILED ? r.verifyTail() : r.agentTail();
     String last = tail.isBlank() ? "" : " | " + lastLine(tail);
@@ -1273,7 +830,7 @@ final class Run implements MergeQueue.Listener {
     return text.strip().split("\n")[0];
   }
 
-  private static <T> List<T> plus(List<T> list, T item) {
+  static <T> List<T> plus(List<T> list, T item) {
     List<T> out = new ArrayList<>(list);
     out.add(item);
     return out;
@@ -1285,77 +842,5 @@ final class Run implements MergeQueue.Listener {
 
   static String shortId(String commit) {
     return commit.length() > 10 ? commit.substring(0, 10) : commit;
-  }
-
-  private static final String GRANTED = "granted to ";
-  // What starts an attempt, as the task's detail names it when no attempt is left.
-  private static final String FIRST = "first";
-  private static final String AFTER_FAILURE = "after a failure";
-  private static final String AFTER_FAILED_REVIEW = "a review again after a failed review";
-  private static final String EXTENDED = "after its claim was extended";
-  private static final String AFTER_EVICTION = "a fix after an eviction";
-  private static final String AFTER_REVIEW = "a fix a review asked for";
-  private static final String REVIEW_GRANTED = "review granted to ";
-
-  /** The lead's view of one task. */
-  private static final class Slot {
-    Plan.Task task;
-    final List<Finding> findings = new ArrayList<>();
-    /** Why each failed attempt failed, for the parked task's detail. */
-    final List<String> reasons = new ArrayList<>();
-    TaskState state = TaskState.WAITING;
-    int epoch;
-    int waitingFor;
-    int changedFiles;
-    int failures;
-    /** Attempts started, whatever caused them: what maxAttempts bounds. */
-    int attempts;
-    /** What started each attempt, in order. */
-    final List<String> causes = new ArrayList<>();
-    int sentBack;
-    int verifyRetries;
-    /** Where the last failed attempt stays, as its worker said, for the detail of a final failure; or "". */
-    String kept = "";
-    /** The worker whose commit is under review or in the queue. */
-    String writer = "";
-    /** What the lead adds to the prompt of the current attempt. */
-    String context = "";
-    /** Where the next attempt starts when it is not the target's tip: the writer's commit, for requested changes. */
-    String fixBase;
-    /** What the agent reported it cost, for the landed task's detail; empty for command agents. */
-    String usage = "";
-    String base = "";
-    String worker = "";
-    String phase = "";
-    /** The last progress detail published, so that periodic heartbeats repeating it are not published again. */
-    String said = "";
-    String detail = "";
-    /** The commit under review, queued or being landed, then the target's tip once landed. */
-    String commit;
-    Optional<String> preferred = Optional.empty();
-    Instant unschedulableSince;
-    Instant leaseUntil;
-    Instant attemptStarted;
-    Instant finished;
-    /** Whether the worker granted the current attempt was heard working on it: a lost grant uses no attempt. */
-    boolean started;
-
-    Slot(Plan.Task task) {
-      this.task = task;
-    }
-
-    TaskUpdate.Tally tally() {
-      return new TaskUpdate.Tally(failures, sentBack, verifyRetries, writer, attempts, causes);
-    }
-
-    void tally(TaskUpdate.Tally t) {
-      failures = t.failures();
-      sentBack = t.sentBack();
-      verifyRetries = t.verifyRetries();
-      writer = t.writer();
-      attempts = t.attempts();
-      causes.clear();
-      causes.addAll(t.causes());
-    }
   }
 }
