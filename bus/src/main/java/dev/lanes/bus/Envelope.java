@@ -1,5 +1,6 @@
 package dev.lanes.bus;
 
+import dev.lanes.protocol.ActionTaken;
 import dev.lanes.protocol.ClaimGranted;
 import dev.lanes.protocol.ClaimRequested;
 import dev.lanes.protocol.EnrolmentRefused;
@@ -343,7 +344,7 @@ public final class Envelope {
         || message instanceof LeadOnline || message instanceof RunStarted || message instanceof TaskUpdate
         || message instanceof RunFinished || message instanceof PlanRejected || message instanceof PlanRevised
         || message instanceof WorkerEnrolled || message instanceof EnrolmentRefused
-        || message instanceof LeadServing) {
+        || message instanceof LeadServing || message instanceof ActionTaken) {
       return MessageKeys.LEAD;
     } else if (message instanceof ClaimRequested c) {
       return MessageKeys.WORKER + c.worker();

@@ -5,6 +5,7 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.lanes.bus.Bus;
 import dev.lanes.coordinator.git.TargetBranch;
 import dev.lanes.coordinator.git.TargetLock;
+import dev.lanes.protocol.ActionTaken;
 import dev.lanes.protocol.ExistingTarget;
 import dev.lanes.coordinator.git.VerifyTrees;
 import dev.lanes.protocol.PlanRevised;
@@ -178,6 +179,10 @@ public final class Lead implements AutoCloseable {
   private final CompletableFuture<Void> firstActive = new CompletableFuture<>();
   private final Bus.Subscription reports;
   private final Outbox outbox;
+  /** What people watching see (the HTTP API), and the lead's meters. */
+  private final io.micrometer.prometheusmetrics.PrometheusMeterRegistry meters =
+      new io.micrometer.prometheusmetrics.PrometheusMeterRegistry(io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT);
+  private final Board board;
   private final VerifyTrees verifyTrees;
   /** Where lead agents run: they may take minutes, and the loop must not wait for them. */
   private final java.util.concurrent.ExecutorService background = Executors.newCachedThreadPool(r -> {
@@ -215,7 +220,8 @@ public final class Lead implements AutoCloseable {
       return t;
     });
     bus.createTopics();
-    this.outbox = new Outbox(bus);
+    this.board = new Board(clock, settings.mergeWindow(), meters);
+    this.outbox = new Outbox(bus, board::recorded);
     this.reports = bus.subscribeExclusive(Topics.REPORTS, GROUP, new Reports(),
         gained -> onLoopAndWait(() -> setActive(gained)));
     long every = settings.reofferEvery().toMillis();
@@ -273,6 +279,16 @@ public final class Lead implements AutoCloseable {
     return onLoop(() -> active);
   }
 
+  /** What people watching this lead see; read from any thread. */
+  public Board board() {
+    return board;
+  }
+
+  /** The lead's meters, for {@code /metrics}. */
+  public io.micrometer.prometheusmetrics.PrometheusMeterRegistry meters() {
+    return meters;
+  }
+
   /** How many workers have announced themselves to this lead. */
   public int knownWorkers() {
     return onLoop(() -> workers.size());
@@ -321,6 +337,55 @@ public final class Lead implements AutoCloseable {
       run(runId).ifPresent(r -> r.cancel(reason));
       return null;
     });
+  }
+
+  /**
+   * Takes an action a person asked for (see {@link Action}), on the loop: the run (and task) must be one this lead
+   * holds and the action must apply to it; then it is recorded ({@link ActionTaken}, naming who asked) before it takes
+   * effect.
+   *
+   * @return the decision recorded
+   * @throws Action.Refused naming why nothing was done: the field, the value and the rule
+   */
+  public ActionTaken act(Action action) {
+    return onLoop(() -> take(action));
+  }
+
+  /** {@link #act}, for a caller on the loop (a request that came over the bus). */
+  ActionTaken take(Action action) {
+    if (!active) {
+      throw new Action.Refused(Action.Refused.Why.CONFLICT, "this lead does not hold the lead role; ask the lead that"
+          + " does");
+    }
+    Run run = runs.get(action.run());
+    if (run == null || run.finished()) {
+      throw known.contains(action.run())
+          ? new Action.Refused(Action.Refused.Why.CONFLICT, "run: \"" + action.run() + "\" has finished")
+          : new Action.Refused(Action.Refused.Why.NOT_FOUND, "run: \"" + action.run()
+              + "\" is not a run this lead holds");
+    }
+    Optional<RunReport.Row> task = action.task().map(id -> run.report().tasks().stream()
+        .filter(row -> row.task().equals(id)).findFirst().orElseThrow(() -> new Action.Refused(
+            Action.Refused.Why.NOT_FOUND, "task: \"" + id + "\" is not a task of run " + action.run())));
+    switch (action.kind()) {
+      case CANCEL_RUN:
+        ActionTaken cancelled = taken(action, "cancelled by " + action.by());
+        run.cancel("cancelled by " + action.by());
+        return cancelled;
+      default:
+        throw new Action.Refused(Action.Refused.Why.NOT_AVAILABLE, action.kind().wire()
+            + ": this lead cannot take this action yet");
+    }
+  }
+
+  /** Records the action before it takes effect. */
+  private ActionTaken taken(Action action, String detail) {
+    ActionTaken taken = new ActionTaken(HexFormat.of().formatHex(randomBytes(6)), action.run(), action.task(),
+        action.kind().wire(), action.by(), detail, clock.instant().truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
+            .toString());
+    outbox.record(taken);
+    LOG.info("{} asked for {}: {}", action.by(), action.describe(), detail);
+    return taken;
   }
 
   private Run startRun(Plan plan, String id, Optional<ExistingTarget> existing, String submitter) {
@@ -400,6 +465,7 @@ public final class Lead implements AutoCloseable {
     known.clear();
     enrolled.clear();
     workers = new Workers();
+    board.forget();
     active = gained;
     if (gained) {
       long start = System.nanoTime();
@@ -515,6 +581,7 @@ public final class Lead implements AutoCloseable {
     Map<String, Plan> plans = new HashMap<>();
     Map<String, List<TaskUpdate>> updates = new HashMap<>();
     bus.replay(Topics.EVENTS, message -> {
+      board.recorded(message);
       if (message instanceof RunStarted s) {
         known.add(s.run());
         if (s.definition().isPresent()) {
@@ -555,7 +622,13 @@ public final class Lead implements AutoCloseable {
     String run = message instanceof TaskResult t ? t.run() : ((Finding) message).run();
     String why = what + ": run " + run + (known.contains(run) ? " has finished" : " is not known to this lead");
     LOG.warn("{}", why);
-    bus.deadLetter(Topics.REPORTS, dev.lanes.protocol.Json.encode(message), why);
+    deadLetter(message, why);
+  }
+
+  /** Sets a report aside on the dead-letter topic with why, and counts it. */
+  private void deadLetter(Message report, String why) {
+    board.deadLettered();
+    bus.deadLetter(Topics.REPORTS, dev.lanes.protocol.Json.encode(report), why);
   }
 
   private void dispatch(Message message) {
@@ -565,20 +638,22 @@ public final class Lead implements AutoCloseable {
     if (message instanceof ClaimRequested c) {
       if (!workers.knows(c.worker())) {
         // Only workers that announced themselves (and so their capabilities and slots) get work.
-        bus.deadLetter(Topics.REPORTS, dev.lanes.protocol.Json.encode(c),
-            "claim from unknown worker \"" + c.worker() + "\": it never announced itself");
+        deadLetter(c, "claim from unknown worker \"" + c.worker() + "\": it never announced itself");
         return;
       }
       run(c.run()).ifPresent(r -> r.onClaim(c));
     } else if (message instanceof Heartbeat h) {
-      run(h.run()).ifPresent(r -> r.onHeartbeat(h));
+      run(h.run()).ifPresent(r -> {
+        board.accepted(h); // first: the board keeps it only for the attempt it shows as current
+        r.onHeartbeat(h);
+      });
     } else if (message instanceof TaskResult t) {
-      run(t.run()).ifPresentOrElse(r -> r.onResult(t).ifPresent(why ->
-          bus.deadLetter(Topics.REPORTS, dev.lanes.protocol.Json.encode(t), why)), () -> late(t, "rejected the result of attempt " + t.epoch()
+      run(t.run()).ifPresentOrElse(r -> r.onResult(t).ifPresentOrElse(why -> deadLetter(t, why),
+          () -> board.accepted(t)), () -> late(t, "rejected the result of attempt " + t.epoch()
           + " of task " + t.task() + " from " + t.worker()));
     } else if (message instanceof Finding f) {
-      run(f.run()).ifPresentOrElse(r -> r.onFinding(f).ifPresent(why ->
-          bus.deadLetter(Topics.REPORTS, dev.lanes.protocol.Json.encode(f), "finding refused: " + why)),
+      run(f.run()).ifPresentOrElse(r -> r.onFinding(f).ifPresentOrElse(why -> deadLetter(f, "finding refused: " + why),
+          () -> board.accepted(f)),
           () -> late(f, "finding refused: " + f.kind() + " on task " + f.task() + " from " + f.worker()));
     } else if (message instanceof WorkerStatus w) {
       Optional<String> clash = workers.clash(w);
@@ -586,6 +661,7 @@ public final class Lead implements AutoCloseable {
         refuseInstance(w, clash.get());
         return;
       }
+      board.accepted(w);
       if (workers.update(w)) {
         LOG.info("worker {} joined ({} slots, capabilities {})", w.worker(), w.slots(), w.capabilities());
         activeRuns().forEach(Run::reoffer);
@@ -726,6 +802,7 @@ public final class Lead implements AutoCloseable {
     @Override
     public void onInvalid(String where, ProtocolException problem) {
       Bus.Listener.super.onInvalid(where, problem);
+      board.rejected();
       if (problem instanceof dev.lanes.bus.Envelope.RefusedEnrolment refused) {
         handOver(() -> onRefusedEnrolment(refused));
       }
@@ -785,7 +862,11 @@ public final class Lead implements AutoCloseable {
   }
 
   private static byte[] randomBytes() {
-    byte[] b = new byte[2];
+    return randomBytes(2);
+  }
+
+  private static byte[] randomBytes(int n) {
+    byte[] b = new byte[n];
     new SecureRandom().nextBytes(b);
     return b;
   }

@@ -30,6 +30,8 @@ final class Outbox implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Outbox.class);
 
   private final Bus bus;
+  /** Sees every message that leaves, on the caller's thread (the loop): the lead's {@link Board}. */
+  private final java.util.function.Consumer<Message> watcher;
   private final ExecutorService sender = Executors.newSingleThreadExecutor(r -> {
     Thread t = new Thread(r, "lanes-lead-outbox");
     t.setDaemon(true);
@@ -39,7 +41,12 @@ final class Outbox implements AutoCloseable {
   private CompletableFuture<Void> recorded = CompletableFuture.completedFuture(null);
 
   Outbox(Bus bus) {
+    this(bus, message -> {});
+  }
+
+  Outbox(Bus bus, java.util.function.Consumer<Message> watcher) {
     this.bus = bus;
+    this.watcher = watcher;
   }
 
   /**
@@ -57,6 +64,7 @@ final class Outbox implements AutoCloseable {
           + Json.MAX_MESSAGE_BYTES + " a record may have; a decision that cannot be recorded is not taken");
     }
     recorded = recorded.thenCombine(bus.publish(decision), (before, now) -> null);
+    watch(decision);
   }
 
   /** Whether a decision is small enough to record, so that a caller can refuse it before it changes anything. */
@@ -81,6 +89,7 @@ final class Outbox implements AutoCloseable {
 
   /** Sends an action once every decision recorded so far is acknowledged. */
   void send(Message action) {
+    watch(action);
     CompletableFuture<Void> gate = recorded;
     sender.execute(() -> {
       try {
@@ -100,6 +109,16 @@ final class Outbox implements AutoCloseable {
   /** Publishes something that is neither a decision nor depends on one (progress for people watching). */
   void tell(Message message) {
     bus.publish(message);
+    watch(message);
+  }
+
+  /** What watches the lead is told; its failure is logged and never keeps a message back. */
+  private void watch(Message message) {
+    try {
+      watcher.accept(message);
+    } catch (RuntimeException e) {
+      LOG.warn("the board could not take {}: {}", message.getClass().getSimpleName(), e.toString(), e);
+    }
   }
 
   @Override

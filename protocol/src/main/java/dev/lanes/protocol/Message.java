@@ -30,11 +30,12 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
   @JsonSubTypes.Type(value = WorkerEnrolled.class, name = "worker-enrolled"),
   @JsonSubTypes.Type(value = EnrolmentRefused.class, name = "enrolment-refused"),
   @JsonSubTypes.Type(value = LeadServing.class, name = "lead-serving"),
+  @JsonSubTypes.Type(value = ActionTaken.class, name = "action-taken"),
 })
 public sealed interface Message
     permits WorkerStatus, TaskOffered, ClaimRequested, ClaimGranted, Heartbeat, TaskResult, Finding, RunStarted,
         TaskUpdate, RunFinished, TaskCancelled, LeadOnline, PlanSubmitted, PlanRejected, PlanRevised,
-        EnrolmentRequested, WorkerEnrolled, EnrolmentRefused, LeadServing {
+        EnrolmentRequested, WorkerEnrolled, EnrolmentRefused, LeadServing, ActionTaken {
 
   /**
    * The record key on the bus. Messages about one task share a key so that they stay in order; worker messages

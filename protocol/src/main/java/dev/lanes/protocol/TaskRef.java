@@ -10,7 +10,7 @@ public final class TaskRef {
    * <p>On the compacted events topic, where only the latest record of each key is kept, every kind of record has a
    * namespace of its own under its run, so that no task id can take the key of another record: {@code <run>} for the
    * run's start and then its end, {@link #planKey} for its latest plan, {@code <run>/task/<id>} for each task's latest
-   * state, {@link #rejectedKey} for a refused request. A run id holds no {@code /} (the lead admits no other), so the
+   * state, {@link #rejectedKey} for a refused request, {@link #actionKey} for each action a person took. A run id holds no {@code /} (the lead admits no other), so the
    * namespaces cannot meet. The lead replays records by their type, not their key, so records written under earlier
    * keys replay as before.
    */
@@ -21,6 +21,11 @@ public final class TaskRef {
   /** The key of a run's plan revisions: compaction keeps the latest one next to the run's start. */
   public static String planKey(String run) {
     return run + "/plan";
+  }
+
+  /** The key of one action taken on a run ({@link ActionTaken}): each keeps its own record. */
+  public static String actionKey(String run, String id) {
+    return run + "/action/" + id;
   }
 
   /** The key of the lead's answer to a request it refused, apart from the run the request would have started. */

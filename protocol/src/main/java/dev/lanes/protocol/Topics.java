@@ -51,7 +51,8 @@ public final class Topics {
         || message instanceof PlanRejected
         || message instanceof PlanRevised
         || message instanceof WorkerEnrolled
-        || message instanceof LeadServing) {
+        || message instanceof LeadServing
+        || message instanceof ActionTaken) {
       return EVENTS;
     }
     throw new IllegalArgumentException("no topic for message type " + message.getClass().getName());

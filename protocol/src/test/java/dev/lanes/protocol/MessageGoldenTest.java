@@ -114,6 +114,8 @@ class MessageGoldenTest {
         + " another key; an id is not taken over by a second key (the worker with that key last announced itself from"
         + " host build-02)"));
     samples.put("lead-serving", new LeadServing("lead-4711-9f3a", "build-01.lan", "2026-12-03T02:40:00Z"));
+    samples.put("action-taken", new ActionTaken("5c1f9a20", RUN, Optional.of("core"), "answer", "http",
+        "Keep the old name as a deprecated alias.", "2026-12-03T09:12:44Z"));
     return samples;
   }
 

@@ -1,0 +1,682 @@
+package dev.lanes.coordinator;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.lanes.protocol.ClaimGranted;
+import dev.lanes.protocol.Heartbeat;
+import dev.lanes.protocol.Json;
+import dev.lanes.protocol.LeadServing;
+import dev.lanes.protocol.Message;
+import dev.lanes.protocol.Plan;
+import dev.lanes.protocol.PlanRevised;
+import dev.lanes.protocol.RunFinished;
+import dev.lanes.protocol.RunStarted;
+import dev.lanes.protocol.TaskOffered;
+import dev.lanes.protocol.TaskResult;
+import dev.lanes.protocol.TaskState;
+import dev.lanes.protocol.TaskUpdate;
+import dev.lanes.protocol.WorkerStatus;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What a person watching the lead sees: its runs and their tasks, the workers, the merge queues, the inbox and what
+ * was spent, as the HTTP API serves it ({@code /api/state}), and a numbered stream of the changes to it
+ * ({@code /api/events}).
+ *
+ * <p>It is a read model, fed on the lead's loop with every message the lead records, sends or tells (through the
+ * {@link Outbox}) and with the reports it accepts; it decides nothing. Other threads only read: every row is an
+ * immutable record held in a concurrent map and replaced whole on a change, so a reader never sees a half-changed task
+ * and the loop never waits for a reader. A state read while changes happen may mix rows from before and after one of
+ * them; it says the number of the last change it is sure to include ({@link State#eventId}), and a client that then
+ * follows the stream from that number applies the later ones again, which is harmless since each event carries the
+ * whole row it changes.
+ *
+ * <p>Everything is bounded: the events kept for a client that reconnects ({@link #EVENTS_KEPT}), finished runs
+ * ({@link #FINISHED_RUNS_KEPT}), evictions per run, and the output tails of tasks (a Caffeine cache).
+ */
+public final class Board {
+  private static final Logger LOG = LoggerFactory.getLogger(Board.class);
+  /** The changes kept for a client that reconnects with {@code Last-Event-ID}; one further behind is told to reset. */
+  public static final int EVENTS_KEPT = 4096;
+  static final int FINISHED_RUNS_KEPT = 20;
+  static final int EVICTIONS_KEPT = 20;
+  static final long LOGS_KEPT = 10_000;
+  private static final String EVICTED = "evicted from the merge queue: ";
+
+  private final Clock clock;
+  private final int window;
+  private final Map<String, RunRow> runs = new ConcurrentHashMap<>();
+  private final Map<String, TaskRow> tasks = new ConcurrentHashMap<>();
+  private final Map<String, WorkerRow> workers = new ConcurrentHashMap<>();
+  private final Cache<String, TaskLog> logs = Caffeine.newBuilder().maximumSize(LOGS_KEPT)
+      .executor(Runnable::run).build();
+  /** When each unanswered offer went out, by its task and epoch (loop only): the start of the dispatch latency. */
+  private final Map<String, Long> offered = new HashMap<>();
+  private volatile LeadView lead = new LeadView("", "");
+  private volatile CostView cost = new CostView(0, 0, Map.of());
+  private String costDay = "";
+  private final Deque<Event> ring = new ArrayDeque<>();
+  private long lastId;
+  private final List<Consumer<Event>> watchers = new CopyOnWriteArrayList<>();
+  private final Meters meters;
+
+  public Board(Clock clock, int window, MeterRegistry registry) {
+    this.clock = clock;
+    this.window = window;
+    this.meters = new Meters(registry);
+  }
+
+  // ---- fed on the loop ----
+
+  /** A message the lead recorded, sent or told, or read back from its log when it took the lead role. */
+  void recorded(Message message) {
+    if (message instanceof RunStarted s) {
+      started(s);
+    } else if (message instanceof PlanRevised r) {
+      revised(r);
+    } else if (message instanceof TaskUpdate u) {
+      updated(u);
+    } else if (message instanceof RunFinished f) {
+      finished(f);
+    } else if (message instanceof TaskOffered o) {
+      offered.putIfAbsent(o.key() + "#" + o.epoch(), clock.millis());
+    } else if (message instanceof ClaimGranted g) {
+      granted(g);
+    } else if (message instanceof dev.lanes.protocol.ActionTaken a) {
+      emit("action", a);
+    } else if (message instanceof LeadServing l) {
+      lead = new LeadView(l.lead(), l.since());
+      emit("lead", lead);
+    }
+  }
+
+  /** A report the lead accepted: a worker's announcement, a heartbeat or result of a current attempt, a finding. */
+  void accepted(Message report) {
+    if (report instanceof WorkerStatus w) {
+      WorkerRow row = new WorkerRow(w.worker(), w.host(), w.slots(), w.capabilities(), clock.instant().toString());
+      workers.put(w.worker(), row);
+      emit("worker", workerView(row));
+    } else if (report instanceof Heartbeat h) {
+      beat(h);
+    } else if (report instanceof TaskResult t) {
+      result(t);
+    }
+  }
+
+  /** The lead set a report aside (dead-lettered it). */
+  void deadLettered() {
+    meters.deadLettered.increment();
+  }
+
+  /** The bus refused a record before the lead saw it (unsigned, forged, malformed). */
+  void rejected() {
+    meters.rejected.increment();
+  }
+
+  /** The lead lost or took the lead role: what it showed is forgotten, and it is read again from the log. */
+  void forget() {
+    runs.clear();
+    tasks.clear();
+    workers.clear();
+    logs.invalidateAll();
+    offered.clear();
+    meters.clear();
+    emit("reset", new Reset("the lead took or gave up the lead role; read the state again"));
+  }
+
+  private void started(RunStarted s) {
+    Plan plan = s.definition().orElse(null);
+    if (plan == null) {
+      return; // a record from before plans were logged: nothing to show
+    }
+    Instant at = s.startedAt().map(Instant::parse).orElse(clock.instant());
+    RunRow row = new RunRow(s.run(), s.plan(), s.target(), "running", Optional.empty(), at.toString(),
+        Optional.empty(), 0, ids(plan), orderings(plan, Map.of(), "in the plan"), List.of(), 0);
+    runs.put(s.run(), row);
+    for (Plan.Task task : plan.tasks()) {
+      putTask(new TaskRow(s.run(), task.id(), TaskState.WAITING, 0, 0, "", "", 0, 0, 0, claims(task), task.after(),
+          ""));
+    }
+    emit("run", header(row));
+  }
+
+  private void revised(PlanRevised r) {
+    RunRow row = runs.get(r.run());
+    if (row == null) {
+      return;
+    }
+    Map<String, String> known = new HashMap<>();
+    row.orderings().forEach(o -> known.put(o.before() + ">" + o.after(), o.why()));
+    for (Plan.Task task : r.definition().tasks()) {
+      TaskRow t = tasks.get(key(r.run(), task.id()));
+      putTask(t == null
+          ? new TaskRow(r.run(), task.id(), TaskState.WAITING, 0, 0, "", "", 0, 0, 0, claims(task), task.after(), "")
+          : t.withPlan(claims(task), task.after()));
+    }
+    RunRow next = row.withPlan(ids(r.definition()), orderings(r.definition(), known, r.reason()));
+    runs.put(r.run(), next);
+    emit("run", header(next));
+    r.definition().tasks().forEach(t -> emit("task", taskEvent(tasks.get(key(r.run(), t.id())))));
+  }
+
+  private void updated(TaskUpdate u) {
+    TaskRow before = tasks.get(key(u.run(), u.task()));
+    if (before == null || !runs.containsKey(u.run())) {
+      return;
+    }
+    long now = clock.millis();
+    boolean running = u.state() == TaskState.RUNNING || u.state() == TaskState.REVIEWING;
+    boolean wasRunning = before.state() == TaskState.RUNNING || before.state() == TaskState.REVIEWING;
+    long since = running && (!wasRunning || u.epoch() != before.epoch()) ? now : before.since();
+    long until = running ? 0 : before.until() == 0 && before.since() != 0 ? now : before.until();
+    int attempt = u.tally().map(TaskUpdate.Tally::attempts).filter(n -> n > 0).orElse(Math.max(before.attempt(),
+        u.epoch()));
+    String phase = running ? before.phase() : "";
+    TaskRow next = new TaskRow(u.run(), u.task(), u.state(), attempt, u.epoch(), u.worker(), phase, since, until,
+        before.costUsd(), before.claims(), before.after(), u.detail());
+    putTask(next);
+    if (u.state() != before.state() && u.detail().startsWith(EVICTED)) {
+      meters.evictions.increment();
+      RunRow row = runs.get(u.run());
+      List<Eviction> evictions = new ArrayList<>(row.evictions());
+      evictions.add(new Eviction(u.task(), u.detail().substring(EVICTED.length()), clock.instant().toString()));
+      runs.put(u.run(), row.withEvictions(evictions.subList(Math.max(0, evictions.size() - EVICTIONS_KEPT),
+          evictions.size())));
+    }
+    if (u.state() != before.state() && u.detail().startsWith("the lease of ")) {
+      meters.leaseExpiries.increment();
+    }
+    emit("task", taskEvent(next));
+    if (queued(before.state()) || queued(u.state()) || u.detail().startsWith(EVICTED)) {
+      emit("queue", queueView(runs.get(u.run())));
+    }
+    if (!before.worker().isEmpty() && (wasRunning != running || !before.worker().equals(u.worker()))) {
+      Optional.ofNullable(workers.get(before.worker())).ifPresent(w -> emit("worker", workerView(w)));
+    }
+    if (running && !u.worker().equals(before.worker()) || running && !wasRunning) {
+      Optional.ofNullable(workers.get(u.worker())).ifPresent(w -> emit("worker", workerView(w)));
+    }
+  }
+
+  private void granted(ClaimGranted g) {
+    meters.attempts.increment();
+    Long at = offered.remove(g.key() + "#" + g.epoch());
+    if (at != null) {
+      meters.dispatch.record(Math.max(0, clock.millis() - at), TimeUnit.MILLISECONDS);
+    }
+  }
+
+  private void finished(RunFinished f) {
+    RunRow row = runs.get(f.run());
+    if (row == null) {
+      return;
+    }
+    RunRow done = row.finished(lastId + 1);
+    runs.put(f.run(), done);
+    offered.keySet().removeIf(k -> k.startsWith(f.run() + "/"));
+    emit("run", header(done));
+    List<RunRow> over = runs.values().stream().filter(r -> r.finishedAt() > 0)
+        .sorted(Comparator.comparingLong(RunRow::finishedAt)).toList();
+    for (RunRow old : over.subList(0, Math.max(0, over.size() - FINISHED_RUNS_KEPT))) {
+      runs.remove(old.run());
+      old.tasks().forEach(t -> {
+        TaskRow gone = tasks.remove(key(old.run(), t));
+        if (gone != null) {
+          meters.count(gone.state(), -1);
+        }
+        logs.invalidate(key(old.run(), t));
+      });
+    }
+  }
+
+  private void beat(Heartbeat h) {
+    TaskRow row = tasks.get(key(h.run(), h.task()));
+    if (row == null || row.epoch() != h.epoch() || !row.worker().equals(h.worker())) {
+      return;
+    }
+    TaskLog log = logs.getIfPresent(row.key());
+    logs.put(row.key(), (log == null || log.epoch() != h.epoch() ? TaskLog.empty(h.run(), h.task(), h.epoch(),
+        h.worker()) : log).beat(h.phase(), h.detail(), clock.instant().toString()));
+    if (!h.phase().equals(row.phase())) {
+      TaskRow next = row.withPhase(h.phase());
+      tasks.put(row.key(), next);
+      emit("task", taskEvent(next));
+    }
+  }
+
+  private void result(TaskResult t) {
+    String k = key(t.run(), t.task());
+    TaskLog log = logs.getIfPresent(k);
+    logs.put(k, (log == null || log.epoch() != t.epoch() ? TaskLog.empty(t.run(), t.task(), t.epoch(), t.worker())
+        : log).result(t, clock.instant().toString()));
+    double usd = t.usage().map(u -> u.costUsd()).filter(c -> c > 0 && Double.isFinite(c)).orElse(0.0);
+    TaskRow row = tasks.get(k);
+    RunRow run = runs.get(t.run());
+    if (usd == 0 || row == null || run == null) {
+      return;
+    }
+    TaskRow next = row.withCost(row.costUsd() + usd);
+    tasks.put(k, next);
+    RunRow charged = run.withCost(run.costUsd() + usd);
+    runs.put(t.run(), charged);
+    meters.cost(run.plan(), usd);
+    String today = LocalDate.ofInstant(clock.instant(), ZoneOffset.UTC).toString();
+    CostView was = cost;
+    Map<String, Double> byPlan = new TreeMap<>(was.byPlan());
+    byPlan.merge(run.plan(), usd, Double::sum);
+    cost = new CostView(was.totalUsd() + usd, (today.equals(costDay) ? was.today() : 0) + usd, byPlan);
+    costDay = today;
+    emit("task", taskEvent(next));
+    emit("run", header(charged));
+    emit("cost", cost);
+  }
+
+  private void putTask(TaskRow row) {
+    TaskRow was = tasks.put(row.key(), row);
+    if (was == null || was.state() != row.state()) {
+      if (was != null) {
+        meters.count(was.state(), -1);
+      }
+      meters.count(row.state(), 1);
+    }
+  }
+
+  // ---- the change stream ----
+
+  /** A numbered change: its kind ({@code run}, {@code task}, {@code worker}, …) and the row as it now is. */
+  public static final class Event {
+    private final long id;
+    private final String kind;
+    private final Object data;
+    private volatile String json;
+
+    Event(long id, String kind, Object data) {
+      this.id = id;
+      this.kind = kind;
+      this.data = data;
+    }
+
+    public long id() {
+      return id;
+    }
+
+    public String kind() {
+      return kind;
+    }
+
+    /** The row as JSON, made by the first reader that needs it rather than by the loop. */
+    public String json() {
+      String j = json;
+      if (j == null) {
+        j = Board.json(data);
+        json = j;
+      }
+      return j;
+    }
+  }
+
+  /**
+   * The events after {@code lastSeen}, or empty when some of them are no longer kept (the client must read the state
+   * again). The live ones that follow come to {@code watcher}, which is added in the same step so none is missed or
+   * given twice; it must not block (it is called on the lead's loop).
+   */
+  public synchronized Optional<List<Event>> follow(long lastSeen, Consumer<Event> watcher) {
+    watchers.add(watcher);
+    if (lastSeen >= lastId) {
+      return Optional.of(List.of());
+    }
+    Event first = ring.peekFirst();
+    if (lastSeen < 0 || first == null || first.id() > lastSeen + 1) {
+      return Optional.empty();
+    }
+    return Optional.of(ring.stream().filter(e -> e.id() > lastSeen).toList());
+  }
+
+  /** Stops handing events to {@code watcher}. */
+  public void unfollow(Consumer<Event> watcher) {
+    watchers.remove(watcher);
+  }
+
+  /** The number of the last change so far. */
+  public synchronized long lastEventId() {
+    return lastId;
+  }
+
+  private void emit(String kind, Object data) {
+    Event event;
+    synchronized (this) {
+      event = new Event(++lastId, kind, data);
+      ring.addLast(event);
+      if (ring.size() > EVENTS_KEPT) {
+        ring.removeFirst();
+      }
+      // Handing over inside the lock keeps every watcher's events in order with what follow() gave it.
+      for (Consumer<Event> w : watchers) {
+        try {
+          w.accept(event);
+        } catch (RuntimeException e) {
+          LOG.warn("a watcher of the board failed; it is dropped: {}", e.toString());
+          watchers.remove(w);
+        }
+      }
+    }
+  }
+
+  // ---- reading, from any thread ----
+
+  /** The whole state as it stands. */
+  public State state() {
+    long id = lastEventId();
+    Map<String, List<String>> byWorker = new HashMap<>();
+    for (TaskRow t : tasks.values()) {
+      if (t.running()) {
+        byWorker.computeIfAbsent(t.worker(), k -> new ArrayList<>()).add(t.run() + "/" + t.task());
+      }
+    }
+    List<RunView> runViews = runs.values().stream().sorted(Comparator.comparing(RunRow::started)
+        .thenComparing(RunRow::run)).map(this::runView).toList();
+    List<WorkerView> workerViews = workers.values().stream().sorted(Comparator.comparing(WorkerRow::worker))
+        .map(w -> workerView(w, byWorker.getOrDefault(w.worker(), List.of()))).toList();
+    List<QueueView> queues = runs.values().stream().filter(r -> r.finishedAt() == 0)
+        .sorted(Comparator.comparing(RunRow::started)).map(this::queueView).toList();
+    return new State(lead, runViews, workerViews, queues, List.of(), cost, id);
+  }
+
+  /** The output tails of a task's latest attempt, from its result and its latest heartbeat. */
+  public Optional<TaskLog> log(String run, String task) {
+    return Optional.ofNullable(logs.getIfPresent(key(run, task)))
+        .or(() -> Optional.ofNullable(tasks.get(key(run, task)))
+            .map(t -> TaskLog.empty(run, task, t.epoch(), t.worker())));
+  }
+
+  /** Whether the board shows this run. */
+  public boolean knows(String run) {
+    return runs.containsKey(run);
+  }
+
+  private RunView runView(RunRow r) {
+    List<TaskView> views = new ArrayList<>();
+    for (String id : r.tasks()) {
+      Optional.ofNullable(tasks.get(key(r.run(), id))).ifPresent(t -> views.add(taskView(t)));
+    }
+    return new RunView(r.run(), r.plan(), r.target(), r.state(), r.paused(), r.started(), r.budgetUsd(), r.costUsd(),
+        views, r.orderings());
+  }
+
+  private static RunHeader header(RunRow r) {
+    return new RunHeader(r.run(), r.plan(), r.target(), r.state(), r.paused(), r.started(), r.budgetUsd(),
+        r.costUsd(), r.orderings());
+  }
+
+  private TaskEvent taskEvent(TaskRow t) {
+    return new TaskEvent(t.run(), taskView(t));
+  }
+
+  private TaskView taskView(TaskRow t) {
+    long elapsed = t.since() == 0 ? 0 : Math.max(0, (t.until() == 0 ? clock.millis() : t.until()) - t.since());
+    return new TaskView(t.task(), t.state().name(), t.attempt(), t.epoch(), t.worker(), t.phase(), elapsed,
+        t.costUsd(), t.claims(), t.after(), t.detail());
+  }
+
+  private WorkerView workerView(WorkerRow w) {
+    List<String> holding = tasks.values().stream().filter(t -> t.running() && t.worker().equals(w.worker()))
+        .map(t -> t.run() + "/" + t.task()).sorted().toList();
+    return workerView(w, holding);
+  }
+
+  private static WorkerView workerView(WorkerRow w, List<String> holding) {
+    return new WorkerView(w.worker(), w.host(), w.slots(), Math.max(0, w.slots() - holding.size()), w.capabilities(),
+        w.lastSeen(), holding);
+  }
+
+  private QueueView queueView(RunRow r) {
+    List<QueueEntry> entries = new ArrayList<>();
+    for (String id : r.tasks()) {
+      TaskRow t = tasks.get(key(r.run(), id));
+      if (t != null && queued(t.state())) {
+        entries.add(new QueueEntry(id, t.state().name()));
+      }
+    }
+    return new QueueView(r.run(), window, entries, r.evictions());
+  }
+
+  private static boolean queued(TaskState state) {
+    return state == TaskState.QUEUED || state == TaskState.LANDING;
+  }
+
+  /**
+   * A value as JSON with this process's secrets redacted, as the bus redacts what it publishes: the board holds the
+   * lead's messages as they were before they were published, and what it serves leaves the process too.
+   */
+  public static String json(Object value) {
+    try {
+      return new String(dev.lanes.protocol.Redactor.process().redactJson(Json.mapper().writeValueAsBytes(value)),
+          java.nio.charset.StandardCharsets.UTF_8);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("could not write " + value.getClass().getSimpleName() + " as JSON", e);
+    }
+  }
+
+  private static String key(String run, String task) {
+    return run + "/" + task;
+  }
+
+  private static List<String> ids(Plan plan) {
+    return plan.tasks().stream().map(Plan.Task::id).toList();
+  }
+
+  private static List<String> claims(Plan.Task task) {
+    return task.owns().stream().map(dev.lanes.protocol.Claim::text).toList();
+  }
+
+  /** Every ordering of the plan; one that {@code known} does not name was added by {@code why}. */
+  private static List<Ordering> orderings(Plan plan, Map<String, String> known, String why) {
+    List<Ordering> all = new ArrayList<>();
+    for (Plan.Task task : plan.tasks()) {
+      for (String before : task.after()) {
+        all.add(new Ordering(before, task.id(), known.getOrDefault(before + ">" + task.id(), why)));
+      }
+    }
+    return List.copyOf(all);
+  }
+
+  // ---- rows (held) and views (served) ----
+
+  private record RunRow(String run, String plan, String target, String state, Optional<String> paused,
+      String started, Optional<Double> budgetUsd, double costUsd, List<String> tasks, List<Ordering> orderings,
+      List<Eviction> evictions, long finishedAt) {
+    RunRow {
+      tasks = List.copyOf(tasks);
+      evictions = List.copyOf(evictions);
+    }
+
+    RunRow withPlan(List<String> ids, List<Ordering> next) {
+      return new RunRow(run, plan, target, state, paused, started, budgetUsd, costUsd, ids, next, evictions,
+          finishedAt);
+    }
+
+    RunRow withEvictions(List<Eviction> next) {
+      return new RunRow(run, plan, target, state, paused, started, budgetUsd, costUsd, tasks, orderings, next,
+          finishedAt);
+    }
+
+    RunRow withCost(double usd) {
+      return new RunRow(run, plan, target, state, paused, started, budgetUsd, usd, tasks, orderings, evictions,
+          finishedAt);
+    }
+
+    RunRow finished(long at) {
+      return new RunRow(run, plan, target, "finished", Optional.empty(), started, budgetUsd, costUsd, tasks,
+          orderings, evictions, at);
+    }
+  }
+
+  /** @param since when the current attempt started running (epoch millis), 0 before; {@code until} when it stopped */
+  private record TaskRow(String run, String task, TaskState state, int attempt, int epoch, String worker, String phase,
+      long since, long until, double costUsd, List<String> claims, List<String> after, String detail) {
+    String key() {
+      return Board.key(run, task);
+    }
+
+    boolean running() {
+      return (state == TaskState.RUNNING || state == TaskState.REVIEWING) && !worker.isEmpty();
+    }
+
+    TaskRow withPlan(List<String> owns, List<String> deps) {
+      return new TaskRow(run, task, state, attempt, epoch, worker, phase, since, until, costUsd, owns, deps, detail);
+    }
+
+    TaskRow withPhase(String next) {
+      return new TaskRow(run, task, state, attempt, epoch, worker, next, since, until, costUsd, claims, after, detail);
+    }
+
+    TaskRow withCost(double usd) {
+      return new TaskRow(run, task, state, attempt, epoch, worker, phase, since, until, usd, claims, after, detail);
+    }
+  }
+
+  private record WorkerRow(String worker, String host, int slots, List<String> capabilities, String lastSeen) {}
+
+  /** The whole state, as {@code /api/state} serves it; {@code eventId} is the last change it is sure to include. */
+  public record State(LeadView lead, List<RunView> runs, List<WorkerView> workers, List<QueueView> queue,
+      List<Object> inbox, CostView cost, long eventId) {
+    /** The state as JSON. */
+    public String json() {
+      return Board.json(this);
+    }
+  }
+
+  public record LeadView(String name, String since) {}
+
+  public record RunView(String run, String plan, String target, String state, Optional<String> paused,
+      String started, Optional<Double> budgetUsd, double costUsd, List<TaskView> tasks, List<Ordering> orderings) {}
+
+  /** A run without its tasks, for the change stream (each task changes on its own). */
+  public record RunHeader(String run, String plan, String target, String state, Optional<String> paused,
+      String started, Optional<Double> budgetUsd, double costUsd, List<Ordering> orderings) {}
+
+  public record TaskView(String task, String state, int attempt, int epoch, String worker, String phase,
+      long elapsedMs, double costUsd, List<String> claims, List<String> after, String detail) {}
+
+  public record TaskEvent(String run, TaskView task) {}
+
+  /** {@code after} runs only once {@code before} has landed; {@code why} says who ordered them. */
+  public record Ordering(String before, String after, String why) {}
+
+  public record WorkerView(String worker, String host, int slots, int free, List<String> capabilities,
+      String lastSeen, List<String> tasks) {}
+
+  public record QueueView(String run, int window, List<QueueEntry> entries, List<Eviction> evictions) {}
+
+  public record QueueEntry(String task, String state) {}
+
+  public record Eviction(String task, String why, String at) {}
+
+  public record CostView(double totalUsd, double today, Map<String, Double> byPlan) {
+    public CostView {
+      byPlan = Map.copyOf(byPlan);
+    }
+  }
+
+  public record Reset(String why) {}
+
+  /**
+   * A task's latest attempt as its worker reported it: the last heartbeat's phase and detail while it runs, the
+   * agent's and verify's output tails once it ended.
+   */
+  public record TaskLog(String run, String task, int epoch, String worker, String phase, String detail,
+      Optional<String> outcome, String agentTail, String verifyTail, String at) {
+    static TaskLog empty(String run, String task, int epoch, String worker) {
+      return new TaskLog(run, task, epoch, worker, "", "", Optional.empty(), "", "", "");
+    }
+
+    TaskLog beat(String nextPhase, String nextDetail, String when) {
+      return new TaskLog(run, task, epoch, worker, nextPhase, nextDetail, outcome, agentTail, verifyTail, when);
+    }
+
+    TaskLog result(TaskResult r, String when) {
+      return new TaskLog(run, task, epoch, worker, phase, r.error().orElse(detail), Optional.of(r.outcome().name()),
+          r.agentTail(), r.verifyTail(), when);
+    }
+  }
+
+  /** The lead's meters, named {@code lanes_…} in Prometheus text. */
+  private final class Meters {
+    private final AtomicIntegerArray byState = new AtomicIntegerArray(TaskState.values().length);
+    private final MeterRegistry registry;
+    final Counter attempts;
+    final Counter evictions;
+    final Counter leaseExpiries;
+    final Counter deadLettered;
+    final Counter rejected;
+    final Timer dispatch;
+
+    Meters(MeterRegistry registry) {
+      this.registry = registry;
+      for (TaskState s : TaskState.values()) {
+        Gauge.builder("lanes.tasks", byState, a -> a.get(s.ordinal())).tag("state", s.name().toLowerCase())
+            .description("Tasks of the runs shown, by state").register(registry);
+      }
+      Gauge.builder("lanes.queue.depth", tasks, m -> m.values().stream().filter(t -> queued(t.state())).count())
+          .description("Entries in the merge queues of all runs").register(registry);
+      Gauge.builder("lanes.queue.window", () -> window)
+          .description("Merge-queue entries verified at once, speculatively").register(registry);
+      Gauge.builder("lanes.workers", workers, Map::size).description("Workers that announced themselves")
+          .register(registry);
+      Gauge.builder("lanes.worker.slots.free", Board.this, b -> b.state().workers().stream()
+          .mapToInt(WorkerView::free).sum()).description("Free slots over all workers").register(registry);
+      attempts = Counter.builder("lanes.attempts").description("Attempts granted to a worker").register(registry);
+      evictions = Counter.builder("lanes.evictions").description("Tasks evicted from a merge queue")
+          .register(registry);
+      leaseExpiries = Counter.builder("lanes.lease.expiries").description("Attempts whose lease ran out")
+          .register(registry);
+      deadLettered = Counter.builder("lanes.messages.dead.lettered")
+          .description("Reports the lead set aside on the dead-letter topic").register(registry);
+      rejected = Counter.builder("lanes.messages.rejected")
+          .description("Records refused before the lead read them (unsigned, forged, malformed)").register(registry);
+      dispatch = Timer.builder("lanes.dispatch.latency").description("From a task's offer to its grant")
+          .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
+          .maximumExpectedValue(Duration.ofSeconds(30)).register(registry);
+    }
+
+    void count(TaskState state, int delta) {
+      byState.addAndGet(state.ordinal(), delta);
+    }
+
+    void cost(String plan, double usd) {
+      Counter.builder("lanes.cost.usd").tag("plan", plan).description("Dollars the agents reported, by plan")
+          .register(registry).increment(usd);
+    }
+
+    void clear() {
+      for (int i = 0; i < byState.length(); i++) {
+        byState.set(i, 0);
+      }
+    }
+  }
+}
