@@ -368,6 +368,15 @@ public final class Lead implements AutoCloseable {
         .filter(row -> row.task().equals(id)).findFirst().orElseThrow(() -> new Action.Refused(
             Action.Refused.Why.NOT_FOUND, "task: \"" + id + "\" is not a task of run " + action.run())));
     switch (action.kind()) {
+      case CANCEL_TASK:
+        RunReport.Row row = task.orElseThrow();
+        if (row.state().isFinal()) {
+          throw new Action.Refused(Action.Refused.Why.CONFLICT, "task: \"" + row.task() + "\" has already ended ("
+              + row.state() + "); only a task that has not ended is cancelled");
+        }
+        ActionTaken stopped = taken(action, "cancelled by " + action.by());
+        run.cancelTask(row.task(), "cancelled by " + action.by());
+        return stopped;
       case CANCEL_RUN:
         ActionTaken cancelled = taken(action, "cancelled by " + action.by());
         run.cancel("cancelled by " + action.by());

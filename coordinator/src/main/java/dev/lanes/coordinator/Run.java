@@ -555,6 +555,24 @@ final class Run implements MergeQueue.Listener {
     advance();
   }
 
+  /**
+   * Ends one task that has not ended: what is out for it is withdrawn and it fails, or it is skipped while it waits;
+   * the tasks that depend on it are skipped in turn, and the run goes on with the others.
+   */
+  void cancelTask(String task, String reason) {
+    Slot slot = tasks.get(task);
+    if (slot == null || slot.state.isFinal()) {
+      return;
+    }
+    if (slot.state == TaskState.WAITING) {
+      update(slot, TaskState.SKIPPED, "cancelled: " + reason);
+    } else {
+      withdraw(slot, reason);
+      update(slot, TaskState.FAILED, "cancelled: " + reason);
+    }
+    advance();
+  }
+
   /** Takes back whatever is out for the task: its offer or grant, or its place in the merge queue. */
   void withdraw(Slot slot, String reason) {
     if (slot.granted()) {

@@ -8,6 +8,7 @@ import dev.lanes.bus.EmbeddedBroker;
 import dev.lanes.bus.KafkaBus;
 import dev.lanes.coordinator.Board;
 import dev.lanes.coordinator.Lead;
+import dev.lanes.coordinator.RunReport;
 import dev.lanes.protocol.ActionTaken;
 import dev.lanes.protocol.ClaimGranted;
 import dev.lanes.protocol.ClaimRequested;
@@ -16,6 +17,9 @@ import dev.lanes.protocol.Json;
 import dev.lanes.protocol.Message;
 import dev.lanes.protocol.PlanParser;
 import dev.lanes.protocol.RunFinished;
+import dev.lanes.protocol.TaskCancelled;
+import dev.lanes.protocol.TaskState;
+import dev.lanes.protocol.TaskUpdate;
 import dev.lanes.protocol.TaskOffered;
 import dev.lanes.protocol.Topics;
 import dev.lanes.protocol.WorkerStatus;
@@ -289,6 +293,30 @@ class HttpServerIT {
     assertError(request("POST", "/api/runs/" + run.id() + "/cancel", auth(), ""), 409, "run: \"" + run.id()
         + "\" has finished");
     assertThat(json(get("/api/state")).path("runs").get(0).path("state").asText()).isEqualTo("finished");
+  }
+
+  @Test
+  void cancelTask_withdrawsTheAttemptFromItsWorker_skipsItsDependents_andIsRefusedOnceItEnded() throws Exception {
+    Lead.RunHandle run = submitWithWorker();
+    TaskOffered core = grant(run, "core", "w1");
+    HttpResponse<String> cancelled = request("POST", "/api/runs/" + run.id() + "/tasks/core/cancel", auth(), "{}");
+    assertThat(cancelled.statusCode()).as(cancelled.body()).isEqualTo(200);
+    ActionTaken taken = await(ActionTaken.class, a -> a.run().equals(run.id()));
+    assertThat(taken.action()).isEqualTo("cancel-task");
+    assertThat(taken.task()).contains("core");
+    assertThat(taken.by()).isEqualTo("http");
+    TaskCancelled withdrawn = await(TaskCancelled.class, c -> c.task().equals("core"));
+    assertThat(withdrawn.epoch()).isEqualTo(core.epoch());
+    RunFinished finished = await(RunFinished.class, f -> f.run().equals(run.id()));
+    assertThat(finished.landed()).isEmpty();
+    RunReport report = run.done().get(30, TimeUnit.SECONDS);
+    assertThat(report.tasks()).extracting(RunReport.Row::task, RunReport.Row::state).containsExactly(
+        org.assertj.core.groups.Tuple.tuple("core", TaskState.FAILED),
+        org.assertj.core.groups.Tuple.tuple("docs", TaskState.SKIPPED));
+    assertThat(report.tasks().get(0).detail()).isEqualTo("cancelled: cancelled by http");
+    // The action comes before its effect in the log.
+    assertThat(seen.indexOf(taken)).isLessThan(seen.indexOf(seen.stream().filter(m -> m instanceof TaskUpdate u
+        && u.task().equals("core") && u.state() == TaskState.FAILED).findFirst().orElseThrow()));
   }
 
   @Test
