@@ -22,6 +22,8 @@ import dev.lanes.protocol.TaskOffered;
 import dev.lanes.protocol.TaskResult;
 import dev.lanes.protocol.TaskUpdate;
 import dev.lanes.protocol.Topics;
+import dev.lanes.protocol.UsageRecorded;
+import dev.lanes.protocol.RunBudget;
 import dev.lanes.protocol.WorkerEnrolled;
 import dev.lanes.protocol.WorkerStatus;
 import java.nio.charset.StandardCharsets;
@@ -344,7 +346,8 @@ public final class Envelope {
         || message instanceof LeadOnline || message instanceof RunStarted || message instanceof TaskUpdate
         || message instanceof RunFinished || message instanceof PlanRejected || message instanceof PlanRevised
         || message instanceof WorkerEnrolled || message instanceof EnrolmentRefused
-        || message instanceof LeadServing || message instanceof ActionTaken) {
+        || message instanceof LeadServing || message instanceof ActionTaken || message instanceof UsageRecorded
+        || message instanceof RunBudget || message instanceof dev.lanes.protocol.ActionRefused) {
       return MessageKeys.LEAD;
     } else if (message instanceof ClaimRequested c) {
       return MessageKeys.WORKER + c.worker();
@@ -358,7 +361,7 @@ public final class Envelope {
       return MessageKeys.WORKER + e.worker();
     } else if (message instanceof Finding f) {
       return f.fromLead() ? MessageKeys.LEAD : MessageKeys.WORKER + f.worker();
-    } else if (message instanceof PlanSubmitted) {
+    } else if (message instanceof PlanSubmitted || message instanceof dev.lanes.protocol.BudgetRequested) {
       return MessageKeys.SUBMIT;
     }
     throw new IllegalArgumentException("no sender for message type " + message.getClass().getName());

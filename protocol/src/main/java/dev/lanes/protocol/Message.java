@@ -31,11 +31,16 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
   @JsonSubTypes.Type(value = EnrolmentRefused.class, name = "enrolment-refused"),
   @JsonSubTypes.Type(value = LeadServing.class, name = "lead-serving"),
   @JsonSubTypes.Type(value = ActionTaken.class, name = "action-taken"),
+  @JsonSubTypes.Type(value = UsageRecorded.class, name = "usage-recorded"),
+  @JsonSubTypes.Type(value = RunBudget.class, name = "run-budget"),
+  @JsonSubTypes.Type(value = BudgetRequested.class, name = "budget-requested"),
+  @JsonSubTypes.Type(value = ActionRefused.class, name = "action-refused"),
 })
 public sealed interface Message
     permits WorkerStatus, TaskOffered, ClaimRequested, ClaimGranted, Heartbeat, TaskResult, Finding, RunStarted,
         TaskUpdate, RunFinished, TaskCancelled, LeadOnline, PlanSubmitted, PlanRejected, PlanRevised,
-        EnrolmentRequested, WorkerEnrolled, EnrolmentRefused, LeadServing, ActionTaken {
+        EnrolmentRequested, WorkerEnrolled, EnrolmentRefused, LeadServing, ActionTaken, UsageRecorded, RunBudget,
+        BudgetRequested, ActionRefused {
 
   /**
    * The record key on the bus. Messages about one task share a key so that they stay in order; worker messages

@@ -14,24 +14,60 @@ import java.util.Optional;
  * @param verify the plan's verify command: the merge queue runs it on the merged tree before the target moves
  * @param leadAgent a command the lead asks, with the plan's state and new findings, for a plan delta; absent: the lead
  *     re-plans by its built-in rules only
+ * @param budget what the whole run may spend on its agents ({@code budget-usd}, {@code budget-stop}); absent: no
+ *     budget of its own
  */
 public record Plan(String name, Optional<String> base, String target, List<Task> tasks,
     @JsonInclude(JsonInclude.Include.NON_ABSENT) Optional<String> verify,
-    @JsonInclude(JsonInclude.Include.NON_ABSENT) Optional<AgentSpec> leadAgent) {
+    @JsonInclude(JsonInclude.Include.NON_ABSENT) Optional<AgentSpec> leadAgent,
+    @JsonInclude(JsonInclude.Include.NON_ABSENT) Optional<Budget> budget) {
   public Plan {
     tasks = List.copyOf(tasks);
     verify = verify == null ? Optional.empty() : verify; // absent in plans recorded before it was added
     leadAgent = leadAgent == null ? Optional.empty() : leadAgent;
+    budget = budget == null ? Optional.empty() : budget;
   }
 
-  /** A plan without a plan-wide verify command or lead agent. */
+  /** A plan without a budget. */
+  public Plan(String name, Optional<String> base, String target, List<Task> tasks, Optional<String> verify,
+      Optional<AgentSpec> leadAgent) {
+    this(name, base, target, tasks, verify, leadAgent, Optional.empty());
+  }
+
+  /** A plan without a plan-wide verify command, lead agent or budget. */
   public Plan(String name, Optional<String> base, String target, List<Task> tasks) {
     this(name, base, target, tasks, Optional.empty(), Optional.empty());
   }
 
   /** The same plan with other tasks: how the lead re-plans, never in place. */
   public Plan withTasks(List<Task> next) {
-    return new Plan(name, base, target, next, verify, leadAgent);
+    return new Plan(name, base, target, next, verify, leadAgent, budget);
+  }
+
+  /** The same plan with another budget. */
+  public Plan withBudget(Optional<Budget> next) {
+    return new Plan(name, base, target, tasks, verify, leadAgent, next);
+  }
+
+  /**
+   * What a run may spend on its agents, all its attempts together, and what happens when it has: the lead starts no
+   * new attempt and pauses the run until the budget is raised.
+   *
+   * @param usd the budget in US dollars, to the millionth
+   * @param stop what becomes of attempts still running when the budget is reached
+   */
+  public record Budget(java.math.BigDecimal usd, Stop stop) {
+    public Budget {
+      usd = Usd.exact(usd);
+    }
+
+    /** {@code budget-stop:} in a plan file. */
+    public enum Stop {
+      /** Running attempts finish, within their own per-task budget; their work still lands. */
+      @com.fasterxml.jackson.annotation.JsonProperty("finish") FINISH,
+      /** Running attempts are cancelled at once; their workers keep their worktrees for a person. */
+      @com.fasterxml.jackson.annotation.JsonProperty("now") NOW
+    }
   }
 
   public Optional<Task> task(String id) {

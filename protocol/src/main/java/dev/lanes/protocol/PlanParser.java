@@ -35,7 +35,8 @@ public final class PlanParser {
    */
   public static final int MAX_PROMPT = 64 * 1024;
   public static final int MAX_CLAIMS = 64;
-  private static final Set<String> PLAN_KEYS = Set.of("name", "base", "target", "agent", "verify", "review", "review-agent", "lead-agent", "tasks");
+  private static final Set<String> PLAN_KEYS = Set.of("name", "base", "target", "agent", "verify", "review", "review-agent", "lead-agent", "tasks",
+      "budget-usd", "budget-stop");
   private static final Set<String> TASK_KEYS =
       Set.of("id", "title", "prompt", "owns", "after", "requires", "verify", "agent", "review");
   private static final Set<String> AGENT_KEYS = Set.of("command", "claude", "timeout", "env");
@@ -274,7 +275,37 @@ public final class PlanParser {
       leadAgent = leadAgent.map(a -> a.withEnv(List.of()));
     }
     List<Plan.Task> tasks = tasks(root.get("tasks"), new Defaults(agent, verify, review, reviewAgent));
-    return new Plan(name, base, target, tasks, verify, leadAgent);
+    return new Plan(name, base, target, tasks, verify, leadAgent, budget(root));
+  }
+
+  /** The run's budget: {@code budget-usd} (an amount of dollars) and {@code budget-stop} ({@code finish}, {@code now}). */
+  private Optional<Plan.Budget> budget(JsonNode root) {
+    JsonNode usd = root.get("budget-usd");
+    JsonNode stop = root.get("budget-stop");
+    Plan.Budget.Stop how = Plan.Budget.Stop.FINISH;
+    if (stop != null && !stop.isNull()) {
+      if (stop.isTextual() && stop.asText().equals("finish") || stop.isTextual() && stop.asText().equals("now")) {
+        how = stop.asText().equals("now") ? Plan.Budget.Stop.NOW : Plan.Budget.Stop.FINISH;
+      } else {
+        problem("budget-stop", describe(stop) + " is not finish (running attempts finish) or now (they are"
+            + " cancelled and kept)");
+      }
+      if (usd == null || usd.isNull()) {
+        problem("budget-stop", "given without budget-usd: it says what happens when the budget is reached");
+      }
+    }
+    if (usd == null || usd.isNull()) {
+      return Optional.empty();
+    }
+    if (!usd.isNumber() || usd.isFloatingPointNumber() && !Double.isFinite(usd.asDouble())) {
+      problem("budget-usd", describe(usd) + " is not an amount of dollars (such as 25 or 2.50)");
+      return Optional.empty();
+    }
+    // In its shortest decimal form: 0.1 is 0.1, not the double nearest to it.
+    java.math.BigDecimal amount = usd.decimalValue();
+    Optional<String> wrong = Usd.budgetProblem("budget-usd", amount);
+    wrong.ifPresent(p -> problems.add(p));
+    return wrong.isPresent() ? Optional.empty() : Optional.of(new Plan.Budget(amount, how));
   }
 
   /** What a task takes from the plan unless it says otherwise. */
@@ -380,6 +411,8 @@ public final class PlanParser {
         why -> once("base", quote(base) + " is not a valid branch, tag or commit name: it " + why)));
     plan.verify().filter(String::isBlank).ifPresent(v -> once("verify", "expected a non-empty string, got " + kind(v)));
     plan.leadAgent().ifPresent(a -> agentRules("lead-agent", "", a));
+    plan.budget().flatMap(b -> Usd.budgetProblem("budget-usd", b.usd())).ifPresent(p -> once("budget-usd", p
+        .substring("budget-usd: ".length())));
     Map<String, Integer> first = new HashMap<>();
     List<Plan.Task> unique = new ArrayList<>();
     for (int i = 0; i < plan.tasks().size(); i++) {

@@ -43,7 +43,8 @@ public final class Topics {
         || message instanceof TaskResult
         || message instanceof Finding
         || message instanceof PlanSubmitted
-        || message instanceof EnrolmentRequested) {
+        || message instanceof EnrolmentRequested
+        || message instanceof BudgetRequested) {
       return REPORTS;
     } else if (message instanceof RunStarted
         || message instanceof TaskUpdate
@@ -52,7 +53,10 @@ public final class Topics {
         || message instanceof PlanRevised
         || message instanceof WorkerEnrolled
         || message instanceof LeadServing
-        || message instanceof ActionTaken) {
+        || message instanceof ActionTaken
+        || message instanceof UsageRecorded
+        || message instanceof RunBudget
+        || message instanceof ActionRefused) {
       return EVENTS;
     }
     throw new IllegalArgumentException("no topic for message type " + message.getClass().getName());

@@ -74,7 +74,8 @@ class MessageGoldenTest {
             "Tests run: 31, Failures: 0, Errors: 0, Skipped: 0",
             187_342,
             Optional.empty(),
-            Optional.of(new AgentUsage(0.4172, 23, "8f1c2d3e-4b5a-4c6d-9e8f-0a1b2c3d4e5f", "success", false))),
+            Optional.of(new AgentUsage(0.4172, 23, "8f1c2d3e-4b5a-4c6d-9e8f-0a1b2c3d4e5f", "success", false,
+                Optional.of(183_220L), Optional.of(4_812L), Optional.of("claude-sonnet-4-5-20250929")))),
         "finding",
         new Finding(
             RUN,
@@ -116,6 +117,16 @@ class MessageGoldenTest {
     samples.put("lead-serving", new LeadServing("lead-4711-9f3a", "build-01.lan", "2026-12-03T02:40:00Z"));
     samples.put("action-taken", new ActionTaken("5c1f9a20", RUN, Optional.of("core"), "answer", "http",
         "Keep the old name as a deprecated alias.", "2026-12-03T09:12:44Z"));
+    samples.put("usage-recorded", new UsageRecorded(RUN, "rename-account-id", "core", 3, 2, WORKER,
+        "claude-sonnet-4-5-20250929", new java.math.BigDecimal("0.4172"), 183_220, 4_812, 23, false,
+        "2026-12-03T09:12:44Z"));
+    samples.put("run-budget", new RunBudget(RUN, Optional.of(new java.math.BigDecimal("5.00")),
+        new java.math.BigDecimal("5.2172"), Optional.of(RunBudget.BUDGET), "spent $5.2172 of the run's budget of $5.00;"
+        + " no new attempt starts until it is raised", "lead", Optional.empty(), "2026-12-03T09:12:44Z"));
+    samples.put("budget-requested", new BudgetRequested("budget-9f3a1c2e", RUN, new java.math.BigDecimal("8.50"),
+        "alice@build-01"));
+    samples.put("action-refused", new ActionRefused("budget-9f3a1c2e", RUN, "raise-budget", "usd: 5.00 must be more"
+        + " than the $5.2172 already spent"));
     return samples;
   }
 
@@ -158,6 +169,16 @@ class MessageGoldenTest {
             BASE,
             TaskRef.branch(RUN, "api", 2),
             Optional.empty()),
+        "run-started-budget",
+        new RunStarted(RUN, "docs", "lanes/docs", BASE, List.of("readme"), Optional.of(new Plan("docs",
+            Optional.empty(), "lanes/docs", List.of(new Plan.Task("readme", "readme", "Fix the README.",
+                List.of(Claim.parse("README.md")), List.of(), List.of(), new AgentSpec(List.of("sh", "-c", "true"),
+                60_000), Optional.empty())), Optional.empty(), Optional.empty(), Optional.of(new Plan.Budget(
+                new java.math.BigDecimal("12.5"), Plan.Budget.Stop.NOW)))), Optional.empty(), Optional.empty()),
+        "run-budget-resumed",
+        new RunBudget(RUN, Optional.of(new java.math.BigDecimal("8.5")), new java.math.BigDecimal("5.2172"),
+            Optional.empty(), "budget raised to $8.50 by alice@build-01; the run resumes", "alice@build-01",
+            Optional.of("budget-9f3a1c2e"), "2026-12-03T09:20:01Z"),
         "task-offered-claude-defaults",
         new TaskOffered(RUN, "rename-account-id", "docs", 1, "docs", "Update the docs.\n", List.of("docs/"),
             List.of(), AgentSpec.claude(ClaudeAgent.defaults(), 600_000), Optional.empty(), BASE,

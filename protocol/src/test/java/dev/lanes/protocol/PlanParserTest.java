@@ -332,7 +332,8 @@ class PlanParserTest {
         plan("owner: alice\n", task("a", "owns: [a/]")),
         "owner",
         "unknown key",
-        "known keys here are agent, base, lead-agent, name, review, review-agent, target, tasks, verify");
+        "known keys here are agent, base, budget-stop, budget-usd, lead-agent, name, review, review-agent, target, tasks,"
+            + " verify");
   }
 
   @Test
@@ -689,6 +690,39 @@ class PlanParserTest {
   void parse_claudeBudgetMustBePositive(String value, String shown) {
     assertOnlyProblem(claudePlan("budget-usd: " + value), "tasks[0].agent.claude.budget-usd", shown,
         "greater than zero");
+  }
+
+  @Test
+  void parse_runBudgetIsKeptToTheMillionthAsWrittenAndStopsAtFinishByDefault() {
+    Plan plan = PlanParser.parse(plan("budget-usd: 0.1\n", task("a", "owns: [a/]")), SOURCE);
+    assertThat(plan.budget()).contains(new Plan.Budget(new java.math.BigDecimal("0.1"), Plan.Budget.Stop.FINISH));
+    assertThat(plan.budget().get().usd().toPlainString()).isEqualTo("0.100000");
+    assertThat(PlanParser.parse(plan("budget-usd: 25\nbudget-stop: now\n", task("a", "owns: [a/]")), SOURCE)
+        .budget()).contains(new Plan.Budget(new java.math.BigDecimal("25"), Plan.Budget.Stop.NOW));
+    assertThat(PlanParser.parse(plan("", task("a", "owns: [a/]")), SOURCE).budget()).isEmpty();
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {"0|0", "-2|-2", "1000001|1000001", "1.0e+400|Infinity", "2.0000001|2.0000001",
+      "lots|\"lots\"", "[1]|a list"})
+  void parse_runBudgetMustBeAPositiveAmountOfAtMostAMillionDollars(String value, String shown) {
+    assertOnlyProblem(plan("budget-usd: " + value + "\n", task("a", "owns: [a/]")), "budget-usd", shown);
+  }
+
+  @Test
+  void parse_runBudgetStopIsFinishOrNowAndNeedsABudget() {
+    assertOnlyProblem(plan("budget-usd: 5\nbudget-stop: later\n", task("a", "owns: [a/]")), "budget-stop",
+        "\"later\"", "finish", "now");
+    assertOnlyProblem(plan("budget-stop: now\n", task("a", "owns: [a/]")), "budget-stop", "without budget-usd");
+  }
+
+  @Test
+  void check_refusesABudgetFromTheWireThatNoFileCouldHold() {
+    Plan plan = PlanParser.parse(plan("", task("a", "owns: [a/]")), SOURCE)
+        .withBudget(Optional.of(new Plan.Budget(new java.math.BigDecimal("-5"), Plan.Budget.Stop.FINISH)));
+    assertThatThrownBy(() -> PlanParser.check(plan)).isInstanceOfSatisfying(PlanException.class,
+        e -> assertThat(e.problems()).containsExactly("budget-usd: -5.000000 is not a budget: an amount of dollars"
+            + " greater than zero and at most 1000000, to the millionth (such as 2.50)"));
   }
 
   @Test

@@ -50,6 +50,10 @@ final class ClaudeStream {
   private String sessionId = "";
   private String model = "";
   private final Map<String, Double> costs = new HashMap<>();
+  /** Each message's input and output tokens, as its largest report said, to count them once like its cost. */
+  private final Map<String, long[]> tokens = new HashMap<>();
+  private long inputTokens;
+  private long outputTokens;
   private final Set<String> messages = new HashSet<>();
   private double estimate;
   private int anonymous;
@@ -73,7 +77,7 @@ final class ClaudeStream {
    * @param costUsd {@code total_cost_usd}, else {@code cost_usd} as older versions called it
    */
   record Result(String subtype, boolean isError, long durationMs, int turns, String sessionId,
-      Optional<Double> costUsd, String text) {}
+      Optional<Double> costUsd, String text, Optional<long[]> tokens) {}
 
   /** Reads one line; returns what the agent is doing when the line says so. */
   synchronized Optional<String> accept(String line) {
@@ -141,16 +145,33 @@ final class ClaudeStream {
           tokens(usage, "cache_creation_input_tokens"), tokens(usage, "cache_read_input_tokens"));
       // Later events of one message repeat (or complete) its usage: the largest figure counts, once.
       double before = costs.getOrDefault(id, 0.0);
+      long in = input(usage);
+      long out = tokens(usage, "output_tokens");
       if (!remembered) {
         estimate += cost;
-      } else if (cost > before) {
-        costs.put(id, cost);
-        estimate += cost - before;
+        inputTokens += in;
+        outputTokens += out;
+      } else {
+        if (cost > before) {
+          costs.put(id, cost);
+          estimate += cost - before;
+        }
+        long[] counted = tokens.computeIfAbsent(id, k -> new long[2]);
+        inputTokens += Math.max(0, in - counted[0]);
+        outputTokens += Math.max(0, out - counted[1]);
+        counted[0] = Math.max(counted[0], in);
+        counted[1] = Math.max(counted[1], out);
       }
     }
     Optional<String> doing = describe(message.path("content"));
     doing.ifPresent(this::note);
     return doing;
+  }
+
+  /** Every input token the model read: uncached, written to the cache and read from it. */
+  private static long input(JsonNode usage) {
+    return tokens(usage, "input_tokens") + tokens(usage, "cache_creation_input_tokens")
+        + tokens(usage, "cache_read_input_tokens");
   }
 
   private static long tokens(JsonNode usage, String field) {
@@ -237,7 +258,10 @@ final class ClaudeStream {
         turns.isIntegralNumber() && turns.canConvertToInt() ? turns.asInt() : -1,
         text(event, "session_id").orElse(""),
         number(event, "total_cost_usd").or(() -> number(event, "cost_usd")),
-        event.path("result").asText(""));
+        event.path("result").asText(""),
+        // The whole session's tokens, by the agent's own count; else those of its messages are added up.
+        event.path("usage").isObject() ? Optional.of(new long[] {input(event.path("usage")),
+            tokens(event.path("usage"), "output_tokens")}) : Optional.empty());
   }
 
   /** The cost the agent reported in its result, once it has printed one. */
@@ -273,13 +297,20 @@ final class ClaudeStream {
     return messages.size() + forgotten;
   }
 
-  /** The agent's figures when it printed a result, else the estimate and the turns counted. */
+  /**
+   * The agent's figures when it printed a result, else the estimate and the turns counted; the tokens its result
+   * counted, else those of its messages; the model its {@code init} event named.
+   */
   synchronized AgentUsage usage() {
+    Optional<String> named = model.isEmpty() ? Optional.empty() : Optional.of(model);
     if (result == null) {
-      return new AgentUsage(round(estimate), turns(), sessionId, AgentUsage.UNFINISHED, true);
+      return new AgentUsage(round(estimate), turns(), sessionId, AgentUsage.UNFINISHED, true,
+          Optional.of(inputTokens), Optional.of(outputTokens), named);
     }
+    long[] counted = result.tokens().orElse(new long[] {inputTokens, outputTokens});
     return new AgentUsage(round(result.costUsd().orElse(estimate)), result.turns() >= 0 ? result.turns() : turns(),
-        result.sessionId().isEmpty() ? sessionId : result.sessionId(), result.subtype(), result.isError());
+        result.sessionId().isEmpty() ? sessionId : result.sessionId(), result.subtype(), result.isError(),
+        Optional.of(counted[0]), Optional.of(counted[1]), named);
   }
 
   /**

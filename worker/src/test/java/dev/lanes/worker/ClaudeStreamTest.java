@@ -51,6 +51,11 @@ class ClaudeStreamTest {
       "result":"Renamed 3 fields.\\nAll tests pass.","session_id":"%s","total_cost_usd":0.0731,\
       "usage":{"input_tokens":40,"output_tokens":900}}""".formatted(SESSION);
 
+  /** Usage without its token counts and model, which the tests below that are about them check. */
+  static AgentUsage costAndTurns(AgentUsage usage) {
+    return new AgentUsage(usage.costUsd(), usage.turns(), usage.sessionId(), usage.subtype(), usage.isError());
+  }
+
   private List<Optional<String>> feed(String... lines) {
     return Stream.of(lines).map(stream::accept).toList();
   }
@@ -82,7 +87,7 @@ class ClaudeStreamTest {
       assertThat(r.isError()).isTrue();
     });
     assertThat(stream.failure(1)).contains("agent reported an error after 1 turn: Not logged in · Please run /login");
-    assertThat(stream.usage()).isEqualTo(
+    assertThat(costAndTurns(stream.usage())).isEqualTo(
         new AgentUsage(0, 1, "e9794e5f-6ed3-4a7a-af04-1c0099ca2e8f", "success", true));
   }
 
@@ -92,7 +97,7 @@ class ClaudeStreamTest {
         10, 20, 0, 0), SUCCESS);
 
     assertThat(stream.failure(0)).isEmpty();
-    assertThat(stream.usage()).isEqualTo(new AgentUsage(0.0731, 4, SESSION, "success", false));
+    assertThat(costAndTurns(stream.usage())).isEqualTo(new AgentUsage(0.0731, 4, SESSION, "success", false));
     assertThat(stream.reportedCost()).contains(0.0731);
   }
 
@@ -163,7 +168,7 @@ class ClaudeStreamTest {
         Optional.of("tool"), Optional.of("Hi"), Optional.empty(), Optional.empty());
     assertThat(stream.malformed()).isZero();
     assertThat(stream.failure(0)).as("a result without a subtype that is no error").isEmpty();
-    assertThat(stream.usage()).as("the estimate and the assistant messages counted stand in")
+    assertThat(costAndTurns(stream.usage())).as("the estimate and the assistant messages counted stand in")
         .isEqualTo(new AgentUsage(0, 4, "", "unknown", false));
   }
 
@@ -200,7 +205,8 @@ class ClaudeStreamTest {
     assertThat(stream.result()).isEmpty();
     assertThat(stream.failure(0)).contains("agent stream: 5 malformed lines; no result event (exit 0); the first "
         + "malformed line: Loading configuration...");
-    assertThat(stream.usage()).isEqualTo(new AgentUsage(0, 0, SESSION, AgentUsage.UNFINISHED, true));
+    assertThat(costAndTurns(stream.usage()))
+        .isEqualTo(new AgentUsage(0, 0, SESSION, AgentUsage.UNFINISHED, true));
     assertThat(stream.tail()).contains("! Loading configuration...", "! [1, 2, 3]", "no result event");
   }
 
@@ -233,7 +239,7 @@ class ClaudeStreamTest {
         + "\"total_cost_usd\":0.4}").formatted(subtype, isError, turns, text == null ? "" : text));
 
     assertThat(stream.failure(0)).contains(expected);
-    assertThat(stream.usage()).isEqualTo(new AgentUsage(0.4, turns, SESSION, subtype, isError));
+    assertThat(costAndTurns(stream.usage())).isEqualTo(new AgentUsage(0.4, turns, SESSION, subtype, isError));
   }
 
   @Test
@@ -246,6 +252,35 @@ class ClaudeStreamTest {
 
     assertThat(stream.estimatedCost()).isCloseTo(3.0 + 1.5, within(1e-9));
     assertThat(stream.turns()).isEqualTo(2);
+  }
+
+  @Test
+  void tokensAndModelAreTheResultsCountAndTheInitsModel() {
+    feed(INIT, assistant("m1", text("x"), 10, 20, 0, 0), SUCCESS);
+
+    assertThat(stream.usage().inputTokens()).contains(40L);
+    assertThat(stream.usage().outputTokens()).contains(900L);
+    assertThat(stream.usage().model()).contains("claude-sonnet-4-5-20250929");
+  }
+
+  @Test
+  void withoutAResultTokensAreEachMessagesLargestCountWithItsCacheCountedOnce() {
+    feed(INIT,
+        assistant("m1", text("Let me edit."), 100, 5, 1_000, 2_000),
+        assistant("m1", toolUse("Edit", "{\"file_path\":\"a\"}"), 100, 50, 1_000, 2_000),
+        assistant("m2", text("Done."), 7, 9, 0, 0));
+
+    assertThat(stream.usage().inputTokens()).contains(100L + 1_000 + 2_000 + 7);
+    assertThat(stream.usage().outputTokens()).contains(50L + 9);
+    assertThat(stream.usage().model()).contains("claude-sonnet-4-5-20250929");
+  }
+
+  @Test
+  void noModelIsAbsentNotEmpty() {
+    feed("{\"type\":\"result\",\"subtype\":\"success\",\"total_cost_usd\":0.5}");
+
+    assertThat(stream.usage().model()).isEmpty();
+    assertThat(stream.usage().inputTokens()).contains(0L);
   }
 
   @Test
