@@ -657,6 +657,16 @@ public final class Lead implements AutoCloseable {
         r.onHeartbeat(h);
       });
     } else if (message instanceof TaskResult t) {
+      Optional<String> unbelievable = t.usage().flatMap(dev.lanes.protocol.AgentUsage::problem);
+      if (unbelievable.isPresent()) {
+        // What a worker says it spent enters the ledger and every budget read from it: a report no attempt could
+        // make is refused whole, and the attempt ends as one that never reported (its lease runs out).
+        String why = "refused the result of attempt " + t.epoch() + " of task " + t.task() + " from " + t.worker()
+            + ": " + unbelievable.get();
+        LOG.warn("{}", why);
+        deadLetter(t, why);
+        return;
+      }
       run(t.run()).ifPresentOrElse(r -> r.onResult(t).ifPresentOrElse(why -> deadLetter(t, why),
           () -> board.accepted(t)), () -> late(t, "rejected the result of attempt " + t.epoch()
           + " of task " + t.task() + " from " + t.worker()));

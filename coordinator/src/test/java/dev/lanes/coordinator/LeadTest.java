@@ -768,6 +768,34 @@ class LeadTest {
     awaitUpdate("core", TaskState.LANDED, 1);
   }
 
+  @Test
+  void aResultReportingACostNoAttemptCouldHaveIsRefusedWholeAndChangesNothing() {
+    Lead.RunHandle run = lead.submit(plan("- {id: core, prompt: p, owns: [core/]}"));
+    TaskOffered core = grant(run, "core", "w1");
+    String commit = repo.commitOnto(core.baseCommit(), core.branch(), Map.of("core/file.txt", "core\n"));
+    TaskResult honest = passed(core, "w1", commit);
+    for (double cost : new double[] {-0.5, Double.NaN, 1e9}) {
+      bus.publish(withCost(honest, cost));
+    }
+    barrier(core, "w1");
+
+    assertThat(bus.deadLetters()).hasSize(3).allSatisfy(d -> assertThat(d).contains(
+        "refused the result of attempt 1 of task core from w1: usage.costUsd: ", "is not an amount of dollars"));
+    assertThat(bus.deadLetters().get(0)).contains("usage.costUsd: -0.5 is not");
+    assertThat(row(run, "core").state()).isEqualTo(TaskState.RUNNING);
+
+    bus.publish(withCost(honest, 0.35));
+    assertThat(events.awaitFirst(RunFinished.class, f -> f.run().equals(run.id())).landed()).containsExactly("core");
+  }
+
+  private static TaskResult withCost(TaskResult r, double usd) {
+    return new TaskResult(r.run(), r.task(), r.epoch(), r.worker(), r.outcome(), r.branch(), r.commit(),
+        r.changedFiles(), r.agentExit(), r.verifyExit(), r.agentTail(), r.verifyTail(), r.durationMs(), r.error(),
+        Optional.of(new dev.lanes.protocol.AgentUsage(usd, 3, "s-1", "success", false, Optional.of(1000L),
+            Optional.of(100L), Optional.of("claude-sonnet-4-5"))));
+  }
+
+
   private void restartLead(Lead.Settings settings) {
     lead.close();
     lead = Lead.start(bus, repo.dir(), Clock.systemUTC(), settings);

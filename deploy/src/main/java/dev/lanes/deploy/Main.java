@@ -24,7 +24,8 @@ import picocli.CommandLine.Command;
           + " 1 when the work failed or Kafka did not answer, and 2 for bad input or usage."
     },
     subcommands = {RunCommand.class, CheckCommand.class, DemoCommand.class, BrokerCommand.class,
-        CoordinatorCommand.class, WorkerCommand.class, SubmitCommand.class, StatusCommand.class, CredentialsCommand.class,
+        CoordinatorCommand.class, WorkerCommand.class, SubmitCommand.class, StatusCommand.class, CostCommand.class,
+        CredentialsCommand.class,
         BenchCommand.class, GcCommand.class, HelpCommand.class})
 public final class Main implements Runnable {
   static final int OK = 0;

@@ -34,7 +34,7 @@ class HelpTest {
    * a bare number of seconds would each be a second voice.
    */
   private static final Set<String> PLACEHOLDERS = Set.of("DIR", "FILE", "PLAN", "ID", "HOST", "PORT", "HOST:PORT",
-      "URL", "N", "NAME", "CAP", "LEG", "DURATION", "RUN/TASK/eN", "COMMAND");
+      "URL", "N", "NAME", "CAP", "LEG", "DURATION", "RUN/TASK/eN", "COMMAND", "RUN", "USD", "GROUP");
   /**
    * The one option whose placeholder differs between commands, for a reason: a worker fetches from {@code --repo} (a
    * URL, a plain path counting as one), the lead and {@code lanes run} work in it (a directory of this machine).

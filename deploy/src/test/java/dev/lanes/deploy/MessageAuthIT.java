@@ -13,7 +13,9 @@ import dev.lanes.bus.KafkaBus;
 import dev.lanes.bus.MessageKeys;
 import dev.lanes.coordinator.Lead;
 import dev.lanes.coordinator.RunReport;
+import dev.lanes.protocol.ActionRefused;
 import dev.lanes.protocol.AgentSpec;
+import dev.lanes.protocol.BudgetRequested;
 import dev.lanes.protocol.Claim;
 import dev.lanes.protocol.ClaimGranted;
 import dev.lanes.protocol.ClaimRequested;
@@ -29,6 +31,7 @@ import dev.lanes.protocol.Plan;
 import dev.lanes.protocol.PlanRejected;
 import dev.lanes.protocol.PlanRevised;
 import dev.lanes.protocol.PlanSubmitted;
+import dev.lanes.protocol.RunBudget;
 import dev.lanes.protocol.RunFinished;
 import dev.lanes.protocol.RunStarted;
 import dev.lanes.protocol.TaskCancelled;
@@ -37,6 +40,7 @@ import dev.lanes.protocol.TaskRef;
 import dev.lanes.protocol.TaskResult;
 import dev.lanes.protocol.TaskState;
 import dev.lanes.protocol.TaskUpdate;
+import dev.lanes.protocol.UsageRecorded;
 import dev.lanes.protocol.Topics;
 import dev.lanes.protocol.WorkerEnrolled;
 import dev.lanes.protocol.WorkerStatus;
@@ -335,7 +339,13 @@ class MessageAuthIT {
         new WorkerEnrolled("w9-forged", SOME_KEY, false),
         new LeadServing("forged-lead", "forged", "2026-12-03T00:00:00Z"),
         new EnrolmentRefused("w1", keys("worker").withWorkerKey("w1", dir.resolve("w1")).workerPublicKey("w1")
-            .orElseThrow(), "forged"));
+            .orElseThrow(), "forged"),
+        new UsageRecorded(run, "forged", "t", 1, 1, "w1", "forged", java.math.BigDecimal.ONE, 1, 1, 1, false,
+            "2026-12-03T00:00:00Z"),
+        new RunBudget(run, Optional.empty(), java.math.BigDecimal.ZERO, Optional.of(RunBudget.BUDGET), "forged",
+            "lead", Optional.empty(), "2026-12-03T00:00:00Z"),
+        new BudgetRequested("forged-budget", run, java.math.BigDecimal.TEN, "forged"),
+        new ActionRefused("forged-budget", run, "raise-budget", "forged"));
   }
 
   private static TaskResult result(String worker) {
