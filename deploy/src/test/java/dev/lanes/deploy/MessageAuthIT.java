@@ -345,7 +345,9 @@ class MessageAuthIT {
         new RunBudget(run, Optional.empty(), java.math.BigDecimal.ZERO, Optional.of(RunBudget.BUDGET), "forged",
             "lead", Optional.empty(), "2026-12-03T00:00:00Z"),
         new BudgetRequested("forged-budget", run, java.math.BigDecimal.TEN, "forged"),
-        new ActionRefused("forged-budget", run, "raise-budget", "forged"));
+        new ActionRefused("forged-budget", run, "raise-budget", "forged"),
+        new dev.lanes.protocol.ActionTaken("forged-action", run, Optional.empty(), "cancel-run", "forged", "forged",
+            "2026-12-03T00:00:00Z"));
   }
 
   private static TaskResult result(String worker) {
