@@ -1,0 +1,168 @@
+package dev.lanes.deploy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.lanes.bus.Bus;
+import dev.lanes.bus.KafkaBus;
+import dev.lanes.coordinator.Lead;
+import dev.lanes.coordinator.RunReport;
+import dev.lanes.coordinator.http.HttpServer;
+import dev.lanes.coordinator.http.Token;
+import dev.lanes.protocol.ActionTaken;
+import dev.lanes.protocol.Message;
+import dev.lanes.protocol.PlanParser;
+import dev.lanes.protocol.TaskState;
+import dev.lanes.protocol.Topics;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The dashboard in a real headless Chromium, over a real lead: the embedded broker, three workers running scripted
+ * agents in real git worktrees, and the lead's HTTP server on a random loopback port. The page is driven over the
+ * DevTools protocol ({@link Chromium}) as a person would use it: opened from the address the lead prints, read as
+ * rendered text, clicked with the mouse. It saves what it showed to {@code target/dashboard.png}.
+ */
+class DashboardIT {
+  private static final Duration PATIENCE = Duration.ofSeconds(60);
+  private static final String QUESTION = "Keep the old field name? <img src=x onerror=\"window.pwned=1\">";
+
+  @TempDir Path dir;
+  private LocalCluster cluster;
+  private HttpServer server;
+  private Chromium browser;
+  private KafkaBus observer;
+  private final List<Message> events = new CopyOnWriteArrayList<>();
+
+  @BeforeEach
+  void start() throws IOException, InterruptedException {
+    assertThat(Chromium.installed()).as("Debian's chromium is on the PATH (.ci/run installs it: apt-get install -y"
+        + " chromium)").isTrue();
+    Path repo = LanesRunIT.repo(dir);
+    cluster = LocalCluster.start(dir.resolve("run"), repo, 3, List.of(), Optional.empty(),
+        Lead.Settings.fixedWorkers());
+    observer = cluster.bus("observer");
+    observer.subscribe(Topics.EVENTS, Bus.Start.BEGINNING, events::add);
+    server = HttpServer.start(HttpServer.Options.on("127.0.0.1", 0), cluster.lead(),
+        Token.create(dir.resolve("state")));
+    browser = Chromium.start(dir);
+  }
+
+  @AfterEach
+  void stop() throws IOException {
+    // The scripted agents end once these exist, so the workers need not wait for them to be stopped.
+    Files.writeString(dir.resolve("release"), "");
+    Files.writeString(dir.resolve("never"), "");
+    if (browser != null) {
+      browser.close();
+    }
+    if (server != null) {
+      server.close();
+    }
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  @Test
+  void pageShowsTheRunLiveAndAnActionTakenInItReachesTheLead() throws IOException {
+    Lead.RunHandle run = submit();
+    String slow = "[data-task=\"" + run.id() + "/slow\"]";
+
+    browser.open(server.dashboardUrl());
+
+    assertThat(browser.eval("location.href").asText()).as("the token left the address bar")
+        .isEqualTo(server.baseUrl() + "/");
+    browser.await("slow running", () -> "RUNNING".equals(browser.eval(
+        "document.querySelector('tr" + slow.replace("'", "\\'") + "')?.dataset.state ?? null").asText()));
+    assertThat(browser.text("tr" + slow)).contains("slow").contains("running");
+    assertThat(browser.text("[data-worker] [data-task=\"" + run.id() + "/slow\"]")).as("its worker's lane")
+        .contains(run.id() + "/slow");
+
+    browser.awaitText("the parked task's question", t -> t.contains(QUESTION));
+    assertThat(browser.text("#inbox")).contains("asks").contains(QUESTION);
+    assertThat(browser.count("img")).as("the agent's markup stayed text").isZero();
+    assertThat(browser.eval("window.pwned === undefined").asBoolean()).isTrue();
+    browser.screenshot(Path.of("target", "dashboard.png"));
+
+    // A change reaches the open page over the event stream: no reload (the marker set now would not survive one).
+    browser.eval("window.sameDocument = 'yes'");
+    Files.writeString(dir.resolve("release"), "go\n");
+    browser.await("slow landed", () -> "LANDED".equals(browser.eval(
+        "document.querySelector('tr" + slow.replace("'", "\\'") + "')?.dataset.state ?? null").asText()));
+    assertThat(browser.eval("window.sameDocument").asText()).isEqualTo("yes");
+
+    // An action refused by the lead is shown with its JSON error, and changes nothing.
+    browser.type("[data-run=\"" + run.id() + "\"] input[data-draft]", "-1");
+    browser.click("[data-run=\"" + run.id() + "\"] button[data-action=\"raise-budget\"]");
+    browser.await("the refusal", () -> !browser.eval("document.getElementById('error').hidden").asBoolean());
+    assertThat(browser.text("#error")).contains("400").contains("{\"status\":400,\"error\":\"usd: ");
+
+    // Cancelling the run from the page: the first click arms the button, the second sends it.
+    String cancel = ".run[data-run=\"" + run.id() + "\"] button[data-action=\"cancel-run\"]";
+    browser.click(cancel);
+    assertThat(browser.text(cancel)).isEqualTo("Click again to cancel run");
+    assertThat(cluster.lead().report(run.id()).orElseThrow().tasks()).as("one click does nothing")
+        .anyMatch(t -> t.state() == TaskState.RUNNING);
+    browser.click(cancel);
+
+    await().atMost(PATIENCE).until(() -> events.stream().anyMatch(m -> m instanceof ActionTaken a
+        && a.run().equals(run.id()) && a.action().equals("cancel-run") && a.by().equals("http")));
+    RunReport report = run.done().join();
+    assertThat(report.tasks()).filteredOn(t -> t.task().equals("victim"))
+        .allMatch(t -> t.state() != TaskState.LANDED && t.state().isFinal());
+    browser.await("the run shown finished", () -> browser.text(".run[data-run=\"" + run.id() + "\"] .run-head")
+        .contains("finished"));
+  }
+
+  @Test
+  void withoutTheTokenThePageShowsThe401AndNoData() throws IOException {
+    submit();
+
+    browser.open(server.baseUrl() + "/");
+
+    browser.await("the refusal", () -> !browser.eval("document.getElementById('error').hidden").asBoolean()
+        && browser.text("#error").contains("401"));
+    assertThat(browser.text("#error")).contains("{\"status\":401,\"error\":\"Authorization: ");
+    assertThat(browser.count("[data-task]")).isZero();
+    assertThat(browser.count("[data-worker]")).isZero();
+    assertThat(browser.eval("document.getElementById('live').textContent").asText()).isEqualTo("refused");
+  }
+
+  /** Three tasks: one that runs until the test releases it, one that asks a question, one that never ends. */
+  private Lead.RunHandle submit() throws IOException {
+    Path agent = dir.resolve("agent.sh");
+    Files.writeString(agent, """
+        case "$LANES_TASK" in
+          slow) while [ ! -f "%1$s/release" ]; do sleep 0.1; done; echo slow > slow.txt ;;
+          asks) mkdir -p .lanes; printf '%%s' '{"questions": ["%2$s"]}' > .lanes/findings.json ;;
+          victim) while [ ! -f "%1$s/never" ]; do sleep 0.1; done ;;
+        esac
+        """.formatted(dir, QUESTION.replace("\"", "\\\"")));
+    String plan = """
+        name: dash
+        agent:
+          command: [sh, "%s"]
+        tasks:
+          - id: slow
+            prompt: Wait for the test, then write slow.txt.
+            owns: [slow.txt]
+          - id: asks
+            prompt: Ask a question.
+            owns: [asks.txt]
+          - id: victim
+            prompt: Run until cancelled.
+            owns: [victim.txt]
+        """.formatted(agent);
+    return cluster.lead().submit(PlanParser.parse(plan, "dash.yaml"));
+  }
+}
