@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The dashboard in a real headless Chromium, over a real lead: the embedded broker, three workers running scripted
+ * The dashboard in a real headless Chromium, over a real lead: the embedded broker, four workers running scripted
  * agents in real git worktrees, and the lead's HTTP server on a random loopback port. The page is driven over the
  * DevTools protocol ({@link Chromium}) as a person would use it: opened from the address the lead prints, read as
  * rendered text, clicked with the mouse. It saves what it showed to {@code target/dashboard.png}.
@@ -48,7 +48,7 @@ class DashboardIT {
     assertThat(Chromium.installed()).as("Debian's chromium is on the PATH (.ci/run installs it: apt-get install -y"
         + " chromium)").isTrue();
     Path repo = LanesRunIT.repo(dir);
-    cluster = LocalCluster.start(dir.resolve("run"), repo, 3, List.of(), Optional.empty(),
+    cluster = LocalCluster.start(dir.resolve("run"), repo, 4, List.of(), Optional.empty(),
         Lead.Settings.fixedWorkers());
     observer = cluster.bus("observer");
     observer.subscribe(Topics.EVENTS, Bus.Start.BEGINNING, events::add);
@@ -107,21 +107,40 @@ class DashboardIT {
     browser.await("the refusal", () -> !browser.eval("document.getElementById('error').hidden").asBoolean());
     assertThat(browser.text("#error")).contains("400").contains("{\"status\":400,\"error\":\"usd: ");
 
-    // Cancelling the run from the page: the first click arms the button, the second sends it.
-    String cancel = ".run[data-run=\"" + run.id() + "\"] button[data-action=\"cancel-run\"]";
-    browser.click(cancel);
-    assertThat(browser.text(cancel)).isEqualTo("Click again to cancel run");
-    assertThat(cluster.lead().report(run.id()).orElseThrow().tasks()).as("one click does nothing")
-        .anyMatch(t -> t.state() == TaskState.RUNNING);
-    browser.click(cancel);
+    // Cancelling a task from its row: the first click arms the button, the second sends it.
+    String cancelTask = "tr[data-task=\"" + run.id() + "/victim\"] button[data-action=\"cancel-task\"]";
+    browser.click(cancelTask);
+    assertThat(browser.text(cancelTask)).isEqualTo("Click again to cancel");
+    assertThat(state(run, "victim")).as("one click does nothing").isEqualTo(TaskState.RUNNING);
+    browser.click(cancelTask);
+    await().atMost(PATIENCE).until(() -> taken(run, "cancel-task"));
+    await().atMost(PATIENCE).until(() -> state(run, "victim").isFinal());
+    assertThat(state(run, "victim")).isNotEqualTo(TaskState.LANDED);
+    browser.await("victim shown ended", () -> !"RUNNING".equals(browser.eval(
+        "document.querySelector('tr[data-task=\"" + run.id() + "/victim\"]')?.dataset.state ?? null").asText()));
 
-    await().atMost(PATIENCE).until(() -> events.stream().anyMatch(m -> m instanceof ActionTaken a
-        && a.run().equals(run.id()) && a.action().equals("cancel-run") && a.by().equals("http")));
+    // Cancelling the whole run from its header.
+    String cancelRun = ".run[data-run=\"" + run.id() + "\"] button[data-action=\"cancel-run\"]";
+    browser.click(cancelRun);
+    assertThat(browser.text(cancelRun)).isEqualTo("Click again to cancel run");
+    browser.click(cancelRun);
+    await().atMost(PATIENCE).until(() -> taken(run, "cancel-run"));
     RunReport report = run.done().join();
-    assertThat(report.tasks()).filteredOn(t -> t.task().equals("victim"))
+    assertThat(report.tasks()).filteredOn(t -> t.task().equals("other"))
         .allMatch(t -> t.state() != TaskState.LANDED && t.state().isFinal());
     browser.await("the run shown finished", () -> browser.text(".run[data-run=\"" + run.id() + "\"] .run-head")
         .contains("finished"));
+  }
+
+  /** Whether the lead recorded an action of this kind on the run, taken through its HTTP API. */
+  private boolean taken(Lead.RunHandle run, String action) {
+    return events.stream().anyMatch(m -> m instanceof ActionTaken a && a.run().equals(run.id())
+        && a.action().equals(action) && a.by().equals("http"));
+  }
+
+  private TaskState state(Lead.RunHandle run, String task) {
+    return cluster.lead().report(run.id()).orElseThrow().tasks().stream().filter(t -> t.task().equals(task))
+        .findFirst().orElseThrow().state();
   }
 
   @Test
@@ -138,14 +157,14 @@ class DashboardIT {
     assertThat(browser.eval("document.getElementById('live').textContent").asText()).isEqualTo("refused");
   }
 
-  /** Three tasks: one that runs until the test releases it, one that asks a question, one that never ends. */
+  /** Four tasks: one that runs until the test releases it, one that asks a question, two that never end. */
   private Lead.RunHandle submit() throws IOException {
     Path agent = dir.resolve("agent.sh");
     Files.writeString(agent, """
         case "$LANES_TASK" in
           slow) while [ ! -f "%1$s/release" ]; do sleep 0.1; done; echo slow > slow.txt ;;
           asks) mkdir -p .lanes; printf '%%s' '{"questions": ["%2$s"]}' > .lanes/findings.json ;;
-          victim) while [ ! -f "%1$s/never" ]; do sleep 0.1; done ;;
+          victim|other) while [ ! -f "%1$s/never" ]; do sleep 0.1; done ;;
         esac
         """.formatted(dir, QUESTION.replace("\"", "\\\"")));
     String plan = """
@@ -162,6 +181,9 @@ class DashboardIT {
           - id: victim
             prompt: Run until cancelled.
             owns: [victim.txt]
+          - id: other
+            prompt: Run until the run is cancelled.
+            owns: [other.txt]
         """.formatted(agent);
     return cluster.lead().submit(PlanParser.parse(plan, "dash.yaml"));
   }
