@@ -58,11 +58,14 @@ final class Chromium implements AutoCloseable {
   /** Starts a browser on about:blank with a profile in {@code dir} and connects to its one page. */
   static Chromium start(Path dir) throws IOException, InterruptedException {
     Path profile = Files.createDirectories(dir.resolve("chromium-profile"));
-    Process p = new ProcessBuilder("chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-        "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--remote-debugging-port=0",
-        "--remote-debugging-address=127.0.0.1", "--user-data-dir=" + profile,
+    ProcessBuilder builder = new ProcessBuilder("chromium", "--headless", "--no-sandbox", "--disable-gpu",
+        "--hide-scrollbars", "--no-first-run", "--no-default-browser-check", "--disable-extensions",
+        "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1", "--user-data-dir=" + profile,
         "--window-size=" + WIDTH + "," + HEIGHT, "about:blank")
-        .redirectErrorStream(true).redirectOutput(dir.resolve("chromium.log").toFile()).start();
+        .redirectErrorStream(true).redirectOutput(dir.resolve("chromium.log").toFile());
+    // Its singleton socket and lock go into the test's directory, not the machine's /tmp.
+    builder.environment().put("TMPDIR", Files.createDirectories(dir.resolve("chromium-tmp")).toString());
+    Process p = builder.start();
     try {
       Path active = profile.resolve("DevToolsActivePort");
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
@@ -217,6 +220,14 @@ final class Chromium implements AutoCloseable {
 
   @Override
   public void close() {
+    try {
+      call("Browser.close", Map.of()); // it removes what it made, which it does not when it is only signalled
+      process.waitFor(10, TimeUnit.SECONDS);
+    } catch (RuntimeException e) {
+      // it may close the connection before it answers; what is left is ended below
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     socket.abort();
     end(process);
   }
