@@ -77,7 +77,7 @@ public final class Board {
       .executor(Runnable::run).build();
   /** When each unanswered offer went out, by its task and epoch (loop only): the start of the dispatch latency. */
   private final Map<String, Long> offered = new HashMap<>();
-  private volatile LeadView lead = new LeadView("", "");
+  private volatile LeadView lead;
   private volatile CostView cost = new CostView(0, 0, Map.of());
   private String costDay = "";
   private final Deque<Event> ring = new ArrayDeque<>();
@@ -85,7 +85,9 @@ public final class Board {
   private final List<Consumer<Event>> watchers = new CopyOnWriteArrayList<>();
   private final Meters meters;
 
-  public Board(Clock clock, int window, MeterRegistry registry) {
+  /** A board for the lead {@code name}, which shows no time it serves since until it holds the lead role. */
+  public Board(String name, Clock clock, int window, MeterRegistry registry) {
+    this.lead = new LeadView(name, "");
     this.clock = clock;
     this.window = window;
     this.meters = new Meters(registry);
@@ -109,13 +111,17 @@ public final class Board {
       granted(g);
     } else if (message instanceof dev.lanes.protocol.ActionTaken a) {
       emit("action", a);
-    } else if (message instanceof LeadServing l) {
+    } else if (message instanceof LeadServing l && l.lead().equals(lead.name())) {
       lead = new LeadView(l.lead(), l.since());
       emit("lead", lead);
     }
   }
 
-  /** A report the lead accepted: a worker's announcement, a heartbeat or result of a current attempt, a finding. */
+  /**
+   * A report the lead took: a worker's announcement, a finding; a heartbeat or result, which the board keeps only
+   * when it is of the attempt it shows as current, from that attempt's worker (it is handed them before the lead
+   * acts on them, so that a result's output is there when the changes it brings are).
+   */
   void accepted(Message report) {
     if (report instanceof WorkerStatus w) {
       WorkerRow row = new WorkerRow(w.worker(), w.host(), w.slots(), w.capabilities(), clock.instant().toString());
@@ -271,16 +277,22 @@ public final class Board {
 
   private void result(TaskResult t) {
     String k = key(t.run(), t.task());
+    TaskRow current = tasks.get(k);
+    if (current == null || current.epoch() != t.epoch() || !current.worker().equals(t.worker())) {
+      return;
+    }
     TaskLog log = logs.getIfPresent(k);
+    if (log != null && log.epoch() == t.epoch() && log.outcome().isPresent()) {
+      return; // the same result again (sent twice, read again): its cost counts once
+    }
     logs.put(k, (log == null || log.epoch() != t.epoch() ? TaskLog.empty(t.run(), t.task(), t.epoch(), t.worker())
         : log).result(t, clock.instant().toString()));
     double usd = t.usage().map(u -> u.costUsd()).filter(c -> c > 0 && Double.isFinite(c)).orElse(0.0);
-    TaskRow row = tasks.get(k);
     RunRow run = runs.get(t.run());
-    if (usd == 0 || row == null || run == null) {
+    if (usd == 0 || run == null) {
       return;
     }
-    TaskRow next = row.withCost(row.costUsd() + usd);
+    TaskRow next = current.withCost(current.costUsd() + usd);
     tasks.put(k, next);
     RunRow charged = run.withCost(run.costUsd() + usd);
     runs.put(t.run(), charged);

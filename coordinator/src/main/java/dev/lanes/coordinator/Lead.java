@@ -220,7 +220,7 @@ public final class Lead implements AutoCloseable {
       return t;
     });
     bus.createTopics();
-    this.board = new Board(clock, settings.mergeWindow(), meters);
+    this.board = new Board(name, clock, settings.mergeWindow(), meters);
     this.outbox = new Outbox(bus, board::recorded);
     this.reports = bus.subscribeExclusive(Topics.REPORTS, GROUP, new Reports(),
         gained -> onLoopAndWait(() -> setActive(gained)));
@@ -667,8 +667,11 @@ public final class Lead implements AutoCloseable {
         deadLetter(t, why);
         return;
       }
-      run(t.run()).ifPresentOrElse(r -> r.onResult(t).ifPresentOrElse(why -> deadLetter(t, why),
-          () -> board.accepted(t)), () -> late(t, "rejected the result of attempt " + t.epoch()
+      run(t.run()).ifPresentOrElse(r -> {
+        // First: the board shows the result's output with the changes it brings (a landing may follow at once).
+        board.accepted(t);
+        r.onResult(t).ifPresent(why -> deadLetter(t, why));
+      }, () -> late(t, "rejected the result of attempt " + t.epoch()
           + " of task " + t.task() + " from " + t.worker()));
     } else if (message instanceof Finding f) {
       run(f.run()).ifPresentOrElse(r -> r.onFinding(f).ifPresentOrElse(why -> deadLetter(f, "finding refused: " + why),

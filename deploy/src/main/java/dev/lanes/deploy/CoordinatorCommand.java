@@ -40,6 +40,8 @@ final class CoordinatorCommand implements Callable<Integer> {
 
   @picocli.CommandLine.Mixin PassEnvOption passEnv;
 
+  @picocli.CommandLine.Mixin HttpOptions http;
+
   @Option(names = "--max-attempts", paramLabel = "N", defaultValue = "3",
       description = "Attempts a task gets in all, whatever starts them (a failure, a claim extended, a fix after an"
           + " eviction or a review); then it is parked (default: ${DEFAULT-VALUE}).")
@@ -56,7 +58,12 @@ final class CoordinatorCommand implements Callable<Integer> {
     // The client file first, as every client command reads it; then a repository that is not there is bad input,
     // said at once rather than after a wait on Kafka.
     dev.lanes.bus.ClientConfig kafka = busOptions.config();
-    dev.lanes.coordinator.git.TargetBranch.open(repo.toAbsolutePath()).close();
+    http.options("127.0.0.1:7070"); // a bad address is bad input, said before anything starts
+    Path gitDir;
+    try (dev.lanes.coordinator.git.TargetBranch target = dev.lanes.coordinator.git.TargetBranch.open(
+        repo.toAbsolutePath())) {
+      gitDir = target.commonGitDir();
+    }
     String bootstrapServers = kafka.bootstrapServers();
     KafkaBus bus = KafkaBus.connect(kafka, "lanes-lead",
         Daemons.envelope(kafka.lanes(), Optional.empty(), Optional.empty(), spec.commandLine().getErr()));
@@ -65,6 +72,14 @@ final class CoordinatorCommand implements Callable<Integer> {
     out.println("Lead for " + repo.toAbsolutePath() + " on " + bootstrapServers + " (lease " + lease + ", "
         + maxAttempts + " attempts a task); waiting for the lead role...");
     out.flush();
+    Optional<dev.lanes.coordinator.http.HttpServer> server;
+    try {
+      server = http.serve("127.0.0.1:7070", lead, HttpOptions.leadDir(gitDir), out);
+    } catch (RuntimeException e) {
+      lead.close();
+      bus.close();
+      throw e;
+    }
     Thread announce = new Thread(() -> {
       try {
         lead.awaitActive(Duration.ofSeconds(15));
@@ -79,6 +94,7 @@ final class CoordinatorCommand implements Callable<Integer> {
     announce.setDaemon(true);
     announce.start();
     return Daemons.runUntilStopped(() -> {
+      server.ifPresent(dev.lanes.coordinator.http.HttpServer::close);
       lead.close();
       bus.close();
     }, "lead", out);

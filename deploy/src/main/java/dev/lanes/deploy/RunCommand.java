@@ -61,6 +61,8 @@ final class RunCommand implements Callable<Integer> {
 
   @picocli.CommandLine.Mixin PassEnvOption passEnv;
 
+  @picocli.CommandLine.Mixin HttpOptions http = new HttpOptions();
+
   @Option(names = "--max-attempts", paramLabel = "N", defaultValue = "1",
       description = "Attempts a task gets in all, whatever starts them (a failure, a claim extended, a fix after an"
           + " eviction or a review); then it fails (default: ${DEFAULT-VALUE}).")
@@ -100,6 +102,7 @@ final class RunCommand implements Callable<Integer> {
     }
     // The client file first: one that cannot be used is the one line said, before any check of the plan.
     Optional<ClientConfig> kafka = busOptions.given() ? Optional.of(busOptions.config()) : Optional.empty();
+    http.options(FREE_PORT); // a bad address is bad input, said before anything starts
     Plan parsed = PlanParser.parse(plan);
     PrintWriter out = spec.commandLine().getOut();
     // Before a broker, a mirror or a directory exists: a refused run leaves nothing behind.
@@ -113,8 +116,11 @@ final class RunCommand implements Callable<Integer> {
     }
     return execute(checked.get(), repo, workers, capabilities, kafka,
         merge.applyTo(Lead.Settings.fixedWorkers().withMaxAttempts(maxAttempts)).withPassEnv(passEnv.names()),
-        existing.choice(), out);
+        existing.choice(), http, out);
   }
+
+  /** Where {@code lanes run} serves its dashboard unless told: a free port of the loopback interface. */
+  static final String FREE_PORT = "127.0.0.1:0";
 
   /**
    * The ownership check that comes before any agent runs. Tasks that may run at the same time and own a common path
@@ -141,7 +147,9 @@ final class RunCommand implements Callable<Integer> {
   /** Runs a validated plan on a new target and prints its progress and summary; returns the exit code. */
   static int execute(Plan plan, Path repo, int workers, List<String> capabilities, Optional<ClientConfig> bootstrap,
       Lead.Settings settings, PrintWriter out) {
-    return execute(plan, repo, workers, capabilities, bootstrap, settings, Optional.empty(), out);
+    HttpOptions off = new HttpOptions();
+    off.http = "off";
+    return execute(plan, repo, workers, capabilities, bootstrap, settings, Optional.empty(), off, out);
   }
 
   /**
@@ -149,7 +157,7 @@ final class RunCommand implements Callable<Integer> {
    * {@link TargetLock}) and checked against {@code existing} before anything starts, so a refused run leaves nothing.
    */
   static int execute(Plan plan, Path repo, int workers, List<String> capabilities, Optional<ClientConfig> bootstrap,
-      Lead.Settings settings, Optional<ExistingTarget> existing, PrintWriter out) {
+      Lead.Settings settings, Optional<ExistingTarget> existing, HttpOptions http, PrintWriter out) {
     Path repoDir = repo.toAbsolutePath().normalize();
     String runId = Lead.newRunId(plan, Clock.systemUTC());
     Path gitDir;
@@ -163,7 +171,8 @@ final class RunCommand implements Callable<Integer> {
       }
       Path runDir = LocalCluster.tempDir("lanes-run-");
       Path record = RunRecords.write(gitDir, runId, plan.target(), runDir);
-      int code = execute(plan, repoDir, runDir, runId, workers, capabilities, bootstrap, settings, existing, out);
+      int code = execute(plan, repoDir, runDir, runId, workers, capabilities, bootstrap, settings, existing, http,
+          out);
       if (!Files.exists(runDir)) {
         deleteQuietly(record);
       }
@@ -172,12 +181,20 @@ final class RunCommand implements Callable<Integer> {
   }
 
   private static int execute(Plan plan, Path repo, Path runDir, String runId, int workers, List<String> capabilities,
-      Optional<ClientConfig> bootstrap, Lead.Settings settings, Optional<ExistingTarget> existing, PrintWriter out) {
+      Optional<ClientConfig> bootstrap, Lead.Settings settings, Optional<ExistingTarget> existing, HttpOptions http,
+      PrintWriter out) {
     List<String> caps = capabilities == null ? required(plan) : capabilities;
     if (bootstrap.isEmpty()) {
       out.println("Starting an embedded Kafka broker, the lead and " + workers + " worker(s)...");
     }
     LocalCluster cluster = LocalCluster.start(runDir, repo, workers, caps, bootstrap, settings);
+    Optional<dev.lanes.coordinator.http.HttpServer> server;
+    try {
+      server = http.serve(FREE_PORT, cluster.lead(), runDir.resolve("lead"), out);
+    } catch (RuntimeException e) {
+      cluster.close(false);
+      throw e;
+    }
     boolean keep = true;
     Thread hook = new Thread(() -> {
       // Ctrl-C: the workers end their agents, whose worktrees are kept, then everything stops.
@@ -207,6 +224,7 @@ final class RunCommand implements Callable<Integer> {
       }
       return report.allLanded() ? Main.OK : Main.FAILED;
     } finally {
+      server.ifPresent(dev.lanes.coordinator.http.HttpServer::close);
       cluster.close(keep);
       removeHook(hook);
     }

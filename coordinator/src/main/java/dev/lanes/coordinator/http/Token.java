@@ -35,9 +35,21 @@ public final class Token {
 
   /** A fresh token, written to {@code dir}/{@value #FILE} with mode 600 before anyone can read it. */
   public static Token create(Path dir) {
+    Token token = generate();
+    token.writeTo(dir);
+    return token;
+  }
+
+  /** A fresh token, kept in memory only until {@link #writeTo}. */
+  public static Token generate() {
     byte[] bytes = new byte[32];
     new SecureRandom().nextBytes(bytes);
-    Token token = new Token(Base64.getUrlEncoder().withoutPadding().encodeToString(bytes));
+    return new Token(Base64.getUrlEncoder().withoutPadding().encodeToString(bytes));
+  }
+
+  /** Writes the token to {@code dir}/{@value #FILE} with mode 600 before anyone can read it. */
+  public void writeTo(Path dir) {
+    Token token = this;
     try {
       Files.createDirectories(dir);
       // Made with its mode from the start and moved into place: the token is never in a file others may read.
@@ -55,7 +67,6 @@ public final class Token {
     } catch (IOException e) {
       throw new UncheckedIOException("could not write the HTTP token in " + dir + ": " + e.getMessage(), e);
     }
-    return token;
   }
 
   /** The token kept in {@code file}, as {@link #create} wrote it. */
