@@ -109,6 +109,8 @@ public final class Board {
       offered.putIfAbsent(o.key() + "#" + o.epoch(), clock.millis());
     } else if (message instanceof ClaimGranted g) {
       granted(g);
+    } else if (message instanceof dev.lanes.protocol.RunBudget b) {
+      budgeted(b);
     } else if (message instanceof dev.lanes.protocol.ActionTaken a) {
       emit("action", a);
     } else if (message instanceof LeadServing l && l.lead().equals(lead.name())) {
@@ -162,13 +164,24 @@ public final class Board {
     }
     Instant at = s.startedAt().map(Instant::parse).orElse(clock.instant());
     RunRow row = new RunRow(s.run(), s.plan(), s.target(), "running", Optional.empty(), at.toString(),
-        Optional.empty(), 0, ids(plan), orderings(plan, Map.of(), "in the plan"), List.of(), 0);
+        plan.budget().map(b -> b.usd().doubleValue()), 0, ids(plan), orderings(plan, Map.of(), "in the plan"), List.of(), 0);
     runs.put(s.run(), row);
     for (Plan.Task task : plan.tasks()) {
       putTask(new TaskRow(s.run(), task.id(), TaskState.WAITING, 0, 0, "", "", 0, 0, 0, claims(task), task.after(),
           ""));
     }
     emit("run", header(row));
+  }
+
+  /** The run's budget changed, or paused or resumed the run: the run shows {@code paused} with the reason. */
+  private void budgeted(dev.lanes.protocol.RunBudget b) {
+    RunRow row = runs.get(b.run());
+    if (row == null || row.state().equals("finished")) {
+      return;
+    }
+    RunRow next = row.withBudget(b.budgetUsd().map(java.math.BigDecimal::doubleValue), b.paused());
+    runs.put(b.run(), next);
+    emit("run", header(next));
   }
 
   private void revised(PlanRevised r) {
@@ -535,6 +548,11 @@ public final class Board {
     RunRow withEvictions(List<Eviction> next) {
       return new RunRow(run, plan, target, state, paused, started, budgetUsd, costUsd, tasks, orderings, next,
           finishedAt);
+    }
+
+    RunRow withBudget(Optional<Double> usd, Optional<String> pause) {
+      return new RunRow(run, plan, target, pause.isPresent() ? "paused" : "running", pause, started, usd, costUsd,
+          tasks, orderings, evictions, finishedAt);
     }
 
     RunRow withCost(double usd) {

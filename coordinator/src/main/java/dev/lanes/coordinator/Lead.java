@@ -5,7 +5,9 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.lanes.bus.Bus;
 import dev.lanes.coordinator.git.TargetBranch;
 import dev.lanes.coordinator.git.TargetLock;
+import dev.lanes.protocol.ActionRefused;
 import dev.lanes.protocol.ActionTaken;
+import dev.lanes.protocol.BudgetRequested;
 import dev.lanes.protocol.ExistingTarget;
 import dev.lanes.coordinator.git.VerifyTrees;
 import dev.lanes.protocol.PlanRevised;
@@ -23,10 +25,13 @@ import dev.lanes.protocol.PlanParser;
 import dev.lanes.protocol.PlanRejected;
 import dev.lanes.protocol.PlanSubmitted;
 import dev.lanes.protocol.ProtocolException;
+import dev.lanes.protocol.RunBudget;
 import dev.lanes.protocol.RunFinished;
 import dev.lanes.protocol.RunStarted;
 import dev.lanes.protocol.TaskResult;
 import dev.lanes.protocol.TaskUpdate;
+import dev.lanes.protocol.UsageRecorded;
+import dev.lanes.protocol.Usd;
 import dev.lanes.protocol.Topics;
 import dev.lanes.protocol.WorkerStatus;
 import java.nio.file.Path;
@@ -71,6 +76,8 @@ public final class Lead implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Lead.class);
   /** A run id is a branch component and an event-log key prefix: no '/', nothing git or a path would read. */
   private static final Pattern RUN_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,99}");
+  /** A client's request id: it names the lead's answer on the log, so it is held to the rules of a run id. */
+  private static final Pattern REQUEST_ID = RUN_ID;
   private static final DateTimeFormatter RUN_TIME = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC);
   /** The consumer group whose single member is the acting lead. */
   public static final String GROUP = Topics.LEAD_GROUP;
@@ -89,9 +96,12 @@ public final class Lead implements AutoCloseable {
    * @param mergeWindow how many merge-queue entries may be verified at once, speculatively
    * @param passEnv names of the lead's environment variables its verify commands and lead agent may see, besides the
    *     default allow-list ({@code --pass-env})
+   * @param dailyBudgetUsd what all runs together may spend on their agents in a UTC day ({@code --daily-budget-usd});
+   *     absent: no daily budget
    */
   public record Settings(Duration reofferEvery, Optional<Duration> failUnschedulableAfter, Duration lease,
-      int maxAttempts, int maxEvictions, int mergeWindow, List<String> passEnv) {
+      int maxAttempts, int maxEvictions, int mergeWindow, List<String> passEnv,
+      Optional<java.math.BigDecimal> dailyBudgetUsd) {
     public static final Duration DEFAULT_LEASE = Duration.ofMinutes(2);
 
     public Settings {
@@ -111,6 +121,22 @@ public final class Lead implements AutoCloseable {
       if (mergeWindow < 1) {
         throw new IllegalArgumentException("--merge-window: " + mergeWindow + " must be at least 1");
       }
+      dailyBudgetUsd.flatMap(usd -> Usd.budgetProblem("--daily-budget-usd", usd)).ifPresent(problem -> {
+        throw new IllegalArgumentException(problem);
+      });
+    }
+
+    /** Settings without a daily budget. */
+    public Settings(Duration reofferEvery, Optional<Duration> failUnschedulableAfter, Duration lease,
+        int maxAttempts, int maxEvictions, int mergeWindow, List<String> passEnv) {
+      this(reofferEvery, failUnschedulableAfter, lease, maxAttempts, maxEvictions, mergeWindow, passEnv,
+          Optional.empty());
+    }
+
+    /** These settings with a budget for all runs of a UTC day. */
+    public Settings withDailyBudget(Optional<java.math.BigDecimal> usd) {
+      return new Settings(reofferEvery, failUnschedulableAfter, lease, maxAttempts, maxEvictions, mergeWindow,
+          passEnv, usd);
     }
 
     public static final int DEFAULT_EVICTIONS = 2;
@@ -129,20 +155,24 @@ public final class Lead implements AutoCloseable {
     }
 
     public Settings withLease(Duration lease) {
-      return new Settings(reofferEvery, failUnschedulableAfter, lease, maxAttempts, maxEvictions, mergeWindow, passEnv);
+      return new Settings(reofferEvery, failUnschedulableAfter, lease, maxAttempts, maxEvictions, mergeWindow, passEnv,
+          dailyBudgetUsd);
     }
 
     public Settings withMaxAttempts(int attempts) {
-      return new Settings(reofferEvery, failUnschedulableAfter, lease, attempts, maxEvictions, mergeWindow, passEnv);
+      return new Settings(reofferEvery, failUnschedulableAfter, lease, attempts, maxEvictions, mergeWindow, passEnv,
+          dailyBudgetUsd);
     }
 
     public Settings withMerging(int evictions, int window) {
-      return new Settings(reofferEvery, failUnschedulableAfter, lease, maxAttempts, evictions, window, passEnv);
+      return new Settings(reofferEvery, failUnschedulableAfter, lease, maxAttempts, evictions, window, passEnv,
+          dailyBudgetUsd);
     }
 
     /** These settings with {@code names} of the lead's environment passed to its verify commands and lead agent. */
     public Settings withPassEnv(List<String> names) {
-      return new Settings(reofferEvery, failUnschedulableAfter, lease, maxAttempts, maxEvictions, mergeWindow, names);
+      return new Settings(reofferEvery, failUnschedulableAfter, lease, maxAttempts, maxEvictions, mergeWindow, names,
+          dailyBudgetUsd);
     }
 
     /** What the lead's verify commands and lead agent see of its environment, before their own variables. */
@@ -191,6 +221,10 @@ public final class Lead implements AutoCloseable {
     return t;
   });
   private Workers workers = new Workers();
+  /** What the unfinished runs and the recent UTC days spent, for their budgets; rebuilt from the log on a takeover. */
+  private Ledger ledger = new Ledger();
+  /** The UTC day of the last tick: a new one lifts the daily budget's pause. */
+  private java.time.LocalDate today;
   /** The key the log records for each enrolled worker: an enrolment is recorded once, not at every announcement. */
   private final Map<String, String> enrolled = new HashMap<>();
   private boolean active;
@@ -353,6 +387,14 @@ public final class Lead implements AutoCloseable {
 
   /** {@link #act}, for a caller on the loop (a request that came over the bus). */
   ActionTaken take(Action action) {
+    return take(action, Optional.empty());
+  }
+
+  /**
+   * {@link #act} on the loop, for {@code request}, the client's request the action answers ({@link BudgetRequested}):
+   * the decision names it, for the client that waits for it.
+   */
+  private ActionTaken take(Action action, Optional<String> request) {
     if (!active) {
       throw new Action.Refused(Action.Refused.Why.CONFLICT, "this lead does not hold the lead role; ask the lead that"
           + " does");
@@ -381,6 +423,14 @@ public final class Lead implements AutoCloseable {
         ActionTaken cancelled = taken(action, "cancelled by " + action.by());
         run.cancel("cancelled by " + action.by());
         return cancelled;
+      case RAISE_BUDGET:
+        java.math.BigDecimal usd = java.math.BigDecimal.valueOf(action.usd().orElseThrow());
+        run.budgetProblem(usd).ifPresent(problem -> {
+          throw new Action.Refused(Action.Refused.Why.INVALID, problem);
+        });
+        ActionTaken raised = taken(action, "budget set to " + Usd.format(Usd.exact(usd)) + " by " + action.by());
+        run.raiseBudget(usd, action.by(), request);
+        return raised;
       default:
         throw new Action.Refused(Action.Refused.Why.NOT_AVAILABLE, action.kind().wire()
             + ": this lead cannot take this action yet");
@@ -474,6 +524,7 @@ public final class Lead implements AutoCloseable {
     known.clear();
     enrolled.clear();
     workers = new Workers();
+    ledger = new Ledger();
     board.forget();
     active = gained;
     if (gained) {
@@ -558,7 +609,7 @@ public final class Lead implements AutoCloseable {
   }
 
   private Run.Context context() {
-    return new Run.Context(outbox, repo, verifyTrees, workers, clock, settings, loop, background, name);
+    return new Run.Context(outbox, repo, verifyTrees, workers, clock, settings, loop, background, name, ledger);
   }
 
   /**
@@ -570,6 +621,7 @@ public final class Lead implements AutoCloseable {
       if (runs.get(run.id()) == run) {
         release(run.id(), report);
         runs.remove(run.id());
+        ledger.forget(run.id());
         endings.remove(run.id());
         finished.put(run.id(), report);
       }
@@ -589,6 +641,7 @@ public final class Lead implements AutoCloseable {
     Map<String, RunStarted> starts = new LinkedHashMap<>();
     Map<String, Plan> plans = new HashMap<>();
     Map<String, List<TaskUpdate>> updates = new HashMap<>();
+    Map<String, RunBudget> budgets = new HashMap<>();
     bus.replay(Topics.EVENTS, message -> {
       board.recorded(message);
       if (message instanceof RunStarted s) {
@@ -602,6 +655,10 @@ public final class Lead implements AutoCloseable {
         plans.put(r.run(), r.definition());
       } else if (message instanceof TaskUpdate u) {
         updates.computeIfAbsent(u.run(), k -> new ArrayList<>()).add(u);
+      } else if (message instanceof UsageRecorded u) {
+        ledger.add(u);
+      } else if (message instanceof RunBudget b) {
+        budgets.put(b.run(), b);
       } else if (message instanceof RunFinished f) {
         known.add(f.run()); // after compaction, a finished run's end may be all that is left of it
         starts.remove(f.run());
@@ -614,9 +671,11 @@ public final class Lead implements AutoCloseable {
     for (RunStarted s : starts.values()) {
       Run run = new Run(s.run(), plans.get(s.run()), s.baseCommit(), context(), ending(s.run()));
       updates.getOrDefault(s.run(), List.of()).forEach(run::restore);
+      Optional.ofNullable(budgets.get(s.run())).ifPresent(run::restore);
       runs.put(s.run(), run);
       retireWhenDone(run);
     }
+    ledger.retain(runs.keySet());
   }
 
   /**
@@ -673,6 +732,10 @@ public final class Lead implements AutoCloseable {
         r.onResult(t).ifPresent(why -> deadLetter(t, why));
       }, () -> late(t, "rejected the result of attempt " + t.epoch()
           + " of task " + t.task() + " from " + t.worker()));
+      if (settings.dailyBudgetUsd().isPresent() && t.usage().isPresent()) {
+        // What one run spent counts against every run's day.
+        activeRuns().forEach(r -> r.checkBudget("spent"));
+      }
     } else if (message instanceof Finding f) {
       run(f.run()).ifPresentOrElse(r -> r.onFinding(f).ifPresentOrElse(why -> deadLetter(f, "finding refused: " + why),
           () -> board.accepted(f)),
@@ -696,9 +759,34 @@ public final class Lead implements AutoCloseable {
       onSubmitted(p);
     } else if (message instanceof EnrolmentRequested e) {
       onEnrolment(e);
+    } else if (message instanceof BudgetRequested b) {
+      onBudgetRequested(b);
     } else {
       throw new IllegalStateException("the lead does not handle " + message.getClass().getSimpleName() + " on "
           + Topics.REPORTS);
+    }
+  }
+
+  /**
+   * A client's request for a run's budget ({@code lanes budget}), signed by a submitter: taken as the same action the
+   * HTTP API takes ({@link #take}), and answered on the log either way, so that the client learns the outcome; a
+   * refusal changes nothing.
+   */
+  private void onBudgetRequested(BudgetRequested request) {
+    if (!REQUEST_ID.matcher(request.request()).matches()) {
+      deadLetter(request, "budget request: \"" + request.request() + "\" is not a request id: lower-case letters,"
+          + " digits and '-', at most 100 characters");
+      return;
+    }
+    try {
+      take(new Action(Action.Kind.RAISE_BUDGET, request.run(), Optional.empty(), Optional.empty(),
+          Optional.of(request.usd().doubleValue()), request.requester() + " (lanes budget)"),
+          Optional.of(request.request()));
+    } catch (Action.Refused e) {
+      LOG.warn("refused budget request {} for run {} from {}: {}", request.request(), request.run(),
+          request.requester(), e.getMessage());
+      outbox.record(new ActionRefused(request.request(), request.run(), Action.Kind.RAISE_BUDGET.wire(),
+          e.getMessage()));
     }
   }
 
@@ -789,6 +877,11 @@ public final class Lead implements AutoCloseable {
       return;
     }
     activeRuns().forEach(r -> r.tick(clock.instant()));
+    java.time.LocalDate day = Ledger.day(clock.instant());
+    if (today != null && !day.equals(today)) {
+      activeRuns().forEach(r -> r.checkBudget("a new UTC day began"));
+    }
+    today = day;
   }
 
   private List<Run> activeRuns() {

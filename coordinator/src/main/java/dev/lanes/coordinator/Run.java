@@ -4,6 +4,7 @@ import dev.lanes.coordinator.git.TargetBranch;
 import dev.lanes.coordinator.git.VerifyTrees;
 import dev.lanes.git.GitException;
 import dev.lanes.git.ResultCheck;
+import dev.lanes.protocol.AgentUsage;
 import dev.lanes.protocol.ClaimGranted;
 import dev.lanes.protocol.ClaimRequested;
 import dev.lanes.protocol.Finding;
@@ -13,6 +14,7 @@ import dev.lanes.protocol.Message;
 import dev.lanes.protocol.OwnershipRules;
 import dev.lanes.protocol.Plan;
 import dev.lanes.protocol.PlanRevised;
+import dev.lanes.protocol.RunBudget;
 import dev.lanes.protocol.RunFinished;
 import dev.lanes.protocol.RunStarted;
 import dev.lanes.protocol.TaskCancelled;
@@ -21,6 +23,8 @@ import dev.lanes.protocol.TaskRef;
 import dev.lanes.protocol.TaskResult;
 import dev.lanes.protocol.TaskState;
 import dev.lanes.protocol.TaskUpdate;
+import dev.lanes.protocol.UsageRecorded;
+import dev.lanes.protocol.Usd;
 import dev.lanes.protocol.WorkerStatus;
 import java.time.Clock;
 import java.time.Duration;
@@ -82,7 +86,7 @@ final class Run implements MergeQueue.Listener {
 
   /** What a run uses of its lead. */
   record Context(Outbox outbox, TargetBranch repo, VerifyTrees trees, Workers workers, Clock clock,
-      Lead.Settings settings, Executor loop, Executor background, String lead) {}
+      Lead.Settings settings, Executor loop, Executor background, String lead, Ledger ledger) {}
 
   private final String id;
   private Plan plan;
@@ -107,6 +111,10 @@ final class Run implements MergeQueue.Listener {
   private final Replan replan;
   private int finals;
   private final CompletableFuture<RunReport> done;
+  /** The run's budget, and whether it (or the lead's daily budget) holds the run paused: then nothing is offered. */
+  private final BudgetGate budget;
+  /** Attempts a budget stopped ({@code budget-stop: now}): their results still say what they cost. */
+  private final Set<String> stoppedByBudget = new java.util.HashSet<>();
 
   Run(String id, Plan plan, String baseCommit, Context cx, CompletableFuture<RunReport> done) {
     this.done = done;
@@ -123,6 +131,7 @@ final class Run implements MergeQueue.Listener {
     this.offers = new Offers(this, workers);
     this.deltas = new Deltas(this, cx);
     this.replan = new Replan(this, deltas, settings);
+    this.budget = new BudgetGate(id, plan.budget());
     plan.tasks().forEach(t -> tasks.put(t.id(), new Slot(t)));
     linkDependents();
     this.queue = new MergeQueue(plan.target(), repo, cx.trees(), cx.loop(), settings.mergeWindow(),
@@ -155,6 +164,7 @@ final class Run implements MergeQueue.Listener {
     RunStarted start = new RunStarted(id, plan.name(), plan.target(), baseCommit, List.copyOf(tasks.keySet()),
         Optional.of(plan), Optional.of(started.truncatedTo(ChronoUnit.SECONDS).toString()), Optional.of(holder));
     record(start);
+    checkBudget("started"); // a lead whose daily budget is spent starts no attempt of a new run either
     for (Slot slot : tasks.values()) {
       slot.waitingFor = (int) slot.task.after().stream().distinct().count();
       if (slot.waitingFor == 0) {
@@ -189,6 +199,8 @@ final class Run implements MergeQueue.Listener {
   /** Continues after a replay: see the class comment. */
   void resume() {
     finals = (int) tasks.values().stream().filter(s -> s.state.isFinal()).count();
+    // Before any offer goes out again: the day may have turned, or the lead's daily budget changed, while none served.
+    checkBudget("the lead took over");
     Instant now = clock.instant();
     for (Slot slot : tasks.values()) {
       slot.waitingFor = (int) slot.task.after().stream().distinct().filter(d -> tasks.get(d).state != TaskState.LANDED).count();
@@ -222,7 +234,8 @@ final class Run implements MergeQueue.Listener {
 
   void onClaim(ClaimRequested claim) {
     Slot slot = tasks.get(claim.task());
-    boolean open = slot != null && slot.epoch == claim.epoch() && (slot.state == TaskState.OFFERED
+    // A paused run starts no attempt, whatever was offered before the pause.
+    boolean open = !budget.paused() && slot != null && slot.epoch == claim.epoch() && (slot.state == TaskState.OFFERED
         || slot.state == TaskState.REVIEWING && slot.worker.isEmpty() && !claim.worker().equals(slot.writer));
     if (!open) {
       LOG.debug("ignored claim {} (state {})", claim, slot == null ? "unknown" : slot.state);
@@ -341,6 +354,10 @@ final class Run implements MergeQueue.Listener {
    */
   Optional<String> onResult(TaskResult result) {
     Slot slot = current(result.task(), result.epoch(), result.worker());
+    if (slot == null && stoppedByBudget.remove(attemptKey(result.task(), result.epoch(), result.worker()))) {
+      charge(result, tasks.get(result.task()).attempts); // stopped by the budget, and still paid for
+      return Optional.empty();
+    }
     if (slot == null || !slot.granted()) {
       String why = "rejected the result of attempt " + result.epoch() + " from " + result.worker()
           + ": not the current attempt";
@@ -356,6 +373,8 @@ final class Run implements MergeQueue.Listener {
     }
     slot.finished = clock.instant();
     workers.unload(slot.worker);
+    // First: what comes next for the task is decided under the budget this attempt may have used up.
+    charge(result, slot.attempts);
     List<Finding> found = slot.findings.stream().filter(f -> f.epoch() == result.epoch()).toList();
     slot.findings.removeIf(f -> f.epoch() <= result.epoch());
     if (slot.state == TaskState.REVIEWING) {
@@ -760,7 +779,11 @@ final class Run implements MergeQueue.Listener {
     publishOffer(slot);
   }
 
+  /** Publishes the offer, unless a budget holds the run paused: it is recorded, and goes out when the run resumes. */
   private void publishOffer(Slot slot) {
+    if (budget.paused()) {
+      return;
+    }
     publish(offers.offer(slot));
   }
 
@@ -784,6 +807,99 @@ final class Run implements MergeQueue.Listener {
     queue.close();
   }
 
+  /**
+   * Records what an attempt cost (its agent's report, which the lead checked on entry) in the ledger, then whether
+   * that spending pauses the run. Command agents report nothing, and nothing is recorded for them.
+   *
+   * @param attempt which attempt of its task this was
+   */
+  private void charge(TaskResult result, int attempt) {
+    if (result.usage().isEmpty()) {
+      return;
+    }
+    AgentUsage u = result.usage().get();
+    UsageRecorded entry = new UsageRecorded(id, plan.name(), result.task(), result.epoch(), attempt, result.worker(),
+        u.model().orElse(""), Usd.of(u.costUsd()), u.inputTokens().orElse(0L), u.outputTokens().orElse(0L),
+        u.turns(), AgentUsage.UNFINISHED.equals(u.subtype()), clock.instant().truncatedTo(ChronoUnit.SECONDS)
+            .toString());
+    record(entry);
+    cx.ledger().add(entry);
+    checkBudget("spent");
+  }
+
+  /**
+   * Whether the run's budget or the lead's daily budget pauses the run now, or no longer does; a change is recorded
+   * ({@link RunBudget}) and takes effect: a pause withholds every offer (and with {@code budget-stop: now} stops the
+   * running attempts), a resume publishes what was withheld.
+   *
+   * @param why what changed, for the detail of a resume
+   */
+  void checkBudget(String why) {
+    decide(budget.evaluate(cx.ledger().spent(id), daily(), "lead", Optional.empty(), why, clock.instant()));
+  }
+
+  /**
+   * Why the run's budget cannot be {@code usd} now (naming the field, the value and the rule); empty when it can: a
+   * budget is more than the run has spent.
+   */
+  Optional<String> budgetProblem(java.math.BigDecimal usd) {
+    return budget.raiseProblem(usd, cx.ledger().spent(id));
+  }
+
+  /** Sets the run's budget, which passed {@link #budgetProblem}, and resumes the run if that lifts its pause. */
+  RunBudget raiseBudget(java.math.BigDecimal usd, String by, Optional<String> request) {
+    budget.raise(usd);
+    RunBudget decided = budget.evaluate(cx.ledger().spent(id), daily(), by, request, "budget set to "
+        + Usd.format(Usd.exact(usd)) + " by " + by, clock.instant()).orElseThrow();
+    decide(Optional.of(decided));
+    return decided;
+  }
+
+  /** Takes back the run's latest budget decision, during replay: a run paused before a restart stays paused. */
+  void restore(RunBudget decided) {
+    budget.restore(decided);
+  }
+
+  /** Why the run is paused ({@link RunBudget#BUDGET}, {@link RunBudget#DAILY_BUDGET}); empty while it is not. */
+  Optional<String> paused() {
+    return budget.pausedFor();
+  }
+
+  private Optional<BudgetGate.Daily> daily() {
+    return settings.dailyBudgetUsd().map(usd -> new BudgetGate.Daily(usd, cx.ledger().spentOn(clock.instant())));
+  }
+
+  private void decide(Optional<RunBudget> decided) {
+    if (decided.isEmpty()) {
+      return;
+    }
+    RunBudget d = decided.get();
+    record(d);
+    LOG.warn("run {}: {}{}", id, d.paused().map(p -> "paused (" + p + "): ").orElse(""), d.detail());
+    if (d.paused().isEmpty()) {
+      reoffer();
+      return;
+    }
+    for (Slot slot : List.copyOf(tasks.values())) {
+      if (slot.offered()) {
+        // An offer out before the pause: taken back, so that no worker takes it up while the run is paused.
+        publish(new TaskCancelled(id, slot.task.id(), slot.epoch, "run " + id + " is paused: " + d.paused().get()));
+        slot.preferred.ifPresent(workers::unload);
+        slot.preferred = Optional.empty();
+      } else if (slot.granted() && budget.stop() == Plan.Budget.Stop.NOW) {
+        String why = "the budget stopped attempt " + slot.epoch + " on " + slot.worker + " (budget-stop: now; its"
+            + " worktree is kept there)";
+        stoppedByBudget.add(attemptKey(slot.task.id(), slot.epoch, slot.worker));
+        withdraw(slot, "run " + id + " is paused: " + d.detail());
+        regrant(slot, why);
+      }
+    }
+  }
+
+  private static String attemptKey(String task, int epoch, String worker) {
+    return task + "/" + epoch + "/" + worker;
+  }
+
   RunReport report() {
     List<RunReport.Row> rows = new ArrayList<>();
     for (Slot s : tasks.values()) {
@@ -793,7 +909,7 @@ final class Run implements MergeQueue.Listener {
           s.state == TaskState.LANDED && s.commit != null ? shortId(s.commit) : "", s.detail));
     }
     return new RunReport(id, plan.name(), plan.target(), repo.tip(plan.target()).orElse(""),
-        Duration.between(started, clock.instant()), rows);
+        Duration.between(started, clock.instant()), rows, budget.pausedFor().map(p -> budget.detail()));
   }
 
   private Slot current(String task, int epoch, String worker) {

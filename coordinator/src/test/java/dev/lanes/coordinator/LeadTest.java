@@ -8,6 +8,9 @@ import static org.awaitility.Awaitility.await;
 
 import dev.lanes.bus.Bus;
 import dev.lanes.bus.MemoryBus;
+import dev.lanes.protocol.ActionRefused;
+import dev.lanes.protocol.ActionTaken;
+import dev.lanes.protocol.BudgetRequested;
 import dev.lanes.protocol.ClaimGranted;
 import dev.lanes.protocol.ClaimRequested;
 import dev.lanes.protocol.Finding;
@@ -18,6 +21,7 @@ import dev.lanes.protocol.Plan;
 import dev.lanes.protocol.PlanRejected;
 import dev.lanes.protocol.PlanSubmitted;
 import dev.lanes.protocol.PlanParser;
+import dev.lanes.protocol.RunBudget;
 import dev.lanes.protocol.RunFinished;
 import dev.lanes.protocol.RunStarted;
 import dev.lanes.protocol.TaskCancelled;
@@ -27,6 +31,7 @@ import dev.lanes.protocol.TaskResult;
 import dev.lanes.protocol.TaskResult.Outcome;
 import dev.lanes.protocol.TaskState;
 import dev.lanes.protocol.TaskUpdate;
+import dev.lanes.protocol.UsageRecorded;
 import dev.lanes.protocol.Topics;
 import dev.lanes.protocol.WorkerStatus;
 import java.nio.file.Path;
@@ -786,6 +791,137 @@ class LeadTest {
 
     bus.publish(withCost(honest, 0.35));
     assertThat(events.awaitFirst(RunFinished.class, f -> f.run().equals(run.id())).landed()).containsExactly("core");
+  }
+
+  // ---- the cost ledger and budgets ----
+
+  /** Tasks a and b run at once; c waits for a: it is offered only after the attempts that cross the budget. */
+  private static final String BUDGETED = """
+      name: sample
+      budget-usd: 1.00
+      agent: {command: [sh, -c, "true"]}
+      tasks:
+        - {id: a, prompt: p, owns: [a/]}
+        - {id: b, prompt: p, owns: [b/]}
+        - {id: c, prompt: p, owns: [c/], after: [a]}
+      """;
+
+  /** Grants {@code task} to {@code worker}, commits its work and reports it passed at {@code usd}. */
+  private void passAt(Lead.RunHandle run, String task, String worker, double usd) {
+    TaskOffered offer = grant(run, task, worker);
+    String commit = repo.commitOnto(offer.baseCommit(), offer.branch(), Map.of(task + "/file.txt", task + "\n"));
+    bus.publish(withCost(passed(offer, worker, commit), usd));
+  }
+
+  @Test
+  void aRunWhoseBudgetIsSpentOffersNothingMoreLandsWhatPassedAndResumesWhenItIsRaised() {
+    Lead.RunHandle run = lead.submit(PlanParser.parse(BUDGETED, "plan.yaml"));
+    passAt(run, "b", "w2", 0.70);
+    passAt(run, "a", "w1", 0.35); // crosses the budget before a lands and c could be offered
+    RunBudget paused = events.awaitFirst(RunBudget.class, b -> b.paused().isPresent());
+    awaitUpdate("a", TaskState.LANDED);
+    awaitUpdate("b", TaskState.LANDED);
+    awaitUpdate("c", TaskState.OFFERED);
+    work.sync();
+
+    assertThat(paused.paused()).contains(RunBudget.BUDGET);
+    assertThat(paused.spentUsd()).isEqualByComparingTo("1.05");
+    assertThat(paused.detail()).startsWith("spent $1.05 of the run's budget of $1.00; no new attempt starts");
+    assertThat(events.all(UsageRecorded.class)).extracting(u -> u.task() + " " + u.costUsd().toPlainString() + " "
+        + u.worker() + " " + u.model() + " " + u.inputTokens() + "/" + u.outputTokens())
+        .containsExactly("b 0.700000 w2 claude-sonnet-4-5 1000/100", "a 0.350000 w1 claude-sonnet-4-5 1000/100");
+    assertThat(work.all(TaskOffered.class)).as("c is decided, not offered, while the run is paused")
+        .noneMatch(o -> o.task().equals("c"));
+    assertThat(run.snapshot().get().stalled()).isTrue();
+
+    assertThatThrownBy(() -> lead.act(new Action(Action.Kind.RAISE_BUDGET, run.id(), Optional.empty(),
+        Optional.empty(), Optional.of(1.05), "alice"))).isInstanceOf(Action.Refused.class)
+        .hasMessage("usd: 1.05 must be more than the $1.05 run " + run.id() + " has already spent");
+    events.sync();
+    assertThat(events.all(ActionTaken.class)).as("a refused raise changes nothing").isEmpty();
+    assertThat(events.all(RunBudget.class)).hasSize(1);
+
+    lead.act(new Action(Action.Kind.RAISE_BUDGET, run.id(), Optional.empty(), Optional.empty(), Optional.of(2.5),
+        "alice"));
+    RunBudget resumed = events.awaitFirst(RunBudget.class, b -> b.paused().isEmpty());
+    assertThat(resumed.budgetUsd()).contains(new java.math.BigDecimal("2.500000"));
+    assertThat(resumed.by()).isEqualTo("alice");
+    assertThat(events.all(ActionTaken.class)).singleElement().satisfies(t -> assertThat(t.action())
+        .isEqualTo("raise-budget"));
+    passAt(run, "c", "w1", 0.35);
+    assertThat(events.awaitFirst(RunFinished.class, f -> f.run().equals(run.id())).landed())
+        .containsExactlyInAnyOrder("a", "b", "c");
+  }
+
+  @Test
+  void aPausedRunStaysPausedAcrossARestartOfTheLead() {
+    Lead.RunHandle run = lead.submit(PlanParser.parse(BUDGETED, "plan.yaml"));
+    passAt(run, "b", "w2", 0.6);
+    passAt(run, "a", "w1", 0.6);
+    events.awaitFirst(RunBudget.class, b -> b.paused().isPresent());
+    awaitUpdate("c", TaskState.OFFERED);
+
+    restartLead(Lead.Settings.daemon().withMaxAttempts(1));
+    work.sync();
+
+    assertThat(work.all(TaskOffered.class)).noneMatch(o -> o.task().equals("c"));
+    assertThat(lead.report(run.id()).orElseThrow().paused()).hasValueSatisfying(p -> assertThat(p)
+        .startsWith("spent $1.20 of the run's budget of $1.00"));
+    assertThatThrownBy(() -> lead.act(new Action(Action.Kind.RAISE_BUDGET, run.id(), Optional.empty(),
+        Optional.empty(), Optional.of(1.1), "bob"))).as("the ledger is replayed too")
+        .hasMessageContaining("must be more than the $1.20");
+    lead.act(new Action(Action.Kind.RAISE_BUDGET, run.id(), Optional.empty(), Optional.empty(), Optional.of(5.0),
+        "bob"));
+    work.awaitFirst(TaskOffered.class, o -> o.task().equals("c"));
+  }
+
+  @Test
+  void budgetStopNowCancelsRunningAttemptsWhichStillCountWhenTheyReport() {
+    Lead.RunHandle run = lead.submit(PlanParser.parse(BUDGETED.replace("budget-usd: 1.00",
+        "budget-usd: 1.00\nbudget-stop: now"), "plan.yaml"));
+    TaskOffered b = grant(run, "b", "w2");
+    passAt(run, "a", "w1", 1.5);
+
+    TaskCancelled stopped = work.awaitFirst(TaskCancelled.class, c -> c.task().equals("b"));
+    assertThat(stopped.epoch()).isEqualTo(b.epoch());
+    TaskUpdate again = awaitUpdate("b", TaskState.OFFERED, b.epoch() + 1);
+    assertThat(again.detail()).contains("the budget stopped attempt 1 on w2", "no attempt used");
+
+    bus.publish(withCost(new TaskResult(run.id(), "b", b.epoch(), "w2", Outcome.AGENT_FAILED, b.branch(),
+        Optional.empty(), List.of(), 143, -1, "", "", 1, Optional.of("cancelled by the lead"), Optional.empty()), 0.2));
+    UsageRecorded late = events.awaitFirst(UsageRecorded.class, u -> u.task().equals("b"));
+    assertThat(late.costUsd()).isEqualByComparingTo("0.2");
+    assertThat(late.epoch()).isEqualTo(b.epoch());
+  }
+
+  @Test
+  void aBudgetRequestOverTheBusIsAnsweredOnTheLogAndARefusalChangesNothing() {
+    Lead.RunHandle run = lead.submit(PlanParser.parse(BUDGETED, "plan.yaml"));
+    passAt(run, "a", "w1", 0.6);
+    passAt(run, "b", "w2", 0.6);
+    events.awaitFirst(RunBudget.class, b -> b.paused().isPresent());
+
+    bus.publish(new BudgetRequested("budget-1", "no-such-run", new java.math.BigDecimal("5"), "mallory@x"));
+    bus.publish(new BudgetRequested("budget-2", run.id(), new java.math.BigDecimal("-5"), "mallory@x"));
+    bus.publish(new BudgetRequested("budget-3", run.id(), new java.math.BigDecimal("1E+400"), "mallory@x"));
+    bus.publish(new BudgetRequested("budget-4", run.id(), new java.math.BigDecimal("1.2"), "mallory@x"));
+    bus.publish(new BudgetRequested("Budget/../5", run.id(), new java.math.BigDecimal("5"), "mallory@x"));
+    bus.publish(new BudgetRequested("budget-6", run.id(), new java.math.BigDecimal("3"), "carol@host"));
+
+    RunBudget raised = events.awaitFirst(RunBudget.class, b -> b.request().equals(Optional.of("budget-6")));
+    assertThat(raised.paused()).isEmpty();
+    assertThat(raised.by()).isEqualTo("carol@host (lanes budget)");
+    assertThat(events.all(ActionRefused.class)).extracting(ActionRefused::request, ActionRefused::reason)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("budget-1", "run: \"no-such-run\" is not a run this lead holds"),
+            org.assertj.core.groups.Tuple.tuple("budget-2", "usd: -5.0 must be a positive number of dollars"),
+            org.assertj.core.groups.Tuple.tuple("budget-3", "usd: Infinity must be a positive number of dollars"),
+            org.assertj.core.groups.Tuple.tuple("budget-4", "usd: 1.2 must be more than the $1.20 run " + run.id()
+                + " has already spent"));
+    assertThat(bus.deadLetters()).anySatisfy(d -> assertThat(d).contains("budget request: \"Budget/../5\" is not"
+        + " a request id"));
+    assertThat(events.all(RunBudget.class)).as("one pause, one resume: the refusals changed nothing").hasSize(2);
+    work.awaitFirst(TaskOffered.class, o -> o.task().equals("c"));
   }
 
   private static TaskResult withCost(TaskResult r, double usd) {

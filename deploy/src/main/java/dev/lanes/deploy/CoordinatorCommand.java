@@ -47,13 +47,18 @@ final class CoordinatorCommand implements Callable<Integer> {
           + " eviction or a review); then it is parked (default: ${DEFAULT-VALUE}).")
   int maxAttempts;
 
+  @Option(names = "--daily-budget-usd", paramLabel = "USD",
+      description = "What all runs together may spend on their agents in a UTC day, such as 50; once spent, no new"
+          + " attempt starts until the next UTC day (default: no daily budget).")
+  Optional<java.math.BigDecimal> dailyBudget = Optional.empty();
+
   @Spec CommandSpec spec;
 
   @Override
   public Integer call() {
     Duration leaseTime = Durations.parse("--lease", lease);
     Lead.Settings settings = merge.applyTo(Lead.Settings.daemon().withLease(leaseTime).withMaxAttempts(maxAttempts))
-        .withPassEnv(passEnv.names());
+        .withPassEnv(passEnv.names()).withDailyBudget(dailyBudget);
     PrintWriter out = spec.commandLine().getOut();
     // The client file first, as every client command reads it; then a repository that is not there is bad input,
     // said at once rather than after a wait on Kafka.

@@ -25,7 +25,7 @@ import picocli.CommandLine.Command;
     },
     subcommands = {RunCommand.class, CheckCommand.class, DemoCommand.class, BrokerCommand.class,
         CoordinatorCommand.class, WorkerCommand.class, SubmitCommand.class, StatusCommand.class, CostCommand.class,
-        CredentialsCommand.class, WatchCommand.class, LogsCommand.class,
+        BudgetCommand.class, CredentialsCommand.class, WatchCommand.class, LogsCommand.class,
         BenchCommand.class, GcCommand.class, HelpCommand.class})
 public final class Main implements Runnable {
   static final int OK = 0;

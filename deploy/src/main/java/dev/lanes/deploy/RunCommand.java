@@ -215,7 +215,16 @@ final class RunCommand implements Callable<Integer> {
         }
       });
       cluster.awaitWorkers(Duration.ofSeconds(30));
-      RunReport report = cluster.lead().submit(plan, runId, existing, "lanes run").done().join();
+      RunReport report = endOrBudgetStop(cluster.lead().submit(plan, runId, existing, "lanes run"));
+      if (report.stalled()) {
+        Progress.summary(out, report);
+        // Nobody can raise the budget of a run that lives as long as this command: it ends here, and says why.
+        out.println();
+        out.println("The budget stopped run " + runId + ": " + report.paused().orElseThrow());
+        out.println("What passed has landed on " + plan.target() + "; run the plan again with a higher budget-usd and"
+            + " --continue to go on from there.");
+        return Main.FAILED;
+      }
       awaitQuietly(finished);
       Progress.summary(out, report);
       keep = !report.allLanded();
@@ -227,6 +236,28 @@ final class RunCommand implements Callable<Integer> {
       server.ifPresent(dev.lanes.coordinator.http.HttpServer::close);
       cluster.close(keep);
       removeHook(hook);
+    }
+  }
+
+  /**
+   * The run's final report, or its report once a budget has paused it and nothing of it is still under way (see
+   * {@link RunReport#stalled}): running attempts have finished and what passed has landed.
+   */
+  private static RunReport endOrBudgetStop(Lead.RunHandle run) {
+    while (true) {
+      try {
+        return run.done().get(500, TimeUnit.MILLISECONDS);
+      } catch (java.util.concurrent.TimeoutException e) {
+        RunReport now = run.snapshot().get();
+        if (now.stalled()) {
+          return now;
+        }
+      } catch (java.util.concurrent.ExecutionException e) {
+        throw new IllegalStateException("run " + run.id() + " failed in the lead: " + e.getCause(), e.getCause());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return run.snapshot().get();
+      }
     }
   }
 
