@@ -55,6 +55,12 @@ final class BenchCommand implements Runnable {
             + " By default plain and secure run, plain first, and the cost of security is printed.")
     DispatchBench.Leg only;
 
+    @Option(names = "--http",
+        description = "Run each leg twice on its broker, first with the lead's HTTP server on and watched (one client"
+            + " following /api/events, /metrics and /api/state read every second), then without, and print the two"
+            + " side by side.")
+    boolean http;
+
     @Spec CommandSpec spec;
 
     @Override
@@ -70,7 +76,8 @@ final class BenchCommand implements Runnable {
         throw new IllegalArgumentException("--in-flight: " + open + " must be at least 1");
       }
       DispatchBench.run(workers, tasks, open, warmup, only == null
-          ? List.of(DispatchBench.Leg.PLAIN, DispatchBench.Leg.SECURE) : List.of(only), spec.commandLine().getOut());
+          ? List.of(DispatchBench.Leg.PLAIN, DispatchBench.Leg.SECURE) : List.of(only), http,
+          spec.commandLine().getOut());
       return Main.OK;
     }
   }

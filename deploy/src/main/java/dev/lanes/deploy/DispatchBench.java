@@ -103,6 +103,15 @@ final class DispatchBench {
    * one leg run.
    */
   static void run(int workers, int tasks, int inFlight, int warmup, List<Leg> legs, PrintWriter out) {
+    run(workers, tasks, inFlight, warmup, legs, false, out);
+  }
+
+  /**
+   * As above; with {@code http}, each leg runs twice on its broker, first with the lead's HTTP server on and watched
+   * (a client following {@code /api/events}, {@code /metrics} and {@code /api/state} read every second), then as it
+   * is, and the two are printed side by side; the last line adds the watched run's figures.
+   */
+  static void run(int workers, int tasks, int inFlight, int warmup, List<Leg> legs, boolean http, PrintWriter out) {
     Path dir = LocalCluster.tempDir("lanes-bench-");
     try {
       out.printf(Locale.ROOT, "%d simulated workers, %d no-op tasks in %d chains after %d to warm up; legs: %s%n",
@@ -112,9 +121,18 @@ final class DispatchBench {
           String.join(" ", java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()),
           Jit.describe());
       Map<Leg, Figures> figures = new java.util.EnumMap<>(Leg.class);
+      Map<Leg, Figures> watched = new java.util.EnumMap<>(Leg.class);
       for (Leg leg : legs) {
-        figures.put(leg, leg(leg, dir.resolve(leg.name().toLowerCase(Locale.ROOT)), workers, tasks, inFlight, warmup,
-            out));
+        Figures[] both = leg(leg, dir.resolve(leg.name().toLowerCase(Locale.ROOT)), workers, tasks, inFlight, warmup,
+            http, out);
+        figures.put(leg, both[0]);
+        if (http) {
+          watched.put(leg, both[1]);
+          out.printf(Locale.ROOT, "%s leg, HTTP server and metrics off -> on: dispatch p50 %.2f -> %.2f ms (x%.2f),"
+              + " p99 %.2f -> %.2f ms (x%.2f), tasks/s %.0f -> %.0f (x%.2f)%n", leg.name().toLowerCase(Locale.ROOT),
+              both[0].p50, both[1].p50, both[1].p50 / both[0].p50, both[0].p99, both[1].p99, both[1].p99 / both[0].p99,
+              both[0].tasksPerSecond, both[1].tasksPerSecond, both[1].tasksPerSecond / both[0].tasksPerSecond);
+        }
       }
       Figures plain = figures.get(Leg.PLAIN);
       Figures secure = figures.get(Leg.SECURE);
@@ -125,17 +143,23 @@ final class DispatchBench {
             secure.p50 / plain.p50, plain.p99, secure.p99, secure.p99 / plain.p99, plain.tasksPerSecond,
             secure.tasksPerSecond, secure.tasksPerSecond / plain.tasksPerSecond, plain.rttP50, secure.rttP50);
       }
-      out.printf(Locale.ROOT, "dispatch p50_ms=%.2f p99_ms=%.2f tasks_per_s=%.0f kafka_rtt_p99_ms=%.2f%s%n",
+      Figures watchedSummary = watched.get(secure != null ? Leg.SECURE : plain != null ? Leg.PLAIN
+          : figures.keySet().iterator().next());
+      out.printf(Locale.ROOT, "dispatch p50_ms=%.2f p99_ms=%.2f tasks_per_s=%.0f kafka_rtt_p99_ms=%.2f%s%s%n",
           summary.p50, summary.p99, summary.tasksPerSecond, summary.rttP99, plain != null && secure != null
               ? String.format(Locale.ROOT, " plain_p99_ms=%.2f plain_tasks_per_s=%.0f", plain.p99,
-                  plain.tasksPerSecond) : "");
+                  plain.tasksPerSecond) : "", watchedSummary == null ? "" : String.format(Locale.ROOT,
+                  " http_p50_ms=%.2f http_p99_ms=%.2f http_tasks_per_s=%.0f", watchedSummary.p50, watchedSummary.p99,
+                  watchedSummary.tasksPerSecond));
       out.flush();
     } finally {
       LocalCluster.deleteTree(dir);
     }
   }
 
-  private static Figures leg(Leg leg, Path dir, int workers, int tasks, int inFlight, int warmup, PrintWriter out) {
+  /** The leg's figures as the lead is, then (with {@code http}) with its HTTP server on and watched. */
+  private static Figures[] leg(Leg leg, Path dir, int workers, int tasks, int inFlight, int warmup, boolean http,
+      PrintWriter out) {
     out.printf(Locale.ROOT, "--- %s leg: %s%n", leg.name().toLowerCase(Locale.ROOT), leg.says);
     out.flush();
     long started = System.nanoTime();
@@ -151,20 +175,33 @@ final class DispatchBench {
       if (leg.tagged) {
         tagCost(workers, out);
       }
-      Result r = dispatch(admin, dir.resolve("repo"), workers, tasks, inFlight, warmup, parties, out);
-      double[] lat = r.latenciesMs;
-      Arrays.sort(lat);
-      out.printf(Locale.ROOT, "offered->granted: n=%d p50=%.2f ms p90=%.2f ms p99=%.2f ms max=%.2f ms%n",
-          lat.length, pct(lat, 50), pct(lat, 90), pct(lat, 99), lat[lat.length - 1]);
-      out.printf(Locale.ROOT, "grants to the worker the offer preferred: %d of %d%n", r.toPreferred, lat.length);
-      out.printf(Locale.ROOT, "throughput: %d tasks in %.2f s = %.0f tasks/s (all %s)%n", tasks, r.seconds,
-          tasks / r.seconds, r.allLanded ? "landed" : "NOT landed");
-      out.printf(Locale.ROOT, "plain Kafka produce->consume on this broker: n=%d p50=%.2f ms p99=%.2f ms%n",
-          rtt.length, pct(rtt, 50), pct(rtt, 99));
-      out.printf(Locale.ROOT, "ratio dispatch p50 / kafka round trip p50: %.1f%n", pct(lat, 50) / pct(rtt, 50));
-      out.flush();
-      return new Figures(pct(lat, 50), pct(lat, 99), tasks / r.seconds, pct(rtt, 50), pct(rtt, 99));
+      // Watched first: whatever the second run gains from a warmer JIT goes to the lead without the server.
+      Figures on = http ? measure(admin, dir.resolve("repo-http"), workers, tasks, inFlight, warmup, parties, rtt, true,
+          out) : null;
+      Figures off = measure(admin, dir.resolve("repo"), workers, tasks, inFlight, warmup, parties, rtt, false, out);
+      return new Figures[] {off, on};
     }
+  }
+
+  private static Figures measure(ClientConfig admin, Path repo, int workers, int tasks, int inFlight, int warmup,
+      Parties parties, double[] rtt, boolean http, PrintWriter out) {
+    if (http) {
+      out.println("with the lead's HTTP server on: one client follows /api/events, /metrics and /api/state are read"
+          + " every second");
+    }
+    Result r = dispatch(admin, repo, workers, tasks, inFlight, warmup, parties, http, out);
+    double[] lat = r.latenciesMs;
+    Arrays.sort(lat);
+    out.printf(Locale.ROOT, "offered->granted: n=%d p50=%.2f ms p90=%.2f ms p99=%.2f ms max=%.2f ms%n",
+        lat.length, pct(lat, 50), pct(lat, 90), pct(lat, 99), lat[lat.length - 1]);
+    out.printf(Locale.ROOT, "grants to the worker the offer preferred: %d of %d%n", r.toPreferred, lat.length);
+    out.printf(Locale.ROOT, "throughput: %d tasks in %.2f s = %.0f tasks/s (all %s)%n", tasks, r.seconds,
+        tasks / r.seconds, r.allLanded ? "landed" : "NOT landed");
+    out.printf(Locale.ROOT, "plain Kafka produce->consume on this broker: n=%d p50=%.2f ms p99=%.2f ms%n",
+        rtt.length, pct(rtt, 50), pct(rtt, 99));
+    out.printf(Locale.ROOT, "ratio dispatch p50 / kafka round trip p50: %.1f%n", pct(lat, 50) / pct(rtt, 50));
+    out.flush();
+    return new Figures(pct(lat, 50), pct(lat, 99), tasks / r.seconds, pct(rtt, 50), pct(rtt, 99));
   }
 
   private record Result(double[] latenciesMs, double seconds, boolean allLanded, int toPreferred) {}
@@ -255,7 +292,7 @@ final class DispatchBench {
   }
 
   private static Result dispatch(ClientConfig admin, Path repo, int workers, int tasks, int inFlight, int warmup,
-      Parties parties, PrintWriter out) {
+      Parties parties, boolean http, PrintWriter out) {
     Demo.git(createDirs(repo), "init", "-q", "-b", "main");
     Demo.git(repo, "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q", "--allow-empty",
         "-m", "empty");
@@ -263,7 +300,8 @@ final class DispatchBench {
     Observations seen = new Observations(plan.name(), tasks);
     try (KafkaBus leadBus = KafkaBus.connect(parties.leadClient(), "bench-lead", parties.lead());
         KafkaBus workerBus = KafkaBus.connect(parties.workerClient(), "bench-workers", parties.workers());
-        Lead lead = Lead.start(leadBus, repo, Clock.systemUTC())) {
+        Lead lead = Lead.start(leadBus, repo, Clock.systemUTC());
+        Watcher watcher = http ? Watcher.start(lead) : Watcher.NONE) {
       List<Worker> sims = new ArrayList<>();
       for (int i = 0; i < workers; i++) {
         sims.add(Worker.simulated(workerBus, new Worker.Config("sim" + i, "bench", List.of(), 1, "", repo,
@@ -309,6 +347,71 @@ final class DispatchBench {
       out.println(perTask);
       out.println(kinds(admin, Topics.REPORTS, before.get(Topics.REPORTS), after.get(Topics.REPORTS), tasks));
       return new Result(seen.latencies(), seconds, landed, seen.toPreferred());
+    }
+  }
+
+  /**
+   * People watching the lead while the benchmark runs: its HTTP server, one client following the change stream and
+   * one reading {@code /metrics} and {@code /api/state} every second, as a dashboard and a Prometheus would.
+   */
+  private static final class Watcher implements AutoCloseable {
+    static final Watcher NONE = new Watcher(null);
+    private final dev.lanes.coordinator.http.HttpServer server;
+    private final List<Thread> threads = new ArrayList<>();
+    private volatile boolean closed;
+
+    private Watcher(dev.lanes.coordinator.http.HttpServer server) {
+      this.server = server;
+    }
+
+    static Watcher start(Lead lead) {
+      dev.lanes.coordinator.http.Token token = dev.lanes.coordinator.http.Token.generate();
+      Watcher w = new Watcher(dev.lanes.coordinator.http.HttpServer.start(
+          dev.lanes.coordinator.http.HttpServer.Options.on("127.0.0.1", 0), lead, token));
+      java.net.http.HttpClient client = java.net.http.HttpClient.newHttpClient();
+      java.util.function.Function<String, java.net.http.HttpRequest> get = path -> java.net.http.HttpRequest
+          .newBuilder(java.net.URI.create(w.server.baseUrl() + path)).header("Authorization", "Bearer "
+              + token.value()).build();
+      w.daemon("bench-sse", () -> {
+        try (java.util.stream.Stream<String> lines = client.send(get.apply("/api/events"),
+            java.net.http.HttpResponse.BodyHandlers.ofLines()).body()) {
+          lines.forEach(line -> { });
+        }
+      });
+      w.daemon("bench-scrape", () -> {
+        while (!w.closed) {
+          client.send(get.apply("/metrics"), java.net.http.HttpResponse.BodyHandlers.discarding());
+          client.send(get.apply("/api/state"), java.net.http.HttpResponse.BodyHandlers.discarding());
+          Thread.sleep(1000);
+        }
+      });
+      return w;
+    }
+
+    private interface Work {
+      void run() throws Exception;
+    }
+
+    private void daemon(String name, Work work) {
+      Thread t = new Thread(() -> {
+        try {
+          work.run();
+        } catch (Exception e) {
+          // the server closed: the run is over
+        }
+      }, name);
+      t.setDaemon(true);
+      t.start();
+      threads.add(t);
+    }
+
+    @Override
+    public void close() {
+      closed = true;
+      if (server != null) {
+        server.close();
+      }
+      threads.forEach(Thread::interrupt);
     }
   }
 
