@@ -56,6 +56,21 @@ class BenchIT {
   }
 
   @Test
+  void dispatchBenchWithHttp_runsTheLegWatchedThenNot_andPrintsBothSideBySide() {
+    List<String> lines = bench("dispatch", "--only", "plain", "--http", "--workers", "4", "--tasks", "20", "--warmup",
+        "0");
+
+    assertThat(lines).containsOnlyOnce("with the lead's HTTP server on: one client follows /api/events, /metrics and"
+        + " /api/state are read every second");
+    assertThat(lines).filteredOn(l -> l.matches("throughput: 20 tasks in [\\d.]+ s = \\d+ tasks/s \\(all landed\\)"))
+        .hasSize(2);
+    assertThat(lines).anyMatch(l -> l.matches("plain leg, HTTP server and metrics off -> on: dispatch p50 [\\d.]+ ->"
+        + " [\\d.]+ ms \\(x[\\d.]+\\), p99 .*, tasks/s \\d+ -> \\d+ \\(x[\\d.]+\\)"));
+    assertThat(lines.get(lines.size() - 1)).matches("dispatch p50_ms=[\\d.]+ p99_ms=[\\d.]+ tasks_per_s=\\d+"
+        + " kafka_rtt_p99_ms=[\\d.]+ http_p50_ms=[\\d.]+ http_p99_ms=[\\d.]+ http_tasks_per_s=\\d+");
+  }
+
+  @Test
   void dispatchBenchRunsTheTaggingLegOnAPlaintextBroker() {
     List<String> lines = bench("dispatch", "--only", "tags", "--workers", "4", "--tasks", "20", "--warmup", "0");
 
