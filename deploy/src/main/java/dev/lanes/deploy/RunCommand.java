@@ -43,7 +43,10 @@ import picocli.CommandLine.Model.CommandSpec;
       "",
       "One run per target: a target another run holds is refused, naming it. A target an earlier run left ahead of the base needs --continue or --fresh. At the end, each task that did not land is listed with the paths of its logs and worktree.",
       "",
-      "Exit 0 when every task landed, 1 when any did not (or conflicts under --strict), 2 for bad input (a held target too)."
+      "A plan's budget-usd pauses the run once its agents have spent it: no new attempt starts, running ones finish and what passed lands; then lanes run ends, exit 1, saying the budget stopped it. With --http given, it waits instead for the budget to be raised on the dashboard.",
+      "",
+      "Exit 0 when every task landed, 1 when any did not (a budget stopped the run, or conflicts under --strict), 2 for"
+          + " bad input (a held target too)."
     })
 final class RunCommand implements Callable<Integer> {
   @Parameters(paramLabel = "PLAN", description = "The plan file (YAML).")
@@ -215,10 +218,11 @@ final class RunCommand implements Callable<Integer> {
         }
       });
       cluster.awaitWorkers(Duration.ofSeconds(30));
-      RunReport report = endOrBudgetStop(cluster.lead().submit(plan, runId, existing, "lanes run"));
+      // With --http given, a person watches the dashboard and may raise the budget there; else nobody can.
+      boolean raisable = http.http != null && server.isPresent();
+      RunReport report = endOrBudgetStop(cluster.lead().submit(plan, runId, existing, "lanes run"), raisable, out);
       if (report.stalled()) {
         Progress.summary(out, report);
-        // Nobody can raise the budget of a run that lives as long as this command: it ends here, and says why.
         out.println();
         out.println("The budget stopped run " + runId + ": " + report.paused().orElseThrow());
         out.println("What passed has landed on " + plan.target() + "; run the plan again with a higher budget-usd and"
@@ -241,17 +245,25 @@ final class RunCommand implements Callable<Integer> {
 
   /**
    * The run's final report, or its report once a budget has paused it and nothing of it is still under way (see
-   * {@link RunReport#stalled}): running attempts have finished and what passed has landed.
+   * {@link RunReport#stalled}): running attempts have finished and what passed has landed. A run that ends with this
+   * command has nobody to raise its budget, unless its dashboard was asked for ({@code raisable}): then it waits for
+   * a raise there, saying so once.
    */
-  private static RunReport endOrBudgetStop(Lead.RunHandle run) {
+  private static RunReport endOrBudgetStop(Lead.RunHandle run, boolean raisable, PrintWriter out) {
+    boolean told = false;
     while (true) {
       try {
         return run.done().get(500, TimeUnit.MILLISECONDS);
       } catch (java.util.concurrent.TimeoutException e) {
         RunReport now = run.snapshot().get();
-        if (now.stalled()) {
+        if (now.stalled() && !raisable) {
           return now;
+        } else if (now.stalled() && !told) {
+          out.println("run " + run.id() + " is paused: " + now.paused().orElseThrow() + "; raise its budget on the"
+              + " dashboard (or POST /api/runs/" + run.id() + "/budget) to go on, or stop it with Ctrl-C");
+          out.flush();
         }
+        told = now.stalled();
       } catch (java.util.concurrent.ExecutionException e) {
         throw new IllegalStateException("run " + run.id() + " failed in the lead: " + e.getCause(), e.getCause());
       } catch (InterruptedException e) {
