@@ -16,11 +16,13 @@ import dev.lanes.protocol.TaskOffered;
 import dev.lanes.protocol.TaskResult;
 import dev.lanes.protocol.TaskState;
 import dev.lanes.protocol.TaskUpdate;
+import dev.lanes.protocol.UsageRecorded;
 import dev.lanes.protocol.WorkerStatus;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import java.math.BigDecimal;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -66,6 +68,7 @@ public final class Board {
   static final int FINISHED_RUNS_KEPT = 20;
   static final int EVICTIONS_KEPT = 20;
   static final long LOGS_KEPT = 10_000;
+  static final int DAYS_KEPT = 8;
   private static final String EVICTED = "evicted from the merge queue: ";
 
   private final Clock clock;
@@ -78,8 +81,9 @@ public final class Board {
   /** When each unanswered offer went out, by its task and epoch (loop only): the start of the dispatch latency. */
   private final Map<String, Long> offered = new HashMap<>();
   private volatile LeadView lead;
-  private volatile CostView cost = new CostView(0, 0, Map.of());
-  private String costDay = "";
+  private volatile Spent spent = Spent.NONE;
+  /** False while the log is read back (loop only): meters count only what happens while this lead serves. */
+  private boolean live = true;
   private final Deque<Event> ring = new ArrayDeque<>();
   private long lastId;
   private final List<Consumer<Event>> watchers = new CopyOnWriteArrayList<>();
@@ -109,6 +113,8 @@ public final class Board {
       offered.putIfAbsent(o.key() + "#" + o.epoch(), clock.millis());
     } else if (message instanceof ClaimGranted g) {
       granted(g);
+    } else if (message instanceof UsageRecorded u) {
+      charged(u);
     } else if (message instanceof dev.lanes.protocol.RunBudget b) {
       budgeted(b);
     } else if (message instanceof dev.lanes.protocol.ActionTaken a) {
@@ -116,6 +122,19 @@ public final class Board {
     } else if (message instanceof LeadServing l && l.lead().equals(lead.name())) {
       lead = new LeadView(l.lead(), l.since());
       emit("lead", lead);
+    }
+  }
+
+  /**
+   * A record read back from the log when the lead took the lead role: shown as it was recorded, but counted by no
+   * meter (they count what this lead saw happen, and a counter must not count a thing twice).
+   */
+  void replayed(Message message) {
+    live = false;
+    try {
+      recorded(message);
+    } finally {
+      live = true;
     }
   }
 
@@ -153,6 +172,7 @@ public final class Board {
     workers.clear();
     logs.invalidateAll();
     offered.clear();
+    spent = Spent.NONE;
     meters.clear();
     emit("reset", new Reset("the lead took or gave up the lead role; read the state again"));
   }
@@ -220,14 +240,16 @@ public final class Board {
         before.costUsd(), before.claims(), before.after(), u.detail());
     putTask(next);
     if (u.state() != before.state() && u.detail().startsWith(EVICTED)) {
-      meters.evictions.increment();
+      if (live) {
+        meters.evictions.increment();
+      }
       RunRow row = runs.get(u.run());
       List<Eviction> evictions = new ArrayList<>(row.evictions());
       evictions.add(new Eviction(u.task(), u.detail().substring(EVICTED.length()), clock.instant().toString()));
       runs.put(u.run(), row.withEvictions(evictions.subList(Math.max(0, evictions.size() - EVICTIONS_KEPT),
           evictions.size())));
     }
-    if (u.state() != before.state() && u.detail().startsWith("the lease of ")) {
+    if (live && u.state() != before.state() && u.detail().startsWith("the lease of ")) {
       meters.leaseExpiries.increment();
     }
     emit("task", taskEvent(next));
@@ -295,30 +317,69 @@ public final class Board {
       return;
     }
     TaskLog log = logs.getIfPresent(k);
-    if (log != null && log.epoch() == t.epoch() && log.outcome().isPresent()) {
-      return; // the same result again (sent twice, read again): its cost counts once
-    }
     logs.put(k, (log == null || log.epoch() != t.epoch() ? TaskLog.empty(t.run(), t.task(), t.epoch(), t.worker())
         : log).result(t, clock.instant().toString()));
-    double usd = t.usage().map(u -> u.costUsd()).filter(c -> c > 0 && Double.isFinite(c)).orElse(0.0);
-    RunRow run = runs.get(t.run());
-    if (usd == 0 || run == null) {
+  }
+
+  /**
+   * An attempt's entry in the cost ledger, as the lead records it (or as its log has it, on a takeover): it adds to
+   * its task, its run, its plan and its UTC day. Totals are kept in exact decimals, as the ledger is.
+   */
+  private void charged(UsageRecorded u) {
+    if (u.costUsd().signum() <= 0) {
       return;
     }
-    TaskRow next = current.withCost(current.costUsd() + usd);
-    tasks.put(k, next);
-    RunRow charged = run.withCost(run.costUsd() + usd);
-    runs.put(t.run(), charged);
-    meters.cost(run.plan(), usd);
+    Spent was = spent;
+    Map<String, BigDecimal> byPlan = new TreeMap<>(was.byPlan());
+    byPlan.merge(u.plan(), u.costUsd(), BigDecimal::add);
+    TreeMap<String, BigDecimal> byDay = new TreeMap<>(was.byDay());
+    byDay.merge(day(u.at()), u.costUsd(), BigDecimal::add);
+    while (byDay.size() > DAYS_KEPT) {
+      byDay.pollFirstEntry();
+    }
+    spent = new Spent(was.total().add(u.costUsd()), byPlan, byDay);
+    meters.cost(u.plan());
+    TaskRow task = tasks.get(key(u.run(), u.task()));
+    if (task != null) {
+      TaskRow next = task.withCost(task.costUsd() + u.costUsd().doubleValue());
+      tasks.put(next.key(), next);
+      emit("task", taskEvent(next));
+    }
+    RunRow run = runs.get(u.run());
+    if (run != null) {
+      RunRow next = run.withCost(run.costUsd() + u.costUsd().doubleValue());
+      runs.put(u.run(), next);
+      emit("run", header(next));
+    }
+    emit("cost", cost());
+  }
+
+  /** The UTC day of an ISO-8601 instant; a record without a readable one counts on the board's today. */
+  private String day(String at) {
+    try {
+      return LocalDate.ofInstant(Instant.parse(at), ZoneOffset.UTC).toString();
+    } catch (java.time.format.DateTimeParseException e) {
+      return LocalDate.ofInstant(clock.instant(), ZoneOffset.UTC).toString();
+    }
+  }
+
+  /** The cost totals, today being the board's clock's UTC day. */
+  private CostView cost() {
+    Spent s = spent;
+    Map<String, Double> byPlan = new TreeMap<>();
+    s.byPlan().forEach((plan, usd) -> byPlan.put(plan, usd.doubleValue()));
     String today = LocalDate.ofInstant(clock.instant(), ZoneOffset.UTC).toString();
-    CostView was = cost;
-    Map<String, Double> byPlan = new TreeMap<>(was.byPlan());
-    byPlan.merge(run.plan(), usd, Double::sum);
-    cost = new CostView(was.totalUsd() + usd, (today.equals(costDay) ? was.today() : 0) + usd, byPlan);
-    costDay = today;
-    emit("task", taskEvent(next));
-    emit("run", header(charged));
-    emit("cost", cost);
+    return new CostView(s.total().doubleValue(), s.byDay().getOrDefault(today, BigDecimal.ZERO).doubleValue(), byPlan);
+  }
+
+  /** What the ledger says was spent, in all, by plan and by UTC day (the last {@link #DAYS_KEPT}). */
+  private record Spent(BigDecimal total, Map<String, BigDecimal> byPlan, Map<String, BigDecimal> byDay) {
+    static final Spent NONE = new Spent(BigDecimal.ZERO, Map.of(), Map.of());
+
+    Spent {
+      byPlan = Map.copyOf(byPlan);
+      byDay = Map.copyOf(byDay);
+    }
   }
 
   private void putTask(TaskRow row) {
@@ -429,7 +490,7 @@ public final class Board {
         .map(w -> workerView(w, byWorker.getOrDefault(w.worker(), List.of()))).toList();
     List<QueueView> queues = runs.values().stream().filter(r -> r.finishedAt() == 0)
         .sorted(Comparator.comparing(RunRow::started)).map(this::queueView).toList();
-    return new State(lead, runViews, workerViews, queues, List.of(), cost, id);
+    return new State(lead, runViews, workerViews, queues, List.of(), cost(), id);
   }
 
   /** The output tails of a task's latest attempt, from its result and its latest heartbeat. */
@@ -698,9 +759,11 @@ public final class Board {
       byState.addAndGet(state.ordinal(), delta);
     }
 
-    void cost(String plan, double usd) {
-      Counter.builder("lanes.cost.usd").tag("plan", plan).description("Dollars the agents reported, by plan")
-          .register(registry).increment(usd);
+    /** A gauge per plan, read from the ledger's totals: a lead that takes over shows what the log says. */
+    void cost(String plan) {
+      Gauge.builder("lanes.cost.usd", Board.this, b -> b.spent.byPlan().getOrDefault(plan, BigDecimal.ZERO)
+          .doubleValue()).tag("plan", plan).description("Dollars the agents reported, by plan, in the ledger")
+          .register(registry);
     }
 
     void clear() {

@@ -643,7 +643,7 @@ public final class Lead implements AutoCloseable {
     Map<String, List<TaskUpdate>> updates = new HashMap<>();
     Map<String, RunBudget> budgets = new HashMap<>();
     bus.replay(Topics.EVENTS, message -> {
-      board.recorded(message);
+      board.replayed(message);
       if (message instanceof RunStarted s) {
         known.add(s.run());
         if (s.definition().isPresent()) {

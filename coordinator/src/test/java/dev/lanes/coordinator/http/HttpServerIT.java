@@ -320,6 +320,44 @@ class HttpServerIT {
   }
 
   @Test
+  void cost_addsUpTheLedgersEntries_byTaskRunPlanAndDay_andTheResultsOutputIsTheTasksLog() throws Exception {
+    Lead.RunHandle run = submitWithWorker();
+    TaskOffered core = grant(run, "core", "w1");
+    String commit = repo.commitOnto(core.baseCommit(), core.branch(), java.util.Map.of("core/a.txt", "a\n"));
+    bus.publish(new dev.lanes.protocol.TaskResult(run.id(), "core", core.epoch(), "w1",
+        dev.lanes.protocol.TaskResult.Outcome.PASSED, core.branch(), Optional.of(commit), List.of("core/a.txt"), 0, 0,
+        "agent: edited core/a.txt\n", "verify: 3 tests passed\n", 10, Optional.empty(),
+        Optional.of(new dev.lanes.protocol.AgentUsage(0.1, 3, "s1", "success", false))));
+    await(dev.lanes.protocol.UsageRecorded.class, u -> u.task().equals("core"));
+    TaskOffered docs = grant(run, "docs", "w1");
+    bus.publish(new dev.lanes.protocol.TaskResult(run.id(), "docs", docs.epoch(), "w1",
+        dev.lanes.protocol.TaskResult.Outcome.AGENT_FAILED, docs.branch(), Optional.empty(), List.of(), 1, -1,
+        "agent gave up\n", "", 10, Optional.of("agent exited with 1"),
+        Optional.of(new dev.lanes.protocol.AgentUsage(0.2, 5, "s2", "error_max_turns", true))));
+    await(dev.lanes.protocol.UsageRecorded.class, u -> u.task().equals("docs"));
+    Awaitility.await().atMost(PATIENCE).until(() -> json(get("/api/state")).path("cost").path("totalUsd").asDouble()
+        > 0.29);
+
+    JsonNode state = json(get("/api/state"));
+    // 0.1 + 0.2 in doubles is 0.30000000000000004; the ledger's decimals add up to what the agents said.
+    assertThat(state.path("cost").path("totalUsd").asText()).isEqualTo("0.3");
+    assertThat(state.path("cost").path("today").asText()).isEqualTo("0.3");
+    assertThat(state.path("cost").path("byPlan").path("sample").asText()).isEqualTo("0.3");
+    assertThat(state.path("runs").get(0).path("costUsd").asDouble()).isEqualTo(0.3, org.assertj.core.data.Offset
+        .offset(1e-9));
+    assertThat(task(state, run.id(), "core").path("costUsd").asDouble()).isEqualTo(0.1);
+    assertThat(task(state, run.id(), "docs").path("costUsd").asDouble()).isEqualTo(0.2);
+    assertThat(get("/metrics").body()).contains("lanes_cost_usd{plan=\"sample\"} 0.3");
+
+    JsonNode log = json(get("/api/runs/" + run.id() + "/tasks/docs/log"));
+    assertThat(log.path("outcome").asText()).isEqualTo("AGENT_FAILED");
+    assertThat(log.path("agentTail").asText()).isEqualTo("agent gave up\n");
+    assertThat(log.path("detail").asText()).isEqualTo("agent exited with 1");
+    assertThat(json(get("/api/runs/" + run.id() + "/tasks/core/log")).path("verifyTail").asText())
+        .isEqualTo("verify: 3 tests passed\n");
+  }
+
+  @Test
   void metrics_arePrometheusTextBehindTheToken_unlessOpened() throws Exception {
     Lead.RunHandle run = submitWithWorker();
     grant(run, "core", "w1");
