@@ -368,8 +368,11 @@ public final class Board {
     Spent s = spent;
     Map<String, Double> byPlan = new TreeMap<>();
     s.byPlan().forEach((plan, usd) -> byPlan.put(plan, usd.doubleValue()));
+    Map<String, Double> byDay = new TreeMap<>();
+    s.byDay().forEach((day, usd) -> byDay.put(day, usd.doubleValue()));
     String today = LocalDate.ofInstant(clock.instant(), ZoneOffset.UTC).toString();
-    return new CostView(s.total().doubleValue(), s.byDay().getOrDefault(today, BigDecimal.ZERO).doubleValue(), byPlan);
+    return new CostView(s.total().doubleValue(), s.byDay().getOrDefault(today, BigDecimal.ZERO).doubleValue(), byPlan,
+        byDay);
   }
 
   /** What the ledger says was spent, in all, by plan and by UTC day (the last {@link #DAYS_KEPT}). */
@@ -688,9 +691,11 @@ public final class Board {
 
   public record Eviction(String task, String why, String at) {}
 
-  public record CostView(double totalUsd, double today, Map<String, Double> byPlan) {
+  /** What the agents reported: in all, today, by plan, and by UTC day for the last {@value #DAYS_KEPT} days. */
+  public record CostView(double totalUsd, double today, Map<String, Double> byPlan, Map<String, Double> byDay) {
     public CostView {
       byPlan = Map.copyOf(byPlan);
+      byDay = Map.copyOf(byDay);
     }
   }
 

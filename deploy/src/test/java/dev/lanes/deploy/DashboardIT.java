@@ -18,6 +18,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -76,15 +78,13 @@ class DashboardIT {
   @Test
   void pageShowsTheRunLiveAndAnActionTakenInItReachesTheLead() throws IOException {
     Lead.RunHandle run = submit();
-    String slow = "[data-task=\"" + run.id() + "/slow\"]";
 
     browser.open(server.dashboardUrl());
 
     assertThat(browser.eval("location.href").asText()).as("the token left the address bar")
         .isEqualTo(server.baseUrl() + "/");
-    browser.await("slow running", () -> "RUNNING".equals(browser.eval(
-        "document.querySelector('tr" + slow.replace("'", "\\'") + "')?.dataset.state ?? null").asText()));
-    assertThat(browser.text("tr" + slow)).contains("slow").contains("running");
+    browser.await("slow running", () -> "RUNNING".equals(rowState(run, "slow")));
+    assertThat(browser.text(row(run, "slow"))).contains("slow").contains("running");
     assertThat(browser.text("[data-worker] [data-task=\"" + run.id() + "/slow\"]")).as("its worker's lane")
         .contains(run.id() + "/slow");
 
@@ -92,14 +92,21 @@ class DashboardIT {
     assertThat(browser.text("#inbox")).contains("asks").contains(QUESTION);
     assertThat(browser.count("img")).as("the agent's markup stayed text").isZero();
     assertThat(browser.eval("window.pwned === undefined").asBoolean()).isTrue();
-    browser.screenshot(Path.of("target", "dashboard.png"));
 
     // A change reaches the open page over the event stream: no reload (the marker set now would not survive one).
     browser.eval("window.sameDocument = 'yes'");
     Files.writeString(dir.resolve("release"), "go\n");
-    browser.await("slow landed", () -> "LANDED".equals(browser.eval(
-        "document.querySelector('tr" + slow.replace("'", "\\'") + "')?.dataset.state ?? null").asText()));
+    browser.await("slow landed", () -> "LANDED".equals(rowState(run, "slow")));
     assertThat(browser.eval("window.sameDocument").asText()).isEqualTo("yes");
+
+    // The task after it runs the claude adapter (the fake claude), which reports what it cost.
+    browser.await("priced landed", () -> "LANDED".equals(rowState(run, "priced")));
+    browser.await("its cost", () -> browser.text("#cost").contains("$0.40"));
+    assertThat(browser.text(row(run, "priced"))).contains("$0.40");
+    assertThat(browser.text("#cost")).contains("dash\t$0.40").contains(run.id() + "/priced\t$0.40")
+        .contains(LocalDate.now(ZoneOffset.UTC) + "\t$0.40");
+    assertThat(browser.eval("window.sameDocument").asText()).isEqualTo("yes");
+    browser.screenshot(Path.of("target", "dashboard.png"));
 
     // An action refused by the lead is shown with its JSON error, and changes nothing.
     browser.type("[data-run=\"" + run.id() + "\"] input[data-draft]", "-1");
@@ -138,6 +145,16 @@ class DashboardIT {
         && a.action().equals(action) && a.by().equals("http"));
   }
 
+  /** The row of a task in the page's runs table. */
+  private static String row(Lead.RunHandle run, String task) {
+    return "tr[data-task=\"" + run.id() + "/" + task + "\"]";
+  }
+
+  /** The state the page shows for a task, or "null" when it shows no row for it. */
+  private String rowState(Lead.RunHandle run, String task) {
+    return browser.eval("document.querySelector('" + row(run, task) + "')?.dataset.state ?? null").asText();
+  }
+
   private TaskState state(Lead.RunHandle run, String task) {
     return cluster.lead().report(run.id()).orElseThrow().tasks().stream().filter(t -> t.task().equals(task))
         .findFirst().orElseThrow().state();
@@ -157,7 +174,10 @@ class DashboardIT {
     assertThat(browser.eval("document.getElementById('live').textContent").asText()).isEqualTo("refused");
   }
 
-  /** Four tasks: one that runs until the test releases it, one that asks a question, two that never end. */
+  /**
+   * Five tasks: one that runs until the test releases it, one that asks a question, two that never end, and one after
+   * the first that reports a cost of $0.40.
+   */
   private Lead.RunHandle submit() throws IOException {
     Path agent = dir.resolve("agent.sh");
     Files.writeString(agent, """
@@ -184,6 +204,13 @@ class DashboardIT {
           - id: other
             prompt: Run until the run is cancelled.
             owns: [other.txt]
+          - id: priced
+            prompt: "Edit. fake-cost:0.40 fake-edit:priced/file.txt"
+            owns: [priced/]
+            after: [slow]
+            agent:
+              claude: {}
+              timeout: 60s
         """.formatted(agent);
     return cluster.lead().submit(PlanParser.parse(plan, "dash.yaml"));
   }
