@@ -25,6 +25,8 @@ final class BudgetGate {
   private Optional<String> paused = Optional.empty();
   /** The detail of the last decision: what paused the run, while it is paused. */
   private String detail = "";
+  /** Whether the budget was set since the last decision, which is then recorded whatever it decides. */
+  private boolean set;
 
   BudgetGate(String run, Optional<Plan.Budget> planned) {
     this.run = run;
@@ -75,6 +77,7 @@ final class BudgetGate {
   /** Sets a budget that passed {@link #raiseProblem}; {@link #evaluate} then says whether the run resumes. */
   void raise(BigDecimal usd) {
     budget = Optional.of(Usd.exact(usd));
+    set = true;
   }
 
   /**
@@ -85,7 +88,7 @@ final class BudgetGate {
    * @param by who caused the change ({@code lead}, or the person who raised the budget)
    * @param request the request that raised the budget, if one did
    * @param why what happened, for the detail of a resume
-   * @return the decision to record; empty when the run stays as it was
+   * @return the decision to record; empty when the run stays as it was and its budget was not set
    */
   Optional<RunBudget> evaluate(BigDecimal spent, Optional<Daily> daily, String by, Optional<String> request,
       String why, Instant now) {
@@ -105,12 +108,13 @@ final class BudgetGate {
     } else {
       detail = why + "; the run resumes";
     }
-    if (should.equals(paused) && request.isEmpty()) {
+    if (should.equals(paused) && !set) {
       return Optional.empty();
     }
-    if (should.isPresent() && request.isPresent()) {
+    if (should.isPresent() && set) {
       detail = why + ", but the run stays paused: " + detail;
     }
+    set = false;
     paused = should;
     this.detail = detail;
     return Optional.of(new RunBudget(run, budget, spent, paused, detail, by, request,

@@ -60,7 +60,7 @@ class BudgetGateTest {
     assertThat(pause.paused()).contains(RunBudget.DAILY_BUDGET);
     assertThat(pause.detail()).contains("all runs spent $5.10 today (UTC) of the lead's daily budget of $5.00");
     gate.raise(usd("3"));
-    RunBudget raised = gate.evaluate(usd("0.10"), Optional.of(spentToday), "bob", Optional.of("b-2"),
+    RunBudget raised = gate.evaluate(usd("0.10"), Optional.of(spentToday), "bob", Optional.empty(),
         "budget raised to $3.00 by bob", NOW).orElseThrow();
     assertThat(raised.paused()).contains(RunBudget.DAILY_BUDGET);
     assertThat(raised.detail()).startsWith("budget raised to $3.00 by bob, but the run stays paused: all runs spent");

@@ -806,6 +806,12 @@ class LeadTest {
         - {id: c, prompt: p, owns: [c/], after: [a]}
       """;
 
+  /** A person raises the run's budget to {@code usd}, as the dashboard's button does. */
+  private ActionTaken raise(Lead.RunHandle run, double usd, String by) {
+    return lead.act(new Action(Action.Kind.RAISE_BUDGET, run.id(), Optional.empty(), Optional.empty(),
+        Optional.of(usd), by));
+  }
+
   /** Grants {@code task} to {@code worker}, commits its work and reports it passed at {@code usd}. */
   private void passAt(Lead.RunHandle run, String task, String worker, double usd) {
     TaskOffered offer = grant(run, task, worker);
@@ -834,15 +840,13 @@ class LeadTest {
         .noneMatch(o -> o.task().equals("c"));
     assertThat(run.snapshot().get().stalled()).isTrue();
 
-    assertThatThrownBy(() -> lead.act(new Action(Action.Kind.RAISE_BUDGET, run.id(), Optional.empty(),
-        Optional.empty(), Optional.of(1.05), "alice"))).isInstanceOf(Action.Refused.class)
+    assertThatThrownBy(() -> raise(run, 1.05, "alice")).isInstanceOf(Action.Refused.class)
         .hasMessage("usd: 1.05 must be more than the $1.05 run " + run.id() + " has already spent");
     events.sync();
     assertThat(events.all(ActionTaken.class)).as("a refused raise changes nothing").isEmpty();
     assertThat(events.all(RunBudget.class)).hasSize(1);
 
-    lead.act(new Action(Action.Kind.RAISE_BUDGET, run.id(), Optional.empty(), Optional.empty(), Optional.of(2.5),
-        "alice"));
+    raise(run, 2.5, "alice");
     RunBudget resumed = events.awaitFirst(RunBudget.class, b -> b.paused().isEmpty());
     assertThat(resumed.budgetUsd()).contains(new java.math.BigDecimal("2.500000"));
     assertThat(resumed.by()).isEqualTo("alice");
@@ -867,11 +871,9 @@ class LeadTest {
     assertThat(work.all(TaskOffered.class)).noneMatch(o -> o.task().equals("c"));
     assertThat(lead.report(run.id()).orElseThrow().paused()).hasValueSatisfying(p -> assertThat(p)
         .startsWith("spent $1.20 of the run's budget of $1.00"));
-    assertThatThrownBy(() -> lead.act(new Action(Action.Kind.RAISE_BUDGET, run.id(), Optional.empty(),
-        Optional.empty(), Optional.of(1.1), "bob"))).as("the ledger is replayed too")
+    assertThatThrownBy(() -> raise(run, 1.1, "bob")).as("the ledger is replayed too")
         .hasMessageContaining("must be more than the $1.20");
-    lead.act(new Action(Action.Kind.RAISE_BUDGET, run.id(), Optional.empty(), Optional.empty(), Optional.of(5.0),
-        "bob"));
+    raise(run, 5.0, "bob");
     work.awaitFirst(TaskOffered.class, o -> o.task().equals("c"));
   }
 
@@ -892,6 +894,53 @@ class LeadTest {
     UsageRecorded late = events.awaitFirst(UsageRecorded.class, u -> u.task().equals("b"));
     assertThat(late.costUsd()).isEqualByComparingTo("0.2");
     assertThat(late.epoch()).isEqualTo(b.epoch());
+  }
+
+  @Test
+  void theDailyBudgetPausesEveryRunOnceAllOfThemSpentItAndANewUtcDayLiftsThePause() {
+    MovableClock clock = new MovableClock(java.time.Instant.parse("2026-12-03T23:00:00Z"));
+    lead.close();
+    lead = Lead.start(bus, repo.dir(), clock, Lead.Settings.daemon().withMaxAttempts(1)
+        .withDailyBudget(Optional.of(new java.math.BigDecimal("1"))));
+    announceWorkers();
+    Lead.RunHandle spender = lead.submit(PlanParser.parse("""
+        name: spender
+        agent: {command: [sh, -c, "true"]}
+        tasks:
+          - {id: a, prompt: p, owns: [a/]}
+          - {id: b, prompt: p, owns: [b/]}
+        """, "plan.yaml"));
+    Lead.RunHandle other = lead.submit(PlanParser.parse("""
+        name: other
+        agent: {command: [sh, -c, "true"]}
+        tasks:
+          - {id: z, prompt: p, owns: [z/]}
+        """, "plan.yaml"));
+    TaskOffered z = work.awaitFirst(TaskOffered.class, o -> o.run().equals(other.id()));
+    passAt(spender, "a", "w1", 0.6);
+    passAt(spender, "b", "w2", 0.6);
+
+    RunBudget paused = events.awaitFirst(RunBudget.class, b -> b.run().equals(other.id()));
+    assertThat(paused.paused()).contains(RunBudget.DAILY_BUDGET);
+    assertThat(paused.spentUsd()).as("the other run spent nothing; all runs spent the day's budget").isZero();
+    assertThat(paused.detail()).startsWith("all runs spent $1.20 today (UTC) of the lead's daily budget of $1.00");
+    assertThat(work.awaitFirst(TaskCancelled.class, c -> c.run().equals(other.id())).epoch()).isEqualTo(z.epoch());
+    bus.publish(new ClaimRequested(other.id(), "z", z.epoch(), "w1"));
+    raise(other, 5, "carol");
+    RunBudget raised = events.awaitFirst(RunBudget.class, b -> b.by().equals("carol"));
+    assertThat(raised.paused()).as("its own budget is not what paused it").contains(RunBudget.DAILY_BUDGET);
+    assertThat(raised.detail()).startsWith("budget set to $5.00 by carol, but the run stays paused: all runs spent");
+    assertThat(events.awaitFirst(RunFinished.class, f -> f.run().equals(spender.id())).landed())
+        .containsExactlyInAnyOrder("a", "b");
+    work.sync();
+    assertThat(work.all(ClaimGranted.class)).as("a paused run grants nothing").noneMatch(g -> g.task().equals("z"));
+
+    clock.advance(Duration.ofHours(1)); // 2026-12-04, UTC
+    RunBudget resumed = events.awaitFirst(RunBudget.class, b -> b.run().equals(other.id()) && b.paused().isEmpty()
+        && b.by().equals("lead"));
+    assertThat(resumed.detail()).isEqualTo("a new UTC day began; the run resumes");
+    await().atMost(PATIENCE).until(() -> work.all(TaskOffered.class).stream()
+        .filter(o -> o.run().equals(other.id())).count() >= 2);
   }
 
   @Test

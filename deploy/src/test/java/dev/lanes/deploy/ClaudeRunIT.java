@@ -52,4 +52,38 @@ class ClaudeRunIT {
     assertThat(text).containsPattern("junk +failed .*agent stream: .*no result event");
     assertThat(Demo.git(repo, "show", "lanes/claude:good/file.txt")).isEqualTo("edited by claude\n");
   }
+
+  @Test
+  void aRunWhoseBudgetIsSpentEndsWithExitOneSayingSoOnceWhatPassedHasLanded() throws IOException {
+    Path repo = dir.resolve("repo");
+    Files.createDirectories(repo);
+    Files.writeString(repo.resolve("README.md"), "claude\n");
+    Demo.git(repo, "init", "-q", "-b", "main");
+    Demo.git(repo, "add", "-A");
+    Demo.git(repo, "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-q", "-m", "start");
+    Path plan = Files.writeString(dir.resolve("plan.yaml"), """
+        name: capped
+        budget-usd: 0.50
+        agent:
+          claude: {}
+          timeout: 30s
+        tasks:
+          - {id: one, prompt: "fake-cost:0.30 fake-edit:one/file.txt", owns: [one/]}
+          - {id: two, prompt: "fake-cost:0.30 fake-edit:two/file.txt", owns: [two/], after: [one]}
+          - {id: three, prompt: "fake-cost:0.30 fake-edit:three/file.txt", owns: [three/], after: [two]}
+        """);
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+
+    int exit = Main.execute(new PrintWriter(out, true), new PrintWriter(err, true), "run", plan.toString(), "--repo",
+        repo.toString(), "--workers", "1");
+
+    String text = out.toString();
+    assertThat(exit).as(text + err).isEqualTo(1);
+    assertThat(text).containsPattern("two +landed ");
+    assertThat(text).containsPattern("three +offered ");
+    assertThat(text).contains("The budget stopped run capped-", ": spent $0.60 of the run's budget of $0.50; no new"
+        + " attempt starts");
+    assertThat(Demo.git(repo, "show", "lanes/capped:two/file.txt")).isEqualTo("edited by claude\n");
+  }
 }
