@@ -82,6 +82,7 @@ public final class Board {
   private final Map<String, Long> offered = new HashMap<>();
   private volatile LeadView lead;
   private volatile Spent spent = Spent.NONE;
+  private volatile java.util.function.Supplier<List<?>> inbox = List::of;
   /** False while the log is read back (loop only): meters count only what happens while this lead serves. */
   private boolean live = true;
   private final Deque<Event> ring = new ArrayDeque<>();
@@ -153,6 +154,19 @@ public final class Board {
     } else if (report instanceof TaskResult t) {
       result(t);
     }
+  }
+
+  /**
+   * Where the items of the inbox come from (the lead's inbox, which keeps them), read with the rest of the state
+   * from any thread; each item is shown as {@code items} gives it.
+   */
+  void inbox(java.util.function.Supplier<List<?>> items) {
+    this.inbox = items;
+  }
+
+  /** An inbox item came ({@code added}) or went (answered, resolved): an {@code inbox} event with the item. */
+  void inboxChanged(Object item, boolean added) {
+    emit("inbox", new InboxEvent(item, added));
   }
 
   /** The lead set a report aside (dead-lettered it). */
@@ -493,7 +507,18 @@ public final class Board {
         .map(w -> workerView(w, byWorker.getOrDefault(w.worker(), List.of()))).toList();
     List<QueueView> queues = runs.values().stream().filter(r -> r.finishedAt() == 0)
         .sorted(Comparator.comparing(RunRow::started)).map(this::queueView).toList();
-    return new State(lead, runViews, workerViews, queues, List.of(), cost(), id);
+    return new State(lead, runViews, workerViews, queues, List.copyOf(inbox.get()), cost(), id);
+  }
+
+  /** Free slots over all workers: their slots less the attempts the board shows them running. */
+  private double freeSlots() {
+    Map<String, Integer> busy = new HashMap<>();
+    for (TaskRow t : tasks.values()) {
+      if (t.running()) {
+        busy.merge(t.worker(), 1, Integer::sum);
+      }
+    }
+    return workers.values().stream().mapToInt(w -> Math.max(0, w.slots() - busy.getOrDefault(w.worker(), 0))).sum();
   }
 
   /** The output tails of a task's latest attempt, from its result and its latest heartbeat. */
@@ -658,7 +683,7 @@ public final class Board {
 
   /** The whole state, as {@code /api/state} serves it; {@code eventId} is the last change it is sure to include. */
   public record State(LeadView lead, List<RunView> runs, List<WorkerView> workers, List<QueueView> queue,
-      List<Object> inbox, CostView cost, long eventId) {
+      List<?> inbox, CostView cost, long eventId) {
     /** The state as JSON. */
     public String json() {
       return Board.json(this);
@@ -700,6 +725,9 @@ public final class Board {
   }
 
   public record Reset(String why) {}
+
+  /** An inbox item that came ({@code added}) or went. */
+  public record InboxEvent(Object item, boolean added) {}
 
   /**
    * A task's latest attempt as its worker reported it: the last heartbeat's phase and detail while it runs, the
@@ -744,8 +772,8 @@ public final class Board {
           .description("Merge-queue entries verified at once, speculatively").register(registry);
       Gauge.builder("lanes.workers", workers, Map::size).description("Workers that announced themselves")
           .register(registry);
-      Gauge.builder("lanes.worker.slots.free", Board.this, b -> b.state().workers().stream()
-          .mapToInt(WorkerView::free).sum()).description("Free slots over all workers").register(registry);
+      Gauge.builder("lanes.worker.slots.free", Board.this, Board::freeSlots)
+          .description("Free slots over all workers").register(registry);
       attempts = Counter.builder("lanes.attempts").description("Attempts granted to a worker").register(registry);
       evictions = Counter.builder("lanes.evictions").description("Tasks evicted from a merge queue")
           .register(registry);
