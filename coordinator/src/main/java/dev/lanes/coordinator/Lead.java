@@ -774,8 +774,20 @@ public final class Lead implements AutoCloseable {
    */
   private void onBudgetRequested(BudgetRequested request) {
     if (!REQUEST_ID.matcher(request.request()).matches()) {
-      deadLetter(request, "budget request: \"" + request.request() + "\" is not a request id: lower-case letters,"
-          + " digits and '-', at most 100 characters");
+      deadLetter(request, "budget request: \"" + cut(request.request()) + "\" is not a request id: lower-case"
+          + " letters, digits and '-', at most 100 characters");
+      return;
+    }
+    // Named in the records the lead writes: a name no run or person has is refused before it is written anywhere.
+    Optional<String> unfit = !RUN_ID.matcher(request.run()).matches()
+        ? Optional.of("run: \"" + cut(request.run()) + "\" is not a run id")
+        : request.requester().length() > 200 || request.requester().chars().anyMatch(Character::isISOControl)
+            ? Optional.of("requester: \"" + cut(request.requester()) + "\" is not a name of at most 200 printable"
+                + " characters")
+            : Optional.empty();
+    if (unfit.isPresent()) {
+      outbox.record(new ActionRefused(request.request(), cut(request.run()), Action.Kind.RAISE_BUDGET.wire(),
+          unfit.get()));
       return;
     }
     try {
@@ -788,6 +800,12 @@ public final class Lead implements AutoCloseable {
       outbox.record(new ActionRefused(request.request(), request.run(), Action.Kind.RAISE_BUDGET.wire(),
           e.getMessage()));
     }
+  }
+
+  /** A text from a client, short and printable enough to quote in a record or a log line. */
+  private static String cut(String text) {
+    String shown = text.length() > 100 ? text.substring(0, 100) + "…" : text;
+    return shown.replaceAll("\\p{Cntrl}", "?");
   }
 
   /** Attempts a worker still runs for runs that have finished: their cancel was lost, or never needed until now. */

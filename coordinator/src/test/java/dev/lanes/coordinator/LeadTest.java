@@ -955,6 +955,8 @@ class LeadTest {
     bus.publish(new BudgetRequested("budget-3", run.id(), new java.math.BigDecimal("1E+400"), "mallory@x"));
     bus.publish(new BudgetRequested("budget-4", run.id(), new java.math.BigDecimal("1.2"), "mallory@x"));
     bus.publish(new BudgetRequested("Budget/../5", run.id(), new java.math.BigDecimal("5"), "mallory@x"));
+    bus.publish(new BudgetRequested("budget-7", run.id(), new java.math.BigDecimal("3"), "m\u001b[2J".repeat(100)));
+    bus.publish(new BudgetRequested("budget-8", "../" + "r".repeat(500), new java.math.BigDecimal("3"), "m@x"));
     bus.publish(new BudgetRequested("budget-6", run.id(), new java.math.BigDecimal("3"), "carol@host"));
 
     RunBudget raised = events.awaitFirst(RunBudget.class, b -> b.request().equals(Optional.of("budget-6")));
@@ -966,7 +968,10 @@ class LeadTest {
             org.assertj.core.groups.Tuple.tuple("budget-2", "usd: -5.0 must be a positive number of dollars"),
             org.assertj.core.groups.Tuple.tuple("budget-3", "usd: Infinity must be a positive number of dollars"),
             org.assertj.core.groups.Tuple.tuple("budget-4", "usd: 1.2 must be more than the $1.20 run " + run.id()
-                + " has already spent"));
+                + " has already spent"),
+            org.assertj.core.groups.Tuple.tuple("budget-7", "requester: \"" + "m?[2J".repeat(20) + "…\" is not a name"
+                + " of at most 200 printable characters"),
+            org.assertj.core.groups.Tuple.tuple("budget-8", "run: \"../" + "r".repeat(97) + "…\" is not a run id"));
     assertThat(bus.deadLetters()).anySatisfy(d -> assertThat(d).contains("budget request: \"Budget/../5\" is not"
         + " a request id"));
     assertThat(events.all(RunBudget.class)).as("one pause, one resume: the refusals changed nothing").hasSize(2);
