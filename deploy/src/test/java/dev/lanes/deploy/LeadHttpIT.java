@@ -107,6 +107,21 @@ class LeadHttpIT {
     assertThat(none.err()).contains("no lead serves a dashboard for");
   }
 
+  @Test
+  void lanesRun_printsItsDashboardLine_andABadAddressIsBadInput() throws Exception {
+    Path plan = Files.writeString(dir.resolve("run.yaml"), "name: served\nagent:\n  command: [sh, -c, 'echo done >"
+        + " core/y.txt']\ntasks:\n  - {id: core, prompt: p, owns: [core/]}\n");
+    LanesRunIT.Run run = LanesRunIT.lanes("run", plan.toString(), "--repo", repo.dir().toString(), "--http",
+        "127.0.0.1:0");
+    assertThat(run.exit()).as(run.output()).isZero();
+    assertThat(run.out()).containsPattern("(?m)^dashboard: http://127\\.0\\.0\\.1:\\d+/#token=[A-Za-z0-9_-]{43}$");
+    LanesRunIT.Run bad = LanesRunIT.lanes("run", plan.toString(), "--repo", repo.dir().toString(), "--http",
+        "nowhere");
+    assertThat(bad.exit()).isEqualTo(2);
+    assertThat(bad.err().strip()).isEqualTo("lanes: --http: \"nowhere\" is not HOST:PORT (such as 127.0.0.1:7070) or"
+        + " off");
+  }
+
   private HttpResponse<String> get(String url, String authorization) throws Exception {
     return client.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10))
         .header("Authorization", authorization).build(), HttpResponse.BodyHandlers.ofString());

@@ -216,6 +216,22 @@ class HttpServerIT {
   }
 
   @Test
+  void aConnectionThatSaysNothing_isClosedAfterTheIdleTimeout_andAHalfSentRequestToo() throws Exception {
+    server.close();
+    server = start(HttpServer.Options.on("127.0.0.1", 0).withLimits(16, Duration.ofMillis(300)));
+    for (String said : List.of("", "GET /api/state HTTP/1.1\r\nHost: x\r\n")) {
+      try (Socket socket = new Socket("127.0.0.1", server.address().getPort())) {
+        socket.setSoTimeout(10_000);
+        socket.getOutputStream().write(said.getBytes(StandardCharsets.US_ASCII));
+        long start = System.nanoTime();
+        assertThat(socket.getInputStream().read()).as("closed without an answer").isEqualTo(-1);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+      }
+    }
+    assertThat(get("/api/state").statusCode()).isEqualTo(200);
+  }
+
+  @Test
   void oversizedAndMalformedRequests_areRefusedInJson_andTheServerStillServes() throws Exception {
     String auth = "Authorization: Bearer " + token.value() + "\r\n";
     assertRaw("GET /" + "a".repeat(HttpServer.MAX_LINE + 10) + " HTTP/1.1\r\nHost: x\r\n\r\n", 414, "request line:");
