@@ -209,6 +209,10 @@ public final class Lead implements AutoCloseable {
   private final CompletableFuture<Void> firstActive = new CompletableFuture<>();
   private final Bus.Subscription reports;
   private final Outbox outbox;
+  private final Attention attention;
+  /** What needs a person; fed with what the outbox sees and what the runs notice. */
+  private final Inbox inbox;
+  private final Notifier notifier;
   /** What people watching see (the HTTP API), and the lead's meters. */
   private final io.micrometer.prometheusmetrics.PrometheusMeterRegistry meters =
       new io.micrometer.prometheusmetrics.PrometheusMeterRegistry(io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT);
@@ -238,8 +242,18 @@ public final class Lead implements AutoCloseable {
   static final long FINISHED_TASKS_KEPT = 100_000;
   static final Duration FINISHED_KEPT_FOR = Duration.ofHours(1);
 
-  private Lead(Bus bus, TargetBranch repo, Clock clock, Settings settings, long finishedTasksKept) {
+  private Lead(Bus bus, TargetBranch repo, Clock clock, Settings settings, long finishedTasksKept,
+      Attention attention) {
     this.bus = bus;
+    this.attention = attention;
+    this.inbox = new Inbox(clock, attention.stuckAfter());
+    this.notifier = Notifier.start(attention.notifications(), clock, Path.of(""));
+    // Each item that comes is pushed once (the notifier keeps the ids it sent); one that leaves is not news.
+    inbox.listen(change -> {
+      if (change.added()) {
+        notifier.offer(change.item().notice());
+      }
+    });
     // Maintenance on the caller's thread (the loop) rather than a pool of Caffeine's: nothing else touches the cache.
     this.finished = Caffeine.newBuilder().maximumWeight(finishedTasksKept)
         .weigher((String id, RunReport r) -> r.tasks().size() + 1).expireAfterWrite(FINISHED_KEPT_FOR)
@@ -255,7 +269,10 @@ public final class Lead implements AutoCloseable {
     });
     bus.createTopics();
     this.board = new Board(name, clock, settings.mergeWindow(), meters);
-    this.outbox = new Outbox(bus, board::recorded);
+    this.outbox = new Outbox(bus, message -> {
+      board.recorded(message);
+      inbox.recorded(message);
+    });
     this.reports = bus.subscribeExclusive(Topics.REPORTS, GROUP, new Reports(),
         gained -> onLoopAndWait(() -> setActive(gained)));
     long every = settings.reofferEvery().toMillis();
@@ -270,12 +287,48 @@ public final class Lead implements AutoCloseable {
   }
 
   public static Lead start(Bus bus, Path repoDir, Clock clock, Settings settings) {
-    return start(bus, repoDir, clock, settings, FINISHED_TASKS_KEPT);
+    return start(bus, repoDir, clock, settings, Attention.NONE);
+  }
+
+  /** A lead that tells a person what needs them as {@code attention} says. */
+  public static Lead start(Bus bus, Path repoDir, Clock clock, Settings settings, Attention attention) {
+    return new Lead(bus, TargetBranch.open(repoDir, clock), clock, settings, FINISHED_TASKS_KEPT, attention);
   }
 
   /** A lead that keeps the reports of finished runs up to {@code finishedTasksKept} tasks (for tests). */
   static Lead start(Bus bus, Path repoDir, Clock clock, Settings settings, long finishedTasksKept) {
-    return new Lead(bus, TargetBranch.open(repoDir, clock), clock, settings, finishedTasksKept);
+    return new Lead(bus, TargetBranch.open(repoDir, clock), clock, settings, finishedTasksKept, Attention.NONE);
+  }
+
+  /**
+   * How the lead reaches a person: where items of its inbox are pushed ({@code --notify-command}, {@code --webhook}),
+   * when an attempt without progress counts as stuck ({@code --stuck-after}), and whether a run waits for a person.
+   *
+   * <p>The rule for waiting: a run whose tasks have all ended, but one of which waits for a person (a parked question,
+   * a task parked after evictions or out of attempts, an ownership violation), does not finish while
+   * {@code waitForPeople} holds: it stays answerable, and finishes once every such item is settled (answered,
+   * retried, approved or cancelled). It holds when the lead can tell a person (notifications are on) or is asked to
+   * ({@link #waiting}, for a lead that serves the dashboard); without either a run ends as before, and its parked
+   * tasks are listed by {@code lanes status}.
+   */
+  public record Attention(Notifier.Settings notifications, Duration stuckAfter, boolean waitForPeople) {
+    public static final Attention NONE = new Attention(Notifier.Settings.NONE, Inbox.DEFAULT_STUCK_AFTER, false);
+
+    public Attention {
+      if (stuckAfter.isNegative() || stuckAfter.isZero()) {
+        throw new IllegalArgumentException("--stuck-after: " + stuckAfter + " must be longer than zero");
+      }
+    }
+
+    /** Notifications as {@code notify} says, a run waiting for a person whenever they are on. */
+    public static Attention of(Notifier.Settings notify, Duration stuckAfter) {
+      return new Attention(notify, stuckAfter, notify.enabled());
+    }
+
+    /** This attention, with runs waiting for a person ({@code true}) or not. */
+    public Attention waiting(boolean wait) {
+      return new Attention(notifications, stuckAfter, wait);
+    }
   }
 
   /** A fresh run id: the plan's name, the time, and a random suffix ({@code demo-20261123-153012-9f3a}). */
@@ -311,6 +364,11 @@ public final class Lead implements AutoCloseable {
   /** Whether this lead holds the lead role now. */
   public boolean isActive() {
     return onLoop(() -> active);
+  }
+
+  /** What needs a person now; its items are read from any thread. */
+  Inbox inbox() {
+    return inbox;
   }
 
   /** What people watching this lead see; read from any thread. */
@@ -410,15 +468,6 @@ public final class Lead implements AutoCloseable {
         .filter(row -> row.task().equals(id)).findFirst().orElseThrow(() -> new Action.Refused(
             Action.Refused.Why.NOT_FOUND, "task: \"" + id + "\" is not a task of run " + action.run())));
     switch (action.kind()) {
-      case CANCEL_TASK:
-        RunReport.Row row = task.orElseThrow();
-        if (row.state().isFinal()) {
-          throw new Action.Refused(Action.Refused.Why.CONFLICT, "task: \"" + row.task() + "\" has already ended ("
-              + row.state() + "); only a task that has not ended is cancelled");
-        }
-        ActionTaken stopped = taken(action, "cancelled by " + action.by());
-        run.cancelTask(row.task(), "cancelled by " + action.by());
-        return stopped;
       case CANCEL_RUN:
         ActionTaken cancelled = taken(action, "cancelled by " + action.by());
         run.cancel("cancelled by " + action.by());
@@ -431,6 +480,16 @@ public final class Lead implements AutoCloseable {
         ActionTaken raised = taken(action, "budget set to " + Usd.format(Usd.exact(usd)) + " by " + action.by());
         run.raiseBudget(usd, action.by(), request);
         return raised;
+      case CANCEL_TASK:
+      case RETRY:
+      case ANSWER:
+      case APPROVE:
+      case PAUSE:
+      case RESUME:
+        Runnable effect = run.act(action);
+        ActionTaken decided = taken(action, action.text().orElse(action.kind().wire() + " by " + action.by()));
+        effect.run();
+        return decided;
       default:
         throw new Action.Refused(Action.Refused.Why.NOT_AVAILABLE, action.kind().wire()
             + ": this lead cannot take this action yet");
@@ -526,6 +585,7 @@ public final class Lead implements AutoCloseable {
     workers = new Workers();
     ledger = new Ledger();
     board.forget();
+    inbox.forget();
     active = gained;
     if (gained) {
       long start = System.nanoTime();
@@ -609,7 +669,8 @@ public final class Lead implements AutoCloseable {
   }
 
   private Run.Context context() {
-    return new Run.Context(outbox, repo, verifyTrees, workers, clock, settings, loop, background, name, ledger);
+    return new Run.Context(outbox, repo, verifyTrees, workers, clock, settings, loop, background, name, ledger, inbox,
+        attention.waitForPeople());
   }
 
   /**
@@ -642,8 +703,34 @@ public final class Lead implements AutoCloseable {
     Map<String, Plan> plans = new HashMap<>();
     Map<String, List<TaskUpdate>> updates = new HashMap<>();
     Map<String, RunBudget> budgets = new HashMap<>();
+    Map<String, Optional<String>> paused = new HashMap<>();
+    inbox.replaying(true);
+    try {
+      replayInto(starts, plans, updates, budgets, paused);
+    } finally {
+      inbox.replaying(false);
+    }
+    for (RunStarted s : starts.values()) {
+      Run run = new Run(s.run(), plans.get(s.run()), s.baseCommit(), context(), ending(s.run()));
+      updates.getOrDefault(s.run(), List.of()).forEach(run::restore);
+      Optional.ofNullable(budgets.get(s.run())).ifPresent(run::restore);
+      paused.getOrDefault(s.run(), Optional.empty()).ifPresent(run::pause);
+      runs.put(s.run(), run);
+      retireWhenDone(run);
+    }
+    ledger.retain(runs.keySet());
+  }
+
+  private void replayInto(Map<String, RunStarted> starts, Map<String, Plan> plans, Map<String, List<TaskUpdate>> updates,
+      Map<String, RunBudget> budgets, Map<String, Optional<String>> paused) {
     bus.replay(Topics.EVENTS, message -> {
       board.replayed(message);
+      inbox.recorded(message);
+      if (message instanceof ActionTaken a && (a.action().equals(Action.Kind.PAUSE.wire())
+          || a.action().equals(Action.Kind.RESUME.wire()))) {
+        paused.put(a.run(), a.action().equals(Action.Kind.PAUSE.wire()) ? Optional.of("paused by " + a.by())
+            : Optional.empty());
+      }
       if (message instanceof RunStarted s) {
         known.add(s.run());
         if (s.definition().isPresent()) {
@@ -668,14 +755,6 @@ public final class Lead implements AutoCloseable {
         enrolled.putIfAbsent(w.worker(), w.revoked() ? "" : w.publicKey());
       }
     });
-    for (RunStarted s : starts.values()) {
-      Run run = new Run(s.run(), plans.get(s.run()), s.baseCommit(), context(), ending(s.run()));
-      updates.getOrDefault(s.run(), List.of()).forEach(run::restore);
-      Optional.ofNullable(budgets.get(s.run())).ifPresent(run::restore);
-      runs.put(s.run(), run);
-      retireWhenDone(run);
-    }
-    ledger.retain(runs.keySet());
   }
 
   /**
@@ -711,6 +790,7 @@ public final class Lead implements AutoCloseable {
       }
       run(c.run()).ifPresent(r -> r.onClaim(c));
     } else if (message instanceof Heartbeat h) {
+      inbox.workerBack(h.worker());
       run(h.run()).ifPresent(r -> {
         board.accepted(h); // first: the board keeps it only for the attempt it shows as current
         r.onHeartbeat(h);
@@ -747,6 +827,7 @@ public final class Lead implements AutoCloseable {
         return;
       }
       board.accepted(w);
+      inbox.workerBack(w.worker());
       if (workers.update(w)) {
         LOG.info("worker {} joined ({} slots, capabilities {})", w.worker(), w.slots(), w.capabilities());
         activeRuns().forEach(Run::reoffer);
@@ -1021,6 +1102,7 @@ public final class Lead implements AutoCloseable {
     runs.values().forEach(Run::close);
     releaseTargets();
     background.shutdownNow();
+    notifier.close();
     outbox.close();
     repo.close();
   }

@@ -55,7 +55,7 @@ final class Replan {
     List<Claim> needed = needed(slot, found);
     slot.kept = Run.kept(result); // a passed attempt is kept nowhere
     if (question.isPresent()) {
-      run.update(slot, TaskState.PARKED, "needs a human: the agent asks: " + question.get().text());
+      run.update(slot, TaskState.PARKED, Run.ASKS + question.get().text());
     } else if (!needed.isEmpty()) {
       extend(slot, needed, found.stream().filter(f -> f.kind().equals(Finding.NEEDS_PATHS)).map(Finding::text)
           .collect(Collectors.joining("; ")));

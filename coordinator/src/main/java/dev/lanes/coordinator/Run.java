@@ -84,9 +84,17 @@ final class Run implements MergeQueue.Listener {
   /** Findings held for one task until its result: an honest attempt sends at most 100 items and a violation. */
   static final int MAX_FINDINGS = 128;
 
-  /** What a run uses of its lead. */
+  /** What a run uses of its lead; {@code waitForPeople}: see {@link #advance}. */
   record Context(Outbox outbox, TargetBranch repo, VerifyTrees trees, Workers workers, Clock clock,
-      Lead.Settings settings, Executor loop, Executor background, String lead, Ledger ledger) {}
+      Lead.Settings settings, Executor loop, Executor background, String lead, Ledger ledger, Inbox inbox,
+      boolean waitForPeople) {}
+
+  /** How a parked task's detail starts when its agent asked a question (the inbox reads it). */
+  static final String ASKS = "needs a human: the agent asks: ";
+  /** How a parked task's detail starts when its work was sent back too often. */
+  static final String SENT_BACK = "needs a human: sent back ";
+  /** How the record of a result that changed nothing starts. */
+  static final String REJECTED = "rejected the result of attempt ";
 
   private final String id;
   private Plan plan;
@@ -109,7 +117,12 @@ final class Run implements MergeQueue.Listener {
   private final Offers offers;
   private final Deltas deltas;
   private final Replan replan;
+  private final Actions actions;
   private int finals;
+  /** Who paused the run and why; empty while it runs. Paused, nothing is handed out: no offer, no grant. */
+  private Optional<String> paused = Optional.empty();
+  /** The tasks that landed, in order, so that a task sent back can name the landings it conflicts with. */
+  private final List<String> landedOrder = new ArrayList<>();
   private final CompletableFuture<RunReport> done;
   /** The run's budget, and whether it (or the lead's daily budget) holds the run paused: then nothing is offered. */
   private final BudgetGate budget;
@@ -132,6 +145,7 @@ final class Run implements MergeQueue.Listener {
     this.deltas = new Deltas(this, cx);
     this.replan = new Replan(this, deltas, settings);
     this.budget = new BudgetGate(id, plan.budget());
+    this.actions = new Actions(this, cx.inbox());
     plan.tasks().forEach(t -> tasks.put(t.id(), new Slot(t)));
     linkDependents();
     this.queue = new MergeQueue(plan.target(), repo, cx.trees(), cx.loop(), settings.mergeWindow(),
@@ -191,6 +205,9 @@ final class Run implements MergeQueue.Listener {
     // Progress of an attempt is recorded as updates of its running state; the grant's own record says no more.
     slot.started = slot.granted() && !slot.detail.startsWith(Slot.GRANTED) && !slot.detail.startsWith(Slot.REVIEW_GRANTED);
     restoredQueue.remove(slot);
+    if (slot.state == TaskState.LANDED && !landedOrder.contains(slot.task.id())) {
+      landedOrder.add(slot.task.id());
+    }
     if (slot.state == TaskState.QUEUED || slot.state == TaskState.LANDING) {
       restoredQueue.add(slot);
     }
@@ -204,7 +221,7 @@ final class Run implements MergeQueue.Listener {
     Instant now = clock.instant();
     for (Slot slot : tasks.values()) {
       slot.waitingFor = (int) slot.task.after().stream().distinct().filter(d -> tasks.get(d).state != TaskState.LANDED).count();
-      if (slot.state == TaskState.OFFERED || slot.state == TaskState.REVIEWING && slot.worker.isEmpty()) {
+      if (slot.offered()) {
         // The same attempt again: no grant for it can be out there unrecorded (see Outbox), so claims for this
         // epoch are still good, and a lead's restart does not use up the task's attempts.
         publishOffer(slot);
@@ -213,6 +230,7 @@ final class Run implements MergeQueue.Listener {
         // is still open and passed over by one that runs the attempt already. A worker that has neither says so
         // when the roll is called (see onStatus), and the task is offered again at once.
         slot.leaseUntil = now.plus(settings.lease());
+        slot.progressAt = now;
         LOG.warn("run {}: sent again the grant of attempt {} of {} to {}: it is recorded, but may not have arrived",
             id, slot.epoch, slot.task.id(), slot.worker);
         publish(new ClaimGranted(id, slot.task.id(), slot.epoch, slot.worker));
@@ -237,13 +255,16 @@ final class Run implements MergeQueue.Listener {
     // A paused run starts no attempt, whatever was offered before the pause.
     boolean open = !budget.paused() && slot != null && slot.epoch == claim.epoch() && (slot.state == TaskState.OFFERED
         || slot.state == TaskState.REVIEWING && slot.worker.isEmpty() && !claim.worker().equals(slot.writer));
-    if (!open) {
-      LOG.debug("ignored claim {} (state {})", claim, slot == null ? "unknown" : slot.state);
+    if (!open || paused.isPresent()) {
+      LOG.debug("ignored claim {} (state {}{})", claim, slot == null ? "unknown" : slot.state,
+          paused.isPresent() ? ", run paused" : "");
       return;
     }
     slot.worker = claim.worker();
     slot.attemptStarted = clock.instant();
     slot.leaseUntil = slot.attemptStarted.plus(settings.lease());
+    slot.progressAt = slot.attemptStarted;
+    slot.stuckTold = false;
     slot.preferred.ifPresent(workers::unload);
     slot.preferred = Optional.empty();
     workers.load(claim.worker());
@@ -312,6 +333,11 @@ final class Run implements MergeQueue.Listener {
     slot.started = true;
     boolean news = !beat.phase().equals(slot.phase) || !beat.detail().isEmpty() && !beat.detail().equals(slot.said);
     if (news) {
+      slot.progressAt = clock.instant();
+      if (slot.stuckTold) {
+        slot.stuckTold = false;
+        cx.inbox().progressed(id, slot.task.id(), slot.epoch);
+      }
       slot.phase = beat.phase();
       slot.said = beat.detail();
       // Progress, not a decision: published for people watching, not awaited.
@@ -359,7 +385,7 @@ final class Run implements MergeQueue.Listener {
       return Optional.empty();
     }
     if (slot == null || !slot.granted()) {
-      String why = "rejected the result of attempt " + result.epoch() + " from " + result.worker()
+      String why = REJECTED + result.epoch() + " from " + result.worker()
           + ": not the current attempt";
       Slot known = tasks.get(result.task());
       if (known != null) {
@@ -539,8 +565,15 @@ final class Run implements MergeQueue.Listener {
     for (Slot slot : List.copyOf(tasks.values())) {
       if (slot.granted() && slot.leaseUntil != null && now.isAfter(slot.leaseUntil)) {
         workers.unload(slot.worker);
-        attemptFailed(slot, "the lease of " + slot.worker + " ran out (no heartbeat for "
-            + settings.lease().toSeconds() + "s)");
+        String why = "the lease of " + slot.worker + " ran out (no heartbeat for " + settings.lease().toSeconds() + "s)";
+        cx.inbox().workerLost(slot.worker, why + " while it ran attempt " + slot.epoch + " of " + id + "/"
+            + slot.task.id() + "; the task is offered to another worker if it has attempts left");
+        attemptFailed(slot, why);
+      } else if (slot.granted() && !slot.stuckTold && slot.progressAt != null
+          && !now.isBefore(slot.progressAt.plus(cx.inbox().stuckAfter()))) {
+        slot.stuckTold = true;
+        cx.inbox().stuck(id, slot.task.id(), slot.epoch, slot.worker, Duration.between(slot.progressAt, now),
+            slot.phase + (slot.said.isEmpty() ? "" : ": " + slot.said));
       } else if (slot.offered()) {
         checkSchedulable(slot, now);
       }
@@ -606,8 +639,34 @@ final class Run implements MergeQueue.Listener {
     }
   }
 
+  /** Who paused the run and why, while a person holds it paused (a budget's pause is {@link #paused()}). */
+  Optional<String> pausedBy() {
+    return paused;
+  }
+
+  /** Stops handing out attempts: offers wait, claims are passed over, running attempts go on. */
+  void pause(String why) {
+    paused = Optional.of(why);
+    LOG.info("run {}: paused: {}", id, why);
+  }
+
+  /** Hands out again what waited while the run was paused. */
+  void resumeRun() {
+    paused = Optional.empty();
+    LOG.info("run {}: resumed", id);
+    reoffer();
+  }
+
+  /** Checks a person's action on this run and returns its effect, to take once the action is recorded. */
+  Runnable act(Action action) {
+    return actions.check(action);
+  }
+
   /** Publishes again the offers nobody has claimed yet, for workers that joined after they went out. */
   void reoffer() {
+    if (paused.isPresent()) {
+      return;
+    }
     tasks.values().stream().filter(Slot::offered).forEach(this::publishOffer);
   }
 
@@ -686,7 +745,11 @@ final class Run implements MergeQueue.Listener {
   private void sendBack(Slot slot, String reason, String context, String fixBase) {
     slot.sentBack++;
     if (slot.sentBack >= settings.maxEvictions()) {
-      update(slot, TaskState.PARKED, "needs a human: sent back " + slot.sentBack + " times; last: " + reason);
+      // What a person needs to judge it: the landings it met since its attempt began, and what failed (the context).
+      List<String> since = landedOrder.subList(Math.min(slot.landedBefore, landedOrder.size()), landedOrder.size());
+      slot.context = context;
+      update(slot, TaskState.PARKED, SENT_BACK + slot.sentBack + " times; last: " + reason
+          + (since.isEmpty() ? "" : "; it conflicts with the landing of " + String.join(", ", since)));
     } else if (attemptLeft(slot, reason)) {
       slot.fixBase = fixBase;
       nextAttempt(slot, fixBase == null ? Slot.AFTER_EVICTION : Slot.AFTER_REVIEW, reason + "; fix attempt " + slot.sentBack
@@ -720,6 +783,7 @@ final class Run implements MergeQueue.Listener {
   public void landed(MergeQueue.Entry entry, String tip) {
     Slot slot = tasks.get(entry.task());
     slot.commit = tip;
+    landedOrder.add(slot.task.id());
     update(slot, TaskState.LANDED, (slot.changedFiles > 0 ? slot.changedFiles + " file(s), " : "")
         + "target at " + shortId(tip) + (slot.sentBack > 0 ? " after " + slot.sentBack + " fix(es)" : "")
         + slot.usage);
@@ -756,7 +820,7 @@ final class Run implements MergeQueue.Listener {
         }
       }
     }
-    if (finals == tasks.size()) {
+    if (finals == tasks.size() && !(cx.waitForPeople() && cx.inbox().holds(id))) {
       finish();
     }
   }
@@ -766,8 +830,9 @@ final class Run implements MergeQueue.Listener {
   }
 
   /** A new writing attempt (see {@link Offers#prepare}): recorded as offered, then published. */
-  private void offer(Slot slot, String why, String context) {
+  void offer(Slot slot, String why, String context) {
     offers.prepare(slot, context);
+    slot.landedBefore = landedOrder.size();
     update(slot, TaskState.OFFERED, why);
     publishOffer(slot);
   }
@@ -779,9 +844,12 @@ final class Run implements MergeQueue.Listener {
     publishOffer(slot);
   }
 
-  /** Publishes the offer, unless a budget holds the run paused: it is recorded, and goes out when the run resumes. */
+  /**
+   * Publishes the offer of the slot's attempt, unless the run is held: by a budget, or paused by a person. It is
+   * recorded, and goes out when the run resumes.
+   */
   private void publishOffer(Slot slot) {
-    if (budget.paused()) {
+    if (budget.paused() || paused.isPresent()) {
       return;
     }
     publish(offers.offer(slot));
@@ -922,6 +990,8 @@ final class Run implements MergeQueue.Listener {
     if (state.isFinal() && !slot.state.isFinal()) {
       finals++;
       changed.add(slot);
+    } else if (!state.isFinal() && slot.state.isFinal()) {
+      finals--; // a person asked for another attempt (see Actions)
     }
     slot.state = state;
     slot.detail = detail;

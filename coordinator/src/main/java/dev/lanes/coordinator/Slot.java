@@ -72,6 +72,12 @@ final class Slot {
   Instant finished;
   /** Whether the worker granted the current attempt was heard working on it: a lost grant uses no attempt. */
   boolean started;
+  /** When the current attempt last made progress (its grant, a new phase or new output): what "stuck" is timed by. */
+  Instant progressAt;
+  /** Whether the inbox was told that the current attempt is stuck; told once until it makes progress. */
+  boolean stuckTold;
+  /** How many tasks of the run had landed when the current attempt was offered. */
+  int landedBefore;
 
   Slot(Plan.Task task) {
     this.task = task;

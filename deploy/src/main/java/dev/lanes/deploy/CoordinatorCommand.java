@@ -42,6 +42,8 @@ final class CoordinatorCommand implements Callable<Integer> {
 
   @picocli.CommandLine.Mixin HttpOptions http;
 
+  @picocli.CommandLine.Mixin AttentionOptions attention;
+
   @Option(names = "--max-attempts", paramLabel = "N", defaultValue = "3",
       description = "Attempts a task gets in all, whatever starts them (a failure, a claim extended, a fix after an"
           + " eviction or a review); then it is parked (default: ${DEFAULT-VALUE}).")
@@ -59,6 +61,7 @@ final class CoordinatorCommand implements Callable<Integer> {
     Duration leaseTime = Durations.parse("--lease", lease);
     Lead.Settings settings = merge.applyTo(Lead.Settings.daemon().withLease(leaseTime).withMaxAttempts(maxAttempts))
         .withPassEnv(passEnv.names()).withDailyBudget(dailyBudget);
+    Lead.Attention attending = attention.attention();
     PrintWriter out = spec.commandLine().getOut();
     // The client file first, as every client command reads it; then a repository that is not there is bad input,
     // said at once rather than after a wait on Kafka.
@@ -73,7 +76,7 @@ final class CoordinatorCommand implements Callable<Integer> {
     KafkaBus bus = KafkaBus.connect(kafka, "lanes-lead",
         Daemons.envelope(kafka.lanes(), Optional.empty(), Optional.empty(), spec.commandLine().getErr()));
     Daemons.awaitReachable(bus);
-    Lead lead = Lead.start(bus, repo.toAbsolutePath(), Clock.systemUTC(), settings);
+    Lead lead = Lead.start(bus, repo.toAbsolutePath(), Clock.systemUTC(), settings, attending);
     out.println("Lead for " + repo.toAbsolutePath() + " on " + bootstrapServers + " (lease " + lease + ", "
         + maxAttempts + " attempts a task); waiting for the lead role...");
     out.flush();

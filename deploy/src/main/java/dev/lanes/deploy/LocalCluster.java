@@ -51,6 +51,12 @@ final class LocalCluster implements AutoCloseable {
   /** Starts as above, in the run directory {@code root}: broker, workers' mirrors, worktrees and logs. */
   static LocalCluster start(Path root, Path repo, int workers, List<String> capabilities,
       Optional<ClientConfig> external, Lead.Settings settings) {
+    return start(root, repo, workers, capabilities, external, settings, Lead.Attention.NONE);
+  }
+
+  /** Starts as above, the lead reaching a person as {@code attention} says. */
+  static LocalCluster start(Path root, Path repo, int workers, List<String> capabilities,
+      Optional<ClientConfig> external, Lead.Settings settings, Lead.Attention attention) {
     // The embedded broker takes only the password it made for this process: an agent that finds its port (it runs
     // under a worker here and sees LANES_*) has no credential to publish with.
     Optional<EmbeddedBroker> broker = external.isPresent()
@@ -66,7 +72,7 @@ final class LocalCluster implements AutoCloseable {
       String host = hostName();
       KafkaBus leadBus = cluster.bus("lead");
       java.util.concurrent.CompletableFuture<Lead> lead = java.util.concurrent.CompletableFuture.supplyAsync(
-          () -> Lead.start(leadBus, repo, Clock.systemUTC(), settings));
+          () -> Lead.start(leadBus, repo, Clock.systemUTC(), settings, attention));
       try {
         for (int i = 1; i <= workers; i++) {
           String id = "w" + i;

@@ -66,6 +66,8 @@ final class RunCommand implements Callable<Integer> {
 
   @picocli.CommandLine.Mixin HttpOptions http = new HttpOptions();
 
+  @picocli.CommandLine.Mixin AttentionOptions attention;
+
   @Option(names = "--max-attempts", paramLabel = "N", defaultValue = "1",
       description = "Attempts a task gets in all, whatever starts them (a failure, a claim extended, a fix after an"
           + " eviction or a review); then it fails (default: ${DEFAULT-VALUE}).")
@@ -106,6 +108,7 @@ final class RunCommand implements Callable<Integer> {
     // The client file first: one that cannot be used is the one line said, before any check of the plan.
     Optional<ClientConfig> kafka = busOptions.given() ? Optional.of(busOptions.config()) : Optional.empty();
     http.options(FREE_PORT); // a bad address is bad input, said before anything starts
+    Lead.Attention attending = attention.attention();
     Plan parsed = PlanParser.parse(plan);
     PrintWriter out = spec.commandLine().getOut();
     // Before a broker, a mirror or a directory exists: a refused run leaves nothing behind.
@@ -119,7 +122,7 @@ final class RunCommand implements Callable<Integer> {
     }
     return execute(checked.get(), repo, workers, capabilities, kafka,
         merge.applyTo(Lead.Settings.fixedWorkers().withMaxAttempts(maxAttempts)).withPassEnv(passEnv.names()),
-        existing.choice(), http, out);
+        existing.choice(), http, attending, out);
   }
 
   /** Where {@code lanes run} serves its dashboard unless told: a free port of the loopback interface. */
@@ -152,7 +155,8 @@ final class RunCommand implements Callable<Integer> {
       Lead.Settings settings, PrintWriter out) {
     HttpOptions off = new HttpOptions();
     off.http = "off";
-    return execute(plan, repo, workers, capabilities, bootstrap, settings, Optional.empty(), off, out);
+    return execute(plan, repo, workers, capabilities, bootstrap, settings, Optional.empty(), off, Lead.Attention.NONE,
+        out);
   }
 
   /**
@@ -160,7 +164,8 @@ final class RunCommand implements Callable<Integer> {
    * {@link TargetLock}) and checked against {@code existing} before anything starts, so a refused run leaves nothing.
    */
   static int execute(Plan plan, Path repo, int workers, List<String> capabilities, Optional<ClientConfig> bootstrap,
-      Lead.Settings settings, Optional<ExistingTarget> existing, HttpOptions http, PrintWriter out) {
+      Lead.Settings settings, Optional<ExistingTarget> existing, HttpOptions http, Lead.Attention attention,
+      PrintWriter out) {
     Path repoDir = repo.toAbsolutePath().normalize();
     String runId = Lead.newRunId(plan, Clock.systemUTC());
     Path gitDir;
@@ -175,7 +180,7 @@ final class RunCommand implements Callable<Integer> {
       Path runDir = LocalCluster.tempDir("lanes-run-");
       Path record = RunRecords.write(gitDir, runId, plan.target(), runDir);
       int code = execute(plan, repoDir, runDir, runId, workers, capabilities, bootstrap, settings, existing, http,
-          out);
+          attention, out);
       if (!Files.exists(runDir)) {
         deleteQuietly(record);
       }
@@ -185,12 +190,12 @@ final class RunCommand implements Callable<Integer> {
 
   private static int execute(Plan plan, Path repo, Path runDir, String runId, int workers, List<String> capabilities,
       Optional<ClientConfig> bootstrap, Lead.Settings settings, Optional<ExistingTarget> existing, HttpOptions http,
-      PrintWriter out) {
+      Lead.Attention attention, PrintWriter out) {
     List<String> caps = capabilities == null ? required(plan) : capabilities;
     if (bootstrap.isEmpty()) {
       out.println("Starting an embedded Kafka broker, the lead and " + workers + " worker(s)...");
     }
-    LocalCluster cluster = LocalCluster.start(runDir, repo, workers, caps, bootstrap, settings);
+    LocalCluster cluster = LocalCluster.start(runDir, repo, workers, caps, bootstrap, settings, attention);
     Optional<dev.lanes.coordinator.http.HttpServer> server;
     try {
       server = http.serve(FREE_PORT, cluster.lead(), runDir.resolve("lead"), out);

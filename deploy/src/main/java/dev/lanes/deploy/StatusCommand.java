@@ -3,6 +3,7 @@ package dev.lanes.deploy;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.lanes.bus.Bus;
 import dev.lanes.bus.KafkaBus;
+import dev.lanes.coordinator.Inbox;
 import dev.lanes.protocol.Json;
 import dev.lanes.protocol.Durations;
 import dev.lanes.protocol.LeadOnline;
@@ -46,7 +47,8 @@ import picocli.CommandLine.Spec;
       "Shows whether a lead serves, the runs, what needs a person, and the workers.",
       "",
       "Which lead serves and since when; the runs from the lead's log (tasks, state, attempt, worker), a task whose"
-          + " lead is gone marked as such; parked tasks and agents' questions; the workers that answer a roll call"
+          + " lead is gone marked as such; the inbox of what needs a person (questions, parked tasks, violations,"
+          + " budgets reached), each with what can be done; the workers that answer a roll call"
           + " now (slots, last seen); how many records lanes.dead holds. It only reads: it creates no topic.",
       "",
       "Exit 0 when it could read the cluster, 1 when Kafka did not answer within --timeout, 2 for bad input."
@@ -55,7 +57,8 @@ final class StatusCommand implements Callable<Integer> {
   @picocli.CommandLine.Mixin BusOptions busOptions;
 
   @Option(names = "--json",
-      description = "Print JSON: {\"lead\":{…},\"runs\":[…],\"workers\":[…],\"rollCall\":B,\"deadLetters\":N}.")
+      description = "Print JSON: {\"lead\":{…},\"runs\":[…],\"inbox\":[…],\"workers\":[…],\"rollCall\":B,"
+          + "\"deadLetters\":N}.")
   boolean json;
 
   @Option(names = "--all", description = "Include finished runs.")
@@ -92,6 +95,8 @@ final class StatusCommand implements Callable<Integer> {
     Duration wait = Durations.parseOrSeconds("--wait-workers", waitWorkers);
     Map<String, WorkerRow> workers = new ConcurrentHashMap<>();
     List<RunRow> runs = List.of();
+    // What needs a person, read from the log by the lead's own rules: the items its decisions open and settle.
+    Inbox inbox = Inbox.reading(java.time.Clock.systemUTC());
     boolean rollCall = false;
     long deadLetters = 0;
     AtomicReference<LeadServing> lastLead = new AtomicReference<>();
@@ -104,7 +109,7 @@ final class StatusCommand implements Callable<Integer> {
       KafkaBus.LeadGroup group = bus.leadGroup();
       if (topics.contains(Topics.EVENTS)) {
         // The log first: its enrolment records tell the bus which key each worker answers with.
-        runs = runs(bus, lastLead, group.visible() && group.holder().isEmpty());
+        runs = runs(bus, lastLead, group.visible() && group.holder().isEmpty(), inbox);
       }
       lead = lead(group, Optional.ofNullable(lastLead.get()));
       // The roll call speaks on lanes.work as a lead would: only a credential allowed to (the lead's) holds one, and
@@ -136,13 +141,14 @@ final class StatusCommand implements Callable<Integer> {
       Map<String, Object> doc = new LinkedHashMap<>();
       doc.put("lead", lead);
       doc.put("runs", shown);
+      doc.put("inbox", inbox.items().stream().map(Inbox.Item::view).toList());
       doc.put("workers", answered);
       doc.put("rollCall", rollCall);
       doc.put("deadLetters", deadLetters);
       out.println(Json.mapper().writeValueAsString(doc));
     } else {
       print(out, lead);
-      print(out, shown, answered, rollCall, parkedElsewhere);
+      print(out, shown, answered, rollCall, parkedElsewhere, inbox.items());
       out.println();
       out.println("Dead letters: " + deadLetters + " (records a party refused: malformed, unsigned, forged, moved or"
           + " from a party that may not send them; " + Topics.DEAD + " keeps each with its reason)");
@@ -159,11 +165,12 @@ final class StatusCommand implements Callable<Integer> {
         last.map(LeadServing::since).orElse(""), group.holder().orElse(""));
   }
 
-  private static List<RunRow> runs(Bus bus, AtomicReference<LeadServing> lastLead, boolean leadless) {
+  private static List<RunRow> runs(Bus bus, AtomicReference<LeadServing> lastLead, boolean leadless, Inbox inbox) {
     Map<String, RunStarted> started = new LinkedHashMap<>();
     Map<String, Map<String, TaskUpdate>> tasks = new LinkedHashMap<>();
     Map<String, RunFinished> finished = new LinkedHashMap<>();
     bus.replay(Topics.EVENTS, m -> {
+      inbox.recorded(m);
       if (m instanceof RunStarted s) {
         started.put(s.run(), s);
         tasks.put(s.run(), new LinkedHashMap<>());
@@ -216,7 +223,7 @@ final class StatusCommand implements Callable<Integer> {
   }
 
   private static void print(PrintWriter out, List<RunRow> runs, List<WorkerRow> workers, boolean rollCall,
-      long parkedElsewhere) {
+      long parkedElsewhere, List<Inbox.Item> inbox) {
     if (runs.isEmpty()) {
       out.println("No runs in progress.");
     }
@@ -231,16 +238,20 @@ final class StatusCommand implements Callable<Integer> {
                 : " (" + t.detail() + ")") : t.detail());
       }
     }
+    Set<String> shown = runs.stream().map(RunRow::run).collect(java.util.stream.Collectors.toSet());
     List<String> needs = new ArrayList<>();
-    for (RunRow run : runs) {
-      run.tasks().stream().filter(t -> t.state().equals(PARKED))
-          .forEach(t -> needs.add("  " + run.run() + "/" + t.task() + ": " + t.detail()));
+    for (Inbox.Item item : inbox) {
+      if (item.run().isEmpty() || shown.contains(item.run().get())) {
+        needs.add("  " + item.kind() + "  " + item.run().orElse("") + item.task().map(t -> "/" + t).orElse("") + ": "
+            + item.title() + "\n      " + item.detail().strip().replace("\n", "\n      ")
+            + (item.actions().isEmpty() ? "" : "\n      can: " + String.join(", ", item.actions())));
+      }
     }
     out.println();
     if (needs.isEmpty() && parkedElsewhere == 0) {
       out.println("Nothing needs a person.");
     } else {
-      out.println("Needs a person (parked tasks; an agent's question reads \"needs a human\"):");
+      out.println("Needs a person:");
       needs.forEach(out::println);
       if (parkedElsewhere > 0) {
         out.println("  " + parkedElsewhere + " parked task(s) in finished runs: lanes status --all");

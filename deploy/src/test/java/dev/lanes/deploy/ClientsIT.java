@@ -117,13 +117,13 @@ class ClientsIT {
 
       LanesRunIT.Run status = lanes("status", "--bootstrap-servers", bootstrap, "--wait-workers", "100ms");
       assertThat(status.exit()).as(status.output()).isZero();
-      assertThat(status.out()).contains("Needs a person (parked tasks; an agent's question reads \"needs a human\"):\n"
-          + "  " + running.id() + "/asks: needs a human: the agent asks: Keep the old name as an alias?\n")
+      assertThat(status.out()).contains("Needs a person:\n  question  " + running.id() + "/asks: The agent of asks asks"
+          + " a question\n      Keep the old name as an alias?\n      can: answer, retry, cancel-task\n")
           .doesNotContain("Nothing needs a person")
           .containsPattern("\\n  [1-9]\\d* parked task\\(s\\) in finished runs: lanes status --all\\n");
       LanesRunIT.Run all = lanes("status", "--bootstrap-servers", bootstrap, "--wait-workers", "100ms", "--all");
-      assertThat(all.out()).contains("  " + ended.id() + "/asked: needs a human: the agent asks: Keep the old name as"
-          + " an alias?\n");
+      assertThat(all.out()).contains("  question  " + ended.id() + "/asked: The agent of asked asks a question\n"
+          + "      Keep the old name as an alias?\n");
 
       lead.cancel(running.id(), "the test is over");
       assertThat(running.done()).succeedsWithin(WITHIN);

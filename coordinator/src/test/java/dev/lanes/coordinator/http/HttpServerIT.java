@@ -289,11 +289,11 @@ class HttpServerIT {
   }
 
   @Test
-  void cancelRun_isRecordedNamingHttp_andEndsTheRun_whileActionsNotBuiltYetAnswer501() throws Exception {
+  void cancelRun_isRecordedNamingHttp_andEndsTheRun_whileARetryOfARunningTaskAnswers409() throws Exception {
     Lead.RunHandle run = submitWithWorker();
     grant(run, "core", "w1");
     HttpResponse<String> retry = request("POST", "/api/runs/" + run.id() + "/tasks/core/retry", auth(), "");
-    assertError(retry, 501, "retry: this lead cannot take this action yet");
+    assertError(retry, 409, "task: \"core\" is running; only a failed or parked task is retried");
     assertError(request("POST", "/api/runs/no-such-run/cancel", auth(), ""), 404,
         "run: \"no-such-run\" is not a run this lead holds");
     assertError(request("POST", "/api/runs/" + run.id() + "/tasks/nope/cancel", auth(), ""), 404,
