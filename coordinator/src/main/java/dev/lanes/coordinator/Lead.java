@@ -269,6 +269,9 @@ public final class Lead implements AutoCloseable {
     });
     bus.createTopics();
     this.board = new Board(name, clock, settings.mergeWindow(), meters);
+    // The board shows the inbox's items as the API serves them, and each that comes or goes as an event.
+    board.inbox(() -> inbox.items().stream().map(Inbox.Item::view).toList());
+    inbox.listen(change -> board.inboxChanged(change.item().view(), change.added()));
     this.outbox = new Outbox(bus, message -> {
       board.recorded(message);
       inbox.recorded(message);

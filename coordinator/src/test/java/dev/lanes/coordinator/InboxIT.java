@@ -96,6 +96,8 @@ class InboxIT {
       assertThat(item.detail()).isEqualTo("Which id type, long or UUID?");
       assertThat(item.actions()).contains("answer");
     });
+    assertThat(lead.board().state().json()).as("/api/state shows the inbox").contains("\"inbox\":[{\"id\":\"question:"
+        + run.id() + "/core/1\",\"kind\":\"question\"");
 
     lead.act(answer(run, "UUID, everywhere."));
     TaskOffered second = grant(run, "core", "w1", 2);
