@@ -53,15 +53,14 @@ class ClaudeRunIT {
     assertThat(Demo.git(repo, "show", "lanes/claude:good/file.txt")).isEqualTo("edited by claude\n");
   }
 
-  @Test
-  void aRunWhoseBudgetIsSpentEndsWithExitOneSayingSoOnceWhatPassedHasLanded() throws IOException {
-    Path repo = dir.resolve("repo");
+  /** A plan of three tasks in a chain at $0.30 each, with a budget of $0.50: the second attempt crosses it. */
+  private Path capped(Path repo) throws IOException {
     Files.createDirectories(repo);
     Files.writeString(repo.resolve("README.md"), "claude\n");
     Demo.git(repo, "init", "-q", "-b", "main");
     Demo.git(repo, "add", "-A");
     Demo.git(repo, "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-q", "-m", "start");
-    Path plan = Files.writeString(dir.resolve("plan.yaml"), """
+    return Files.writeString(dir.resolve("plan.yaml"), """
         name: capped
         budget-usd: 0.50
         agent:
@@ -72,6 +71,12 @@ class ClaudeRunIT {
           - {id: two, prompt: "fake-cost:0.30 fake-edit:two/file.txt", owns: [two/], after: [one]}
           - {id: three, prompt: "fake-cost:0.30 fake-edit:three/file.txt", owns: [three/], after: [two]}
         """);
+  }
+
+  @Test
+  void aRunWhoseBudgetIsSpentEndsWithExitOneSayingSoOnceWhatPassedHasLanded() throws IOException {
+    Path repo = dir.resolve("repo");
+    Path plan = capped(repo);
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
 
@@ -85,5 +90,36 @@ class ClaudeRunIT {
     assertThat(text).contains("The budget stopped run capped-", ": spent $0.60 of the run's budget of $0.50; no new"
         + " attempt starts");
     assertThat(Demo.git(repo, "show", "lanes/capped:two/file.txt")).isEqualTo("edited by claude\n");
+  }
+
+  @Test
+  void givenHttpARunPausedByItsBudgetWaitsForARaiseOnTheApiAndThenLands() throws Exception {
+    Path repo = dir.resolve("repo");
+    Path plan = capped(repo);
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    java.util.concurrent.CompletableFuture<Integer> exit = java.util.concurrent.CompletableFuture.supplyAsync(
+        () -> Main.execute(new PrintWriter(out, true), new PrintWriter(err, true), "run", plan.toString(), "--repo",
+            repo.toString(), "--workers", "1", "--http", "127.0.0.1:0"));
+
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofMinutes(2))
+        .until(() -> out.toString().contains(" is paused: spent $0.60") || exit.isDone());
+    String text = out.toString();
+    assertThat(text).as(text + err).contains("raise its budget on the dashboard");
+    java.util.regex.Matcher dashboard = java.util.regex.Pattern.compile("dashboard: (http://[^/]+)/#token=(\\S+)")
+        .matcher(text);
+    assertThat(dashboard.find()).as(text).isTrue();
+    java.util.regex.Matcher paused = java.util.regex.Pattern.compile("run (capped-\\S+) is paused").matcher(text);
+    assertThat(paused.find()).isTrue();
+    java.net.http.HttpResponse<String> raised = java.net.http.HttpClient.newHttpClient().send(
+        java.net.http.HttpRequest.newBuilder(java.net.URI.create(dashboard.group(1) + "/api/runs/" + paused.group(1)
+            + "/budget")).header("Authorization", "Bearer " + dashboard.group(2))
+            .header("Content-Type", "application/json")
+            .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"usd\": 2}")).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString());
+
+    assertThat(raised.statusCode()).as(raised.body()).isEqualTo(200);
+    assertThat(exit.get(2, java.util.concurrent.TimeUnit.MINUTES)).as(out.toString() + err).isZero();
+    assertThat(Demo.git(repo, "show", "lanes/capped:three/file.txt")).isEqualTo("edited by claude\n");
   }
 }
