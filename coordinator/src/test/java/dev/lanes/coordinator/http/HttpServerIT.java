@@ -166,6 +166,31 @@ class HttpServerIT {
   }
 
   @Test
+  void anAgentsQuestion_isInTheStatesInbox_andComesAsAnInboxEvent() throws Exception {
+    bus.publish(new WorkerStatus("w1", "host", List.of(), 2, 0));
+    Awaitility.await().atMost(PATIENCE).until(() -> lead.knownWorkers() == 1);
+    // A second task still running keeps the run, and so its question, open.
+    Lead.RunHandle run = lead.submit(PlanParser.parse("name: sample\nagent: {command: [sh, -c, \"true\"]}\ntasks:\n"
+        + "  - {id: core, prompt: p, owns: [core/]}\n  - {id: api, prompt: p, owns: [api/]}\n", "plan.yaml"));
+    try (Sse sse = Sse.open(server, token, Optional.empty())) {
+      grant(run, "api", "w1");
+      TaskOffered core = grant(run, "core", "w1");
+      bus.publish(new dev.lanes.protocol.Finding(run.id(), "core", core.epoch(), "w1",
+          dev.lanes.protocol.Finding.QUESTION, "Keep the old name as an alias?", List.of()));
+      bus.publish(new dev.lanes.protocol.TaskResult(run.id(), "core", core.epoch(), "w1",
+          dev.lanes.protocol.TaskResult.Outcome.AGENT_FAILED, core.branch(), Optional.empty(), List.of(), 1, -1, "",
+          "", 10, Optional.of("agent exited with 1"), Optional.empty()));
+      Sse.Event came = sse.await(e -> e.kind().equals("inbox"));
+      assertThat(came.data()).contains("\"added\":true", "Keep the old name as an alias?");
+    }
+    JsonNode item = json(get("/api/state")).path("inbox").get(0);
+    assertThat(item.path("kind").asText()).isEqualTo("question");
+    assertThat(item.path("run").asText()).isEqualTo(run.id());
+    assertThat(item.path("task").asText()).isEqualTo("core");
+    assertThat(item.path("actions").toString()).contains("answer");
+  }
+
+  @Test
   void events_resumeFromLastEventId_andAClientTooFarBehindIsToldToReset() throws Exception {
     Lead.RunHandle run = submitWithWorker();
     long before;
