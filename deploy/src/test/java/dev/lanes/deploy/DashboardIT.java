@@ -37,6 +37,7 @@ import org.junit.jupiter.api.io.TempDir;
 class DashboardIT {
   private static final Duration PATIENCE = Duration.ofSeconds(60);
   private static final String QUESTION = "Keep the old field name? <img src=x onerror=\"window.pwned=1\">";
+  private static final String ANSWER = "Keep it for one release";
 
   @TempDir Path dir;
   private LocalCluster cluster;
@@ -107,6 +108,14 @@ class DashboardIT {
         .contains(LocalDate.now(ZoneOffset.UTC) + "\t$0.40");
     assertThat(browser.eval("window.sameDocument").asText()).isEqualTo("yes");
     browser.screenshot(Path.of("target", "dashboard.png"));
+
+    // Answering the question in the page: the answer goes into the next attempt's prompt, and the task lands.
+    browser.type("#inbox textarea[data-draft]", ANSWER);
+    browser.click("#inbox button[data-action=\"answer\"]");
+    await().atMost(PATIENCE).until(() -> taken(run, "answer"));
+    browser.await("asks landed", () -> "LANDED".equals(rowState(run, "asks")));
+    assertThat(state(run, "asks")).isEqualTo(TaskState.LANDED);
+    browser.await("the question gone from Needs you", () -> !browser.text("#inbox").contains(QUESTION));
 
     // An action refused by the lead is shown with its JSON error, and changes nothing.
     browser.type("[data-run=\"" + run.id() + "\"] input[data-draft]", "-1");
@@ -183,10 +192,11 @@ class DashboardIT {
     Files.writeString(agent, """
         case "$LANES_TASK" in
           slow) while [ ! -f "%1$s/release" ]; do sleep 0.1; done; echo slow > slow.txt ;;
-          asks) mkdir -p .lanes; printf '%%s' '{"questions": ["%2$s"]}' > .lanes/findings.json ;;
+          asks) if printf '%%s' "$LANES_PROMPT" | grep -q "%3$s"; then echo answered > asks.txt
+                else mkdir -p .lanes; printf '%%s' '{"questions": ["%2$s"]}' > .lanes/findings.json; fi ;;
           victim|other) while [ ! -f "%1$s/never" ]; do sleep 0.1; done ;;
         esac
-        """.formatted(dir, QUESTION.replace("\"", "\\\"")));
+        """.formatted(dir, QUESTION.replace("\"", "\\\""), ANSWER));
     String plan = """
         name: dash
         agent:

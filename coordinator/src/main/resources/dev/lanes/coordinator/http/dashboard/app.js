@@ -394,6 +394,11 @@
     }));
   }
 
+  function inboxActions(run, task) {
+    const item = (state.inbox || []).find(function (i) { return i.run === run && i.task === task; });
+    return item ? item.actions || [] : null;
+  }
+
   function taskIndex() {
     const index = new Map();
     (state.runs || []).forEach(function (r) { (r.tasks || []).forEach(function (t) { index.set(r.run + '/' + t.task, t); }); });
@@ -433,9 +438,12 @@
       tr.dataset.task = ref;
       tr.dataset.state = t.state;
       const acts = el('td', 'acts');
-      if (t.state === 'PARKED') acts.append(actionButton('approve', r.run, t.task, null, 'primary'));
-      if (t.state === 'FAILED' || t.state === 'PARKED') acts.append(actionButton('retry', r.run, t.task));
-      if (!FINAL.has(t.state)) acts.append(actionButton('cancel-task', r.run, t.task, null, 'danger'));
+      // What the inbox offers for the task, when it lists it (an agent's question is answered, not approved).
+      const offered = inboxActions(r.run, t.task);
+      const may = function (a, otherwise) { return offered ? offered.indexOf(a) >= 0 : otherwise; };
+      if (may('approve', t.state === 'PARKED')) acts.append(actionButton('approve', r.run, t.task, null, 'primary'));
+      if (may('retry', t.state === 'FAILED' || t.state === 'PARKED')) acts.append(actionButton('retry', r.run, t.task));
+      if (may('cancel-task', !FINAL.has(t.state))) acts.append(actionButton('cancel-task', r.run, t.task, null, 'danger'));
       const log = button(openLogs.has(ref) ? 'Hide log' : 'Log', 'quiet');
       log.dataset.log = ref;
       log.addEventListener('click', function () { toggleLog(r.run, t.task); });
