@@ -106,7 +106,7 @@ final class BudgetGate {
           + Usd.format(daily.get().budget()) + "; no new attempt starts until the next UTC day, or a lead started"
           + " with a higher --daily-budget-usd";
     } else {
-      detail = why + "; the run resumes";
+      detail = why + (paused.isPresent() ? "; the run resumes" : "");
     }
     if (should.equals(paused) && !set) {
       return Optional.empty();

@@ -79,6 +79,15 @@ class BudgetGateTest {
   }
 
   @Test
+  void raise_ofARunThatIsNotPausedIsRecordedWithoutSayingItResumes() {
+    gate.raise(usd("3"));
+    RunBudget raised = gate.evaluate(usd("0.5"), Optional.empty(), "alice", Optional.empty(),
+        "budget set to $3.00 by alice", NOW).orElseThrow();
+    assertThat(raised.paused()).isEmpty();
+    assertThat(raised.detail()).isEqualTo("budget set to $3.00 by alice");
+  }
+
+  @Test
   void aRunWithoutABudgetIsNeverPausedByIt() {
     BudgetGate none = new BudgetGate("r2", Optional.empty());
     assertThat(none.evaluate(usd("900"), Optional.empty(), "lead", Optional.empty(), "spent", NOW)).isEmpty();
