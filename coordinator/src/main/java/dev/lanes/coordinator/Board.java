@@ -588,9 +588,13 @@ public final class Board {
    * lead's messages as they were before they were published, and what it serves leaves the process too.
    */
   public static String json(Object value) {
+    return new String(jsonBytes(value), java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  /** {@link #json} as UTF-8 bytes, for a response: the state of a large run is not copied once more as a string. */
+  public static byte[] jsonBytes(Object value) {
     try {
-      return new String(dev.lanes.protocol.Redactor.process().redactJson(Json.mapper().writeValueAsBytes(value)),
-          java.nio.charset.StandardCharsets.UTF_8);
+      return dev.lanes.protocol.Redactor.process().redactJson(Json.mapper().writeValueAsBytes(value));
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("could not write " + value.getClass().getSimpleName() + " as JSON", e);
     }
@@ -687,6 +691,11 @@ public final class Board {
     /** The state as JSON. */
     public String json() {
       return Board.json(this);
+    }
+
+    /** The state as JSON, in UTF-8. */
+    public byte[] jsonBytes() {
+      return Board.jsonBytes(this);
     }
   }
 

@@ -75,7 +75,8 @@ final class Routes {
     this.files = new Static(options.dashboard());
     List<Route> all = new ArrayList<>(List.of(
         Route.of("GET", "/api/state", true, (ctx, req, p, keep) ->
-            Responses.send(ctx, Responses.json(HttpResponseStatus.OK, board.state().json()), keep)),
+            Responses.send(ctx, Responses.full(HttpResponseStatus.OK, Responses.JSON, board.state().jsonBytes(), true),
+                keep)),
         Route.of("GET", "/api/events", true, (ctx, req, p, keep) -> events(ctx, req)),
         Route.of("GET", "/api/runs/{run}/tasks/{task}/log", true, this::log),
         Route.of("POST", "/api/runs/{run}/cancel", true, act(Action.Kind.CANCEL_RUN, Set.of())),
