@@ -13,7 +13,8 @@ import java.util.Locale;
  * <p>A retry, an answer and an approval each start a new attempt that counts like any other, but a person may start
  * one where {@code --max-attempts} would not: that limit stops the lead, not the person. The answer goes into the
  * next attempt's prompt; an approval takes the task to the step it was stopped before, with the lead's own reason for
- * it (the eviction's context), and lets it be sent back again. Work outside a task's claims is never approved.
+ * it (the eviction's context), and lets it be sent back again. Work outside a task's claims is never approved. The
+ * tasks that were skipped because the task had not landed wait for it again ({@link Run#reviveDependents}).
  */
 final class Actions {
   static final String AFTER_RETRY = "a retry a person asked for";
@@ -120,6 +121,7 @@ final class Actions {
     slot.count(cause);
     slot.fixBase = null;
     run.offer(slot, why + " (attempt " + slot.attempts + ")", context);
+    run.reviveDependents(slot);
   }
 
   private void then(Runnable effect) {

@@ -657,6 +657,24 @@ final class Run implements MergeQueue.Listener {
     reoffer();
   }
 
+  /**
+   * A task a person sent back to work (see {@link Actions}): the tasks that were skipped because it had not landed,
+   * and had no other dependency that will not land, wait for it again, and so on down the plan.
+   */
+  void reviveDependents(Slot slot) {
+    for (String dependent : graph.dependents(slot.task.id())) {
+      Slot next = tasks.get(dependent);
+      boolean onlyThis = next.task.after().stream().noneMatch(d -> !d.equals(slot.task.id())
+          && tasks.get(d).state.isFinal() && tasks.get(d).state != TaskState.LANDED);
+      if (next.state == TaskState.SKIPPED && next.detail.startsWith("depends on ") && onlyThis) {
+        next.waitingFor = (int) next.task.after().stream().distinct()
+            .filter(d -> tasks.get(d).state != TaskState.LANDED).count();
+        update(next, TaskState.WAITING, "waits again for " + slot.task.id() + ", which a person sent back to work");
+        reviveDependents(next);
+      }
+    }
+  }
+
   /** Checks a person's action on this run and returns its effect, to take once the action is recorded. */
   Runnable act(Action action) {
     return actions.check(action);

@@ -231,6 +231,25 @@ class InboxIT {
     assertThat(lead.inbox().items()).isEmpty();
   }
 
+  @Test
+  void anAnsweredTaskBringsBackTheTasksSkippedBecauseItHadNotLanded() {
+    Lead.RunHandle run = start("{id: core, prompt: p, owns: [core/]}\n  - {id: docs, prompt: p, owns: [docs/],"
+        + " after: [core]}\n  - {id: web, prompt: p, owns: [web/], after: [docs]}");
+    ask(grant(run, "core", "w1", 1), "Long or UUID?");
+    awaitUpdate(u -> u.task().equals("web") && u.state() == TaskState.SKIPPED);
+
+    lead.act(answer(run, "UUID"));
+    awaitUpdate(u -> u.task().equals("web") && u.state() == TaskState.WAITING);
+    bus.publish(passed(grant(run, "core", "w1", 2), "w1"));
+    bus.publish(passed(grant(run, "docs", "w2", 1), "w2", "docs/x.txt"));
+    grant(run, "web", "w2", 1);
+
+    assertThat(lead.report(run.id()).orElseThrow().tasks()).extracting(RunReport.Row::task, RunReport.Row::state)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple("core", TaskState.LANDED),
+            org.assertj.core.groups.Tuple.tuple("docs", TaskState.LANDED),
+            org.assertj.core.groups.Tuple.tuple("web", TaskState.RUNNING));
+  }
+
   private void assertRefused(Action action, Action.Refused.Why why, String message) {
     assertThatThrownBy(() -> lead.act(action)).isInstanceOfSatisfying(Action.Refused.class, e -> {
       assertThat(e.why()).isEqualTo(why);
@@ -312,9 +331,13 @@ class InboxIT {
   }
 
   private TaskResult passed(TaskOffered offer, String worker) {
-    String commit = repo.commitOnto(offer.baseCommit(), offer.branch(), java.util.Map.of("core/x.txt", "x\n"));
+    return passed(offer, worker, "core/x.txt");
+  }
+
+  private TaskResult passed(TaskOffered offer, String worker, String file) {
+    String commit = repo.commitOnto(offer.baseCommit(), offer.branch(), java.util.Map.of(file, "x\n"));
     return new TaskResult(offer.run(), offer.task(), offer.epoch(), worker, TaskResult.Outcome.PASSED, offer.branch(),
-        Optional.of(commit), List.of("core/x.txt"), 0, 0, "", "", 1, Optional.empty(), Optional.empty());
+        Optional.of(commit), List.of(file), 0, 0, "", "", 1, Optional.empty(), Optional.empty());
   }
 
   private TaskUpdate awaitUpdate(Predicate<TaskUpdate> which) {
