@@ -103,6 +103,22 @@ class InboxTest {
   }
 
   @Test
+  void workerLost_isOneItemUntilTheWorkerIsHeardFrom() {
+    inbox.workerLost("w1", "the lease of w1 ran out (no heartbeat for 120s) while it ran attempt 1 of r/a");
+    inbox.workerLost("w1", "the lease of w1 ran out (no heartbeat for 120s) while it ran attempt 1 of r/b");
+    assertThat(inbox.items()).singleElement().satisfies(i -> {
+      assertThat(i.kind()).isEqualTo("worker-lost");
+      assertThat(i.run()).isEmpty();
+      assertThat(i.view()).containsEntry("run", null);
+    });
+
+    inbox.workerBack("w1");
+
+    assertThat(inbox.items()).isEmpty();
+    assertThat(told).extracting(Inbox.Change::added).containsExactly(true, false);
+  }
+
+  @Test
   void reading_keepsTheItemsOfFinishedRuns() {
     Inbox reader = Inbox.reading(clock);
     reader.recorded(update("a", TaskState.PARKED, 1, Run.ASKS + "?", ""));
