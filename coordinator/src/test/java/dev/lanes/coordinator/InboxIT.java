@@ -232,6 +232,29 @@ class InboxIT {
   }
 
   @Test
+  void aTaskParkedAfterEvictionsNamesTheLandingItMetAndTheVerifyOutput() {
+    lead = Lead.start(bus, repo.dir(), clock, settings().withMerging(1, 1), attention());
+    announceWorkers();
+    Lead.RunHandle run = lead.submit(PlanParser.parse("name: sample\nagent: {command: [sh, -c, \"true\"]}\n"
+        + "verify: \"test ! -e core/x.txt || test ! -e docs/x.txt || { echo both halves are here; exit 1; }\"\n"
+        + "tasks:\n  - {id: core, prompt: p, owns: [core/]}\n  - {id: docs, prompt: p, owns: [docs/]}\n",
+        "plan.yaml"));
+    TaskOffered core = grant(run, "core", "w1", 1);
+    TaskOffered docs = grant(run, "docs", "w2", 1);
+    bus.publish(passed(core, "w1"));
+    awaitUpdate(u -> u.task().equals("core") && u.state() == TaskState.LANDED);
+    bus.publish(passed(docs, "w2", "docs/x.txt"));
+
+    List<JsonNode> sent = awaitNotes(1);
+    assertThat(sent.get(0).path("kind").asText()).isEqualTo("parked");
+    assertThat(sent.get(0).path("task").asText()).isEqualTo("docs");
+    assertThat(sent.get(0).path("detail").asText()).startsWith("needs a human: sent back 1 times; last: evicted from"
+        + " the merge queue: verify failed on the merged tree").contains("it conflicts with the landing of core")
+        .contains("both halves are here");
+    assertThat(sent.get(0).path("actions").toString()).contains("approve");
+  }
+
+  @Test
   void anAnsweredTaskBringsBackTheTasksSkippedBecauseItHadNotLanded() {
     Lead.RunHandle run = start("{id: core, prompt: p, owns: [core/]}\n  - {id: docs, prompt: p, owns: [docs/],"
         + " after: [core]}\n  - {id: web, prompt: p, owns: [web/], after: [docs]}");
