@@ -124,7 +124,8 @@ public final class HttpServer implements AutoCloseable {
       HttpServer server = new HttpServer(group, channel, actions, token);
       LOG.info("HTTP API on {}", server.address);
       return server;
-    } catch (RuntimeException e) {
+    } catch (Exception e) {
+      // Netty rethrows a failed bind's BindException unchecked although it is a checked exception: catch it as such.
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       actions.shutdownNow();
       throw new IllegalArgumentException("--http: cannot serve on " + options.host() + ":" + options.port() + ": "

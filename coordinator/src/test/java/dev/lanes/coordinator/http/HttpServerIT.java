@@ -1,6 +1,7 @@
 package dev.lanes.coordinator.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lanes.bus.Bus;
@@ -95,6 +96,16 @@ class HttpServerIT {
     lead.close();
     bus.close();
     broker.close();
+  }
+
+  @Test
+  void anAddressInUse_isRefusedAsBadInput_andTheFirstServerStillServes() throws Exception {
+    int port = server.address().getPort();
+    assertThatThrownBy(() -> start(HttpServer.Options.on("127.0.0.1", port)))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--http: cannot serve on 127.0.0.1:" + port);
+    HttpResponse<String> state = client.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + "/api/state"))
+        .header("Authorization", "Bearer " + token.value()).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(state.statusCode()).isEqualTo(200);
   }
 
   @Test
