@@ -76,6 +76,11 @@ public final class Board {
   private final Map<String, RunRow> runs = new ConcurrentHashMap<>();
   private final Map<String, TaskRow> tasks = new ConcurrentHashMap<>();
   private final Map<String, WorkerRow> workers = new ConcurrentHashMap<>();
+  /**
+   * The attempts each worker runs ({@code run/task}, sorted), kept as tasks change: a worker's lane is shown at every
+   * grant and end of an attempt, and finding its tasks by walking every task shown made that cost grow with the runs.
+   */
+  private final Map<String, java.util.NavigableSet<String>> holding = new ConcurrentHashMap<>();
   private final Cache<String, TaskLog> logs = Caffeine.newBuilder().maximumSize(LOGS_KEPT)
       .executor(Runnable::run).build();
   /** When each unanswered offer went out, by its task and epoch (loop only): the start of the dispatch latency. */
@@ -183,6 +188,7 @@ public final class Board {
   void forget() {
     runs.clear();
     tasks.clear();
+    holding.clear();
     workers.clear();
     logs.invalidateAll();
     offered.clear();
@@ -303,6 +309,7 @@ public final class Board {
         TaskRow gone = tasks.remove(key(old.run(), t));
         if (gone != null) {
           meters.count(gone.state(), -1);
+          hold(gone, null);
         }
         logs.invalidate(key(old.run(), t));
       });
@@ -319,7 +326,7 @@ public final class Board {
         h.worker()) : log).beat(h.phase(), h.detail(), clock.instant().toString()));
     if (!h.phase().equals(row.phase())) {
       TaskRow next = row.withPhase(h.phase());
-      tasks.put(row.key(), next);
+      putTask(next);
       emit("task", taskEvent(next));
     }
   }
@@ -356,7 +363,7 @@ public final class Board {
     TaskRow task = tasks.get(key(u.run(), u.task()));
     if (task != null) {
       TaskRow next = task.withCost(task.costUsd() + u.costUsd().doubleValue());
-      tasks.put(next.key(), next);
+      putTask(next);
       emit("task", taskEvent(next));
     }
     RunRow run = runs.get(u.run());
@@ -401,11 +408,28 @@ public final class Board {
 
   private void putTask(TaskRow row) {
     TaskRow was = tasks.put(row.key(), row);
+    hold(was, row);
     if (was == null || was.state() != row.state()) {
       if (was != null) {
         meters.count(was.state(), -1);
       }
       meters.count(row.state(), 1);
+    }
+  }
+
+  /** Keeps {@link #holding} true when a task's row goes from {@code was} to {@code now} (null: none). */
+  private void hold(TaskRow was, TaskRow now) {
+    boolean held = was != null && was.running();
+    boolean holds = now != null && now.running();
+    if (held && (!holds || !was.worker().equals(now.worker()))) {
+      java.util.Set<String> of = holding.get(was.worker());
+      if (of != null) {
+        of.remove(was.run() + "/" + was.task());
+      }
+    }
+    if (holds) {
+      holding.computeIfAbsent(now.worker(), w -> new java.util.concurrent.ConcurrentSkipListSet<>())
+          .add(now.run() + "/" + now.task());
     }
   }
 
@@ -495,16 +519,10 @@ public final class Board {
   /** The whole state as it stands. */
   public State state() {
     long id = lastEventId();
-    Map<String, List<String>> byWorker = new HashMap<>();
-    for (TaskRow t : tasks.values()) {
-      if (t.running()) {
-        byWorker.computeIfAbsent(t.worker(), k -> new ArrayList<>()).add(t.run() + "/" + t.task());
-      }
-    }
     List<RunView> runViews = runs.values().stream().sorted(Comparator.comparing(RunRow::started)
         .thenComparing(RunRow::run)).map(this::runView).toList();
     List<WorkerView> workerViews = workers.values().stream().sorted(Comparator.comparing(WorkerRow::worker))
-        .map(w -> workerView(w, byWorker.getOrDefault(w.worker(), List.of()))).toList();
+        .map(this::workerView).toList();
     List<QueueView> queues = runs.values().stream().filter(r -> r.finishedAt() == 0)
         .sorted(Comparator.comparing(RunRow::started)).map(this::queueView).toList();
     return new State(lead, runViews, workerViews, queues, List.copyOf(inbox.get()), cost(), id);
@@ -512,13 +530,7 @@ public final class Board {
 
   /** Free slots over all workers: their slots less the attempts the board shows them running. */
   private double freeSlots() {
-    Map<String, Integer> busy = new HashMap<>();
-    for (TaskRow t : tasks.values()) {
-      if (t.running()) {
-        busy.merge(t.worker(), 1, Integer::sum);
-      }
-    }
-    return workers.values().stream().mapToInt(w -> Math.max(0, w.slots() - busy.getOrDefault(w.worker(), 0))).sum();
+    return workers.values().stream().mapToInt(w -> Math.max(0, w.slots() - running(w.worker()).size())).sum();
   }
 
   /** The output tails of a task's latest attempt, from its result and its latest heartbeat. */
@@ -558,14 +570,13 @@ public final class Board {
   }
 
   private WorkerView workerView(WorkerRow w) {
-    List<String> holding = tasks.values().stream().filter(t -> t.running() && t.worker().equals(w.worker()))
-        .map(t -> t.run() + "/" + t.task()).sorted().toList();
-    return workerView(w, holding);
-  }
-
-  private static WorkerView workerView(WorkerRow w, List<String> holding) {
+    List<String> holding = running(w.worker());
     return new WorkerView(w.worker(), w.host(), w.slots(), Math.max(0, w.slots() - holding.size()), w.capabilities(),
         w.lastSeen(), holding);
+  }
+
+  private List<String> running(String worker) {
+    return List.copyOf(holding.getOrDefault(worker, java.util.Collections.emptyNavigableSet()));
   }
 
   private QueueView queueView(RunRow r) {
