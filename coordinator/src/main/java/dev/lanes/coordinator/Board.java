@@ -69,7 +69,6 @@ public final class Board {
   static final int EVICTIONS_KEPT = 20;
   static final long LOGS_KEPT = 10_000;
   static final int DAYS_KEPT = 8;
-  private static final String EVICTED = "evicted from the merge queue: ";
 
   private final Clock clock;
   private final int window;
@@ -259,21 +258,21 @@ public final class Board {
     TaskRow next = new TaskRow(u.run(), u.task(), u.state(), attempt, u.epoch(), u.worker(), phase, since, until,
         before.costUsd(), before.claims(), before.after(), u.detail());
     putTask(next);
-    if (u.state() != before.state() && u.detail().startsWith(EVICTED)) {
+    if (u.state() != before.state() && u.detail().startsWith(Run.EVICTED)) {
       if (live) {
         meters.evictions.increment();
       }
       RunRow row = runs.get(u.run());
       List<Eviction> evictions = new ArrayList<>(row.evictions());
-      evictions.add(new Eviction(u.task(), u.detail().substring(EVICTED.length()), clock.instant().toString()));
+      evictions.add(new Eviction(u.task(), u.detail().substring(Run.EVICTED.length()), clock.instant().toString()));
       runs.put(u.run(), row.withEvictions(evictions.subList(Math.max(0, evictions.size() - EVICTIONS_KEPT),
           evictions.size())));
     }
-    if (live && u.state() != before.state() && u.detail().startsWith("the lease of ")) {
+    if (live && u.state() != before.state() && u.detail().startsWith(Run.LEASE_OF)) {
       meters.leaseExpiries.increment();
     }
     emit("task", taskEvent(next));
-    if (queued(before.state()) || queued(u.state()) || u.detail().startsWith(EVICTED)) {
+    if (queued(before.state()) || queued(u.state()) || u.detail().startsWith(Run.EVICTED)) {
       emit("queue", queueView(runs.get(u.run())));
     }
     if (!before.worker().isEmpty() && (wasRunning != running || !before.worker().equals(u.worker()))) {

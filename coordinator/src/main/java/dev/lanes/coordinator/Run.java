@@ -80,6 +80,10 @@ import org.slf4j.LoggerFactory;
  * {@link #revise} and {@link #nextAttempt}, so the rules above hold whichever part decided.
  */
 final class Run implements MergeQueue.Listener {
+  /** How a task update's detail begins when its work was evicted from the merge queue; the board counts these. */
+  static final String EVICTED = "evicted from the merge queue: ";
+  /** How a task update's detail begins when its worker's lease ran out; the board counts these. */
+  static final String LEASE_OF = "the lease of ";
   private static final Logger LOG = LoggerFactory.getLogger(Run.class);
   /** Findings held for one task until its result: an honest attempt sends at most 100 items and a violation. */
   static final int MAX_FINDINGS = 128;
@@ -565,7 +569,7 @@ final class Run implements MergeQueue.Listener {
     for (Slot slot : List.copyOf(tasks.values())) {
       if (slot.granted() && slot.leaseUntil != null && now.isAfter(slot.leaseUntil)) {
         workers.unload(slot.worker);
-        String why = "the lease of " + slot.worker + " ran out (no heartbeat for " + settings.lease().toSeconds() + "s)";
+        String why = LEASE_OF + slot.worker + " ran out (no heartbeat for " + settings.lease().toSeconds() + "s)";
         cx.inbox().workerLost(slot.worker, why + " while it ran attempt " + slot.epoch + " of " + id + "/"
             + slot.task.id() + "; the task is offered to another worker if it has attempts left");
         attemptFailed(slot, why);
@@ -812,7 +816,7 @@ final class Run implements MergeQueue.Listener {
   public void evicted(MergeQueue.Entry entry, MergeQueue.Eviction why) {
     Slot slot = tasks.get(entry.task());
     slot.commit = null;
-    sendBack(slot, "evicted from the merge queue: " + why.reason(), why.context(), null);
+    sendBack(slot, EVICTED + why.reason(), why.context(), null);
     advance();
   }
 
