@@ -206,8 +206,8 @@ public final class Board {
         plan.budget().map(b -> b.usd().doubleValue()), 0, ids(plan), orderings(plan, Map.of(), "in the plan"), List.of(), 0);
     runs.put(s.run(), row);
     for (Plan.Task task : plan.tasks()) {
-      putTask(new TaskRow(s.run(), task.id(), TaskState.WAITING, 0, 0, "", "", 0, 0, 0, claims(task), task.after(),
-          ""));
+      putTask(new TaskRow(s.run(), task.id(), task.title(), TaskState.WAITING, 0, 0, "", "", 0, 0, 0, claims(task),
+          task.after(), ""));
     }
     emit("run", header(row));
   }
@@ -233,8 +233,9 @@ public final class Board {
     for (Plan.Task task : r.definition().tasks()) {
       TaskRow t = tasks.get(key(r.run(), task.id()));
       putTask(t == null
-          ? new TaskRow(r.run(), task.id(), TaskState.WAITING, 0, 0, "", "", 0, 0, 0, claims(task), task.after(), "")
-          : t.withPlan(claims(task), task.after()));
+          ? new TaskRow(r.run(), task.id(), task.title(), TaskState.WAITING, 0, 0, "", "", 0, 0, 0, claims(task),
+              task.after(), "")
+          : t.withPlan(task.title(), claims(task), task.after()));
     }
     RunRow next = row.withPlan(ids(r.definition()), orderings(r.definition(), known, r.reason()));
     runs.put(r.run(), next);
@@ -255,8 +256,8 @@ public final class Board {
     int attempt = u.tally().map(TaskUpdate.Tally::attempts).filter(n -> n > 0).orElse(Math.max(before.attempt(),
         u.epoch()));
     String phase = running ? before.phase() : "";
-    TaskRow next = new TaskRow(u.run(), u.task(), u.state(), attempt, u.epoch(), u.worker(), phase, since, until,
-        before.costUsd(), before.claims(), before.after(), u.detail());
+    TaskRow next = new TaskRow(u.run(), u.task(), before.title(), u.state(), attempt, u.epoch(), u.worker(), phase,
+        since, until, before.costUsd(), before.claims(), before.after(), u.detail());
     putTask(next);
     if (u.state() != before.state() && u.detail().startsWith(Run.EVICTED)) {
       if (live) {
@@ -564,7 +565,7 @@ public final class Board {
 
   private TaskView taskView(TaskRow t) {
     long elapsed = t.since() == 0 ? 0 : Math.max(0, (t.until() == 0 ? clock.millis() : t.until()) - t.since());
-    return new TaskView(t.task(), t.state().name(), t.attempt(), t.epoch(), t.worker(), t.phase(), elapsed,
+    return new TaskView(t.task(), t.title(), t.state().name(), t.attempt(), t.epoch(), t.worker(), t.phase(), elapsed,
         t.costUsd(), t.claims(), t.after(), t.detail());
   }
 
@@ -670,7 +671,7 @@ public final class Board {
   }
 
   /** @param since when the current attempt started running (epoch millis), 0 before; {@code until} when it stopped */
-  private record TaskRow(String run, String task, TaskState state, int attempt, int epoch, String worker, String phase,
+  private record TaskRow(String run, String task, String title, TaskState state, int attempt, int epoch, String worker, String phase,
       long since, long until, double costUsd, List<String> claims, List<String> after, String detail) {
     String key() {
       return Board.key(run, task);
@@ -680,16 +681,19 @@ public final class Board {
       return (state == TaskState.RUNNING || state == TaskState.REVIEWING) && !worker.isEmpty();
     }
 
-    TaskRow withPlan(List<String> owns, List<String> deps) {
-      return new TaskRow(run, task, state, attempt, epoch, worker, phase, since, until, costUsd, owns, deps, detail);
+    TaskRow withPlan(String named, List<String> owns, List<String> deps) {
+      return new TaskRow(run, task, named, state, attempt, epoch, worker, phase, since, until, costUsd, owns, deps,
+          detail);
     }
 
     TaskRow withPhase(String next) {
-      return new TaskRow(run, task, state, attempt, epoch, worker, next, since, until, costUsd, claims, after, detail);
+      return new TaskRow(run, task, title, state, attempt, epoch, worker, next, since, until, costUsd, claims, after,
+          detail);
     }
 
     TaskRow withCost(double usd) {
-      return new TaskRow(run, task, state, attempt, epoch, worker, phase, since, until, usd, claims, after, detail);
+      return new TaskRow(run, task, title, state, attempt, epoch, worker, phase, since, until, usd, claims, after,
+          detail);
     }
   }
 
@@ -718,7 +722,7 @@ public final class Board {
   public record RunHeader(String run, String plan, String target, String state, Optional<String> paused,
       String started, Optional<Double> budgetUsd, double costUsd, List<Ordering> orderings) {}
 
-  public record TaskView(String task, String state, int attempt, int epoch, String worker, String phase,
+  public record TaskView(String task, String title, String state, int attempt, int epoch, String worker, String phase,
       long elapsedMs, double costUsd, List<String> claims, List<String> after, String detail) {}
 
   public record TaskEvent(String run, TaskView task) {}

@@ -48,6 +48,10 @@ public final class Inbox {
   static final String STUCK = "stuck";
   static final String WORKER_LOST = "worker-lost";
   static final String BUDGET = "budget";
+  /** The action that clears an item no decision settles ({@code stuck}, {@code worker-lost}): a person saw it. */
+  public static final String DISMISS = "dismiss";
+  /** The most {@code worker-lost} items kept: a fleet of short-lived workers must not grow the inbox without end. */
+  static final int WORKER_LOST_KEPT = 100;
 
   /**
    * One thing that needs a person, as {@code /api/state} serves it and a notification carries it.
@@ -214,7 +218,7 @@ public final class Inbox {
     String id = STUCK + ":" + run + "/" + task + "/" + epoch;
     add(new Item(id, STUCK, Optional.of(run), Optional.of(task), "The agent of " + task + " on " + worker
         + " made no progress for " + dev.lanes.protocol.Durations.format(quiet), lastOutput.isBlank() ? "it has said nothing yet"
-        : "last heard: " + lastOutput, List.of("cancel-task", "retry"), clock.instant()));
+        : "last heard: " + lastOutput, List.of("cancel-task", "retry", DISMISS), clock.instant()));
   }
 
   /** The attempt of a task was heard making progress again. */
@@ -225,7 +229,34 @@ public final class Inbox {
   /** A worker went silent while it held attempts: they end, and a person may want to look at the machine. */
   void workerLost(String worker, String why) {
     add(new Item(WORKER_LOST + ":" + worker, WORKER_LOST, Optional.empty(), Optional.empty(), "Worker " + worker
-        + " was lost", why, List.of(), clock.instant()));
+        + " was lost", why, List.of(DISMISS), clock.instant()));
+    List<String> lost = open.values().stream().filter(i -> i.kind().equals(WORKER_LOST)).map(Item::id).toList();
+    lost.subList(0, Math.max(0, lost.size() - WORKER_LOST_KEPT)).forEach(this::remove);
+  }
+
+  /**
+   * A person saw item {@code id} and clears it: only an item that no recorded decision settles (a stuck agent, a
+   * lost worker) may be dismissed; the others leave when what they are about is settled by an action on the task or
+   * run. A dismissed item is not told again for the same attempt or the same loss.
+   *
+   * @throws Action.Refused when there is no such item, or it is not one a person dismisses
+   */
+  Item dismiss(String id) {
+    Item item = open.get(id);
+    if (item == null) {
+      throw new Action.Refused(Action.Refused.Why.NOT_FOUND, "id: \"" + cut(id) + "\" is not an open item of the"
+          + " inbox");
+    }
+    if (!item.actions().contains(DISMISS)) {
+      throw new Action.Refused(Action.Refused.Why.CONFLICT, "id: \"" + id + "\" is a " + item.kind() + " item,"
+          + " which leaves when it is settled (" + String.join(", ", item.actions()) + "), not dismissed");
+    }
+    remove(id);
+    return item;
+  }
+
+  private static String cut(String text) {
+    return text.length() > 200 ? text.substring(0, 200) + "…" : text;
   }
 
   /** A worker was heard from again. */

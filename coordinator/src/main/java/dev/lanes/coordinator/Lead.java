@@ -311,8 +311,8 @@ public final class Lead implements AutoCloseable {
    * a task parked after evictions or out of attempts, an ownership violation), does not finish while
    * {@code waitForPeople} holds: it stays answerable, and finishes once every such item is settled (answered,
    * retried, approved or cancelled). It holds when the lead can tell a person (notifications are on) or is asked to
-   * ({@link #waiting}, for a lead that serves the dashboard); without either a run ends as before, and its parked
-   * tasks are listed by {@code lanes status}.
+   * ({@link #waiting}: a person said they watch the dashboard, {@code --http} given); without either a run ends as
+   * before, and its parked tasks are listed by {@code lanes status}.
    */
   public record Attention(Notifier.Settings notifications, Duration stuckAfter, boolean waitForPeople) {
     public static final Attention NONE = new Attention(Notifier.Settings.NONE, Inbox.DEFAULT_STUCK_AFTER, false);
@@ -444,6 +444,25 @@ public final class Lead implements AutoCloseable {
    */
   public ActionTaken act(Action action) {
     return onLoop(() -> take(action));
+  }
+
+  /**
+   * Clears an item of the inbox that no decision settles (a stuck agent, a lost worker) once a person has seen it
+   * ({@link Inbox#dismiss}). Nothing about a run changes, so nothing is recorded; the lead's log names who asked.
+   *
+   * @return the item cleared
+   * @throws Action.Refused when there is no such item, or it leaves only when settled
+   */
+  public Inbox.Item dismiss(String id, String by) {
+    return onLoop(() -> {
+      if (!active) {
+        throw new Action.Refused(Action.Refused.Why.CONFLICT, "this lead does not hold the lead role; ask the lead"
+            + " that does");
+      }
+      Inbox.Item gone = inbox.dismiss(id);
+      LOG.info("inbox item {} dismissed by {}", gone.id(), by);
+      return gone;
+    });
   }
 
   /** {@link #act}, for a caller on the loop (a request that came over the bus). */

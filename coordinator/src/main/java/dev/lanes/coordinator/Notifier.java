@@ -236,7 +236,11 @@ public final class Notifier implements AutoCloseable {
   private int foldedCount;
   private final Optional<HttpClient> http;
   private final Thread sender;
+  /** No notice is taken any more; what is queued still goes out, for a while ({@link #close}). */
+  private volatile boolean closing;
   private volatile boolean closed;
+  /** Notices queued or being handed to the command or webhook now; guarded by {@code this}. */
+  private int pending;
 
   private Notifier(Settings settings, Clock clock, Supplier<Redactor> redactor, Path dir) {
     this.settings = settings;
@@ -265,7 +269,7 @@ public final class Notifier implements AutoCloseable {
 
   /** Hands a notice to the sender unless its id was offered before or the rate holds it back; never waits. */
   public synchronized Outcome offer(Notice notice) {
-    if (closed || !settings.enabled()) {
+    if (closing || !settings.enabled()) {
       return Outcome.OFF;
     }
     if (offered.asMap().putIfAbsent(notice.id(), Boolean.TRUE) != null) {
@@ -273,6 +277,7 @@ public final class Notifier implements AutoCloseable {
     }
     flushFolded();
     if (foldedCount == 0 && bucket.take() && queue.offer(notice)) {
+      pending++;
       return Outcome.QUEUED;
     }
     if (folded.size() < FOLD_NAMED) {
@@ -294,6 +299,7 @@ public final class Notifier implements AutoCloseable {
 
   private void flushFolded() {
     if (foldedCount > 0 && bucket.take() && queue.offer(more())) {
+      pending++;
       folded.clear();
       foldedCount = 0;
     }
@@ -319,7 +325,14 @@ public final class Notifier implements AutoCloseable {
       try {
         Notice n = queue.poll(1, TimeUnit.SECONDS);
         if (n != null) {
-          deliver(n);
+          try {
+            deliver(n);
+          } finally {
+            synchronized (this) {
+              pending--;
+              notifyAll();
+            }
+          }
         }
         tick();
       } catch (InterruptedException e) {
@@ -407,13 +420,30 @@ public final class Notifier implements AutoCloseable {
         + " more characters cut]";
   }
 
-  /** Stops sending; what is still queued or held back is counted in a warning, not sent. */
+  /**
+   * Takes no more notices, gives what is queued as long as one delivery may take ({@code timeout}) to go out, so that
+   * the item that ended a {@code lanes run} (a budget reached) is still told; then stops, and what is left (still
+   * queued, or held back by the rate) is counted in a warning, not sent.
+   */
   @Override
   public void close() {
     int left;
     synchronized (this) {
-      if (closed) {
+      if (closing) {
         return;
+      }
+      closing = true;
+      long deadline = System.nanoTime() + settings.timeout().toNanos();
+      try {
+        while (sender.isAlive() && pending > 0) {
+          long wait = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+          if (wait <= 0) {
+            break;
+          }
+          wait(wait);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
       }
       closed = true;
       left = queue.size() + foldedCount;

@@ -40,6 +40,14 @@ class BoardTest {
   }
 
   @Test
+  void aTaskShowsThePlansTitle_throughItsUpdates() {
+    board.recorded(started("r1"));
+    board.recorded(update("r1", "docs", TaskState.RUNNING, 1, "w1", "granted"));
+    assertThat(task("r1", "docs").title()).isEqualTo("Write the docs");
+    assertThat(board.state().json()).contains("\"task\":\"docs\",\"title\":\"Write the docs\"");
+  }
+
+  @Test
   void aClientTooFarBehind_isToldToReset_andOneWithinTheRing_getsWhatItMissed() {
     board.recorded(started("r1"));
     long first = board.lastEventId();
@@ -107,7 +115,7 @@ class BoardTest {
     Plan plan = new Plan("plan", Optional.empty(), "lanes/x", List.of(
         new Plan.Task("core", "core", "p", List.of(Claim.parse("core/")), List.of(), List.of(), agent,
             Optional.empty()),
-        new Plan.Task("docs", "docs", "p", List.of(Claim.parse("docs/")), List.of("core"), List.of(), agent,
+        new Plan.Task("docs", "Write the docs", "p", List.of(Claim.parse("docs/")), List.of("core"), List.of(), agent,
             Optional.empty())));
     return new RunStarted(run, "plan", "lanes/x", "0".repeat(40), List.of("core", "docs"), Optional.of(plan),
         Optional.of("2026-12-03T09:00:00Z"), Optional.empty());

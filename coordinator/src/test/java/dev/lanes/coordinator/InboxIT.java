@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.lanes.bus.Bus;
-import dev.lanes.bus.EmbeddedBroker;
 import dev.lanes.bus.KafkaBus;
 import dev.lanes.protocol.ActionTaken;
 import dev.lanes.protocol.ClaimGranted;
@@ -13,14 +11,11 @@ import dev.lanes.protocol.ClaimRequested;
 import dev.lanes.protocol.Finding;
 import dev.lanes.protocol.Heartbeat;
 import dev.lanes.protocol.Json;
-import dev.lanes.protocol.Message;
 import dev.lanes.protocol.PlanParser;
 import dev.lanes.protocol.RunFinished;
 import dev.lanes.protocol.TaskOffered;
 import dev.lanes.protocol.TaskResult;
 import dev.lanes.protocol.TaskState;
-import dev.lanes.protocol.TaskUpdate;
-import dev.lanes.protocol.Topics;
 import dev.lanes.protocol.WorkerStatus;
 import dev.lanes.testkit.GitRepo;
 import dev.lanes.testkit.MovableClock;
@@ -32,8 +27,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.function.Predicate;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -47,30 +40,22 @@ import org.junit.jupiter.api.io.TempDir;
  * after the one under test, and the file then holds the two, in order, and nothing else.
  */
 class InboxIT {
-  private static final Duration PATIENCE = Duration.ofSeconds(30);
   private static final Duration STUCK_AFTER = Duration.ofMinutes(10);
 
   @TempDir Path dir;
-  private EmbeddedBroker broker;
+  private PlayedWorkers played;
   private KafkaBus bus;
   private GitRepo repo;
   private Lead lead;
   private Path notes;
   private final MovableClock clock = new MovableClock(Instant.parse("2026-12-03T06:00:00Z"));
-  private final List<Message> seen = new CopyOnWriteArrayList<>();
 
   @BeforeEach
   void setUp() {
-    broker = EmbeddedBroker.start(dir.resolve("kafka"));
-    bus = KafkaBus.connect(broker.bootstrapServers(), "inbox-test");
-    repo = GitRepo.sample(dir.resolve("repo"));
+    played = new PlayedWorkers(dir, "inbox-test");
+    bus = played.bus();
+    repo = played.repo();
     notes = dir.resolve("notes.jsonl");
-    bus.createTopics();
-    for (String topic : Topics.all()) {
-      if (!topic.equals(Topics.DEAD)) {
-        bus.subscribe(topic, Bus.Start.BEGINNING, seen::add);
-      }
-    }
   }
 
   @AfterEach
@@ -78,19 +63,18 @@ class InboxIT {
     if (lead != null) {
       lead.close();
     }
-    bus.close();
-    broker.close();
+    played.close();
   }
 
   @Test
   void aParkedQuestionIsNotifiedOnceAndItsAnswerGoesIntoTheNextPrompt() {
     Lead.RunHandle run = start("{id: core, prompt: Do it., owns: [core/]}");
-    TaskOffered first = grant(run, "core", "w1", 1);
+    TaskOffered first = played.grant(run, "core", "w1", 1);
     ask(first, "Which id type, long or UUID?");
     awaitNotes(1);
     // The same decision again (a late result of the parked attempt is recorded with the task as it is): no new item.
-    bus.publish(failed(first, "w1"));
-    awaitUpdate(u -> u.task().equals("core") && u.detail().startsWith("rejected the result of attempt 1"));
+    bus.publish(PlayedWorkers.failed(first, "w1"));
+    played.awaitUpdate(u -> u.task().equals("core") && u.detail().startsWith("rejected the result of attempt 1"));
     assertThat(lead.inbox().items()).singleElement().satisfies(item -> {
       assertThat(item.kind()).isEqualTo("question");
       assertThat(item.detail()).isEqualTo("Which id type, long or UUID?");
@@ -100,7 +84,7 @@ class InboxIT {
         + run.id() + "/core/1\",\"kind\":\"question\"");
 
     lead.act(answer(run, "UUID, everywhere."));
-    TaskOffered second = grant(run, "core", "w1", 2);
+    TaskOffered second = played.grant(run, "core", "w1", 2);
     assertThat(second.prompt()).contains("Which id type, long or UUID?").contains("A person answered:\n    UUID,"
         + " everywhere.");
     assertThat(lead.inbox().items()).as("answered, the question leaves the inbox").isEmpty();
@@ -112,7 +96,7 @@ class InboxIT {
     assertThat(sent.get(0).path("run").asText()).isEqualTo(run.id());
     assertThat(sent.get(0).path("task").asText()).isEqualTo("core");
     assertThat(sent.get(1).path("detail").asText()).isEqualTo("And the column name?");
-    assertThat(all(ActionTaken.class)).singleElement().satisfies(a -> {
+    assertThat(played.all(ActionTaken.class)).singleElement().satisfies(a -> {
       assertThat(a.action()).isEqualTo("answer");
       assertThat(a.by()).isEqualTo("test");
     });
@@ -122,18 +106,18 @@ class InboxIT {
   @Test
   void aStuckAgentIsNotifiedOnceWithItsLastOutput() {
     Lead.RunHandle run = start("{id: core, prompt: p, owns: [core/]}\n  - {id: docs, prompt: p, owns: [docs/]}");
-    grant(run, "core", "w1", 1);
-    TaskOffered docs = grant(run, "docs", "w2", 1);
+    played.grant(run, "core", "w1", 1);
+    TaskOffered docs = played.grant(run, "docs", "w2", 1);
     bus.publish(new Heartbeat(run.id(), "core", 1, "w1", "agent", "Bash: sleep 3600"));
     bus.publish(new Heartbeat(run.id(), "docs", 1, "w2", "agent", "Edit: docs/guide.md"));
-    awaitUpdate(u -> u.task().equals("core") && u.detail().equals("agent: Bash: sleep 3600"));
-    awaitUpdate(u -> u.task().equals("docs") && u.detail().equals("agent: Edit: docs/guide.md"));
+    played.awaitUpdate(u -> u.task().equals("core") && u.detail().equals("agent: Bash: sleep 3600"));
+    played.awaitUpdate(u -> u.task().equals("docs") && u.detail().equals("agent: Edit: docs/guide.md"));
     clock.advance(STUCK_AFTER.minusMinutes(1));
     // docs makes progress; core says nothing new (the same detail again is no progress) and a heartbeat renews its
     // lease, so that only "stuck" can be said of it.
     bus.publish(new Heartbeat(run.id(), "docs", 1, "w2", "verify", ""));
     bus.publish(new Heartbeat(run.id(), "core", 1, "w1", "agent", "Bash: sleep 3600"));
-    awaitUpdate(u -> u.task().equals("docs") && u.detail().equals("verify"));
+    played.awaitUpdate(u -> u.task().equals("docs") && u.detail().equals("verify"));
     clock.advance(Duration.ofMinutes(1));
 
     List<JsonNode> sent = awaitNotes(1);
@@ -142,21 +126,46 @@ class InboxIT {
     assertThat(sent.get(0).path("detail").asText()).isEqualTo("last heard: agent: Bash: sleep 3600");
     // Ticks go on with the clock past the limit: the stuck attempt is not told again. Then docs asks a question.
     bus.publish(new Heartbeat(run.id(), "core", 1, "w1", "agent", "Bash: sleep 3600"));
-    Awaitility.await().atMost(PATIENCE).until(() -> lead.inbox().items().size() == 1);
+    Awaitility.await().atMost(PlayedWorkers.PATIENCE).until(() -> lead.inbox().items().size() == 1);
     ask(docs, "May I delete the old guide?");
 
     sent = awaitNotes(2);
     assertThat(sent).extracting(n -> n.path("kind").asText()).containsExactly("stuck", "question");
     // Progress settles the stuck item.
     bus.publish(new Heartbeat(run.id(), "core", 1, "w1", "agent", "Bash: ./mvnw test"));
-    Awaitility.await().atMost(PATIENCE).until(() -> lead.inbox().items().stream().noneMatch(i -> i.kind()
+    Awaitility.await().atMost(PlayedWorkers.PATIENCE).until(() -> lead.inbox().items().stream().noneMatch(i -> i.kind()
         .equals("stuck")));
+  }
+
+  @Test
+  void aLostWorkerIsNotifiedOnce_staysUntilDismissed_andADismissedItemIsNotToldAgain() {
+    Lead.RunHandle run = start("{id: core, prompt: p, owns: [core/]}");
+    played.grant(run, "core", "w1", 1);
+    clock.advance(settings().lease().plusMinutes(1));
+
+    List<JsonNode> sent = awaitNotes(1);
+    assertThat(sent.get(0).path("kind").asText()).isEqualTo("worker-lost");
+    assertThat(sent.get(0).path("title").asText()).isEqualTo("Worker w1 was lost");
+    assertThat(sent.get(0).path("detail").asText()).contains("while it ran attempt 1 of " + run.id() + "/core");
+    assertThat(sent.get(0).path("actions").toString()).isEqualTo("[\"dismiss\"]");
+    // w1 never comes back: the task goes on elsewhere, and the item stays until a person clears it.
+    TaskOffered second = played.grant(run, "core", "w2", 2);
+    assertThat(lead.inbox().items()).extracting(Inbox.Item::id).containsExactly("worker-lost:w1");
+
+    assertThat(lead.dismiss("worker-lost:w1", "test").kind()).isEqualTo("worker-lost");
+    assertThat(lead.inbox().items()).isEmpty();
+    assertThatThrownBy(() -> lead.dismiss("worker-lost:w1", "test")).isInstanceOfSatisfying(Action.Refused.class,
+        e -> assertThat(e.why()).isEqualTo(Action.Refused.Why.NOT_FOUND));
+    ask(second, "Is w1 coming back?");
+
+    sent = awaitNotes(2);
+    assertThat(sent).extracting(n -> n.path("kind").asText()).containsExactly("worker-lost", "question");
   }
 
   @Test
   void actionsForWhatIsNotThereOrNotInTheRightStateAreRefusedAndChangeNothing() {
     Lead.RunHandle run = start("{id: core, prompt: p, owns: [core/]}");
-    TaskOffered first = grant(run, "core", "w1", 1);
+    TaskOffered first = played.grant(run, "core", "w1", 1);
 
     assertRefused(Action.onRun(Action.Kind.PAUSE, "no-such-run", "test"), Action.Refused.Why.NOT_FOUND,
         "run: \"no-such-run\" is not a run this lead holds");
@@ -168,19 +177,19 @@ class InboxIT {
         "task: \"core\" is running; only a parked task is approved");
     assertRefused(Action.onRun(Action.Kind.RESUME, run.id(), "test"), Action.Refused.Why.CONFLICT,
         "is not paused; only a paused run resumes");
-    assertThat(all(ActionTaken.class)).as("nothing refused is recorded").isEmpty();
+    assertThat(played.all(ActionTaken.class)).as("nothing refused is recorded").isEmpty();
 
     ask(first, "Long or UUID?");
-    awaitUpdate(u -> u.state() == TaskState.PARKED);
+    played.awaitUpdate(u -> u.state() == TaskState.PARKED);
     assertRefused(Action.onTask(Action.Kind.APPROVE, run.id(), "core", "test"), Action.Refused.Why.CONFLICT,
         "task: \"core\" is parked on its agent's question; answer it, retry or cancel it");
     lead.act(answer(run, "UUID"));
     assertRefused(answer(run, "UUID"), Action.Refused.Why.CONFLICT,
         "task: \"core\" is offered; only a task parked on its agent's question is answered");
-    grant(run, "core", "w1", 2);
+    played.grant(run, "core", "w1", 2);
 
-    assertThat(all(ActionTaken.class)).as("the answer sent twice is taken once").hasSize(1);
-    assertThat(all(TaskOffered.class).stream().map(TaskOffered::epoch).distinct()).as("and starts one attempt")
+    assertThat(played.all(ActionTaken.class)).as("the answer sent twice is taken once").hasSize(1);
+    assertThat(played.all(TaskOffered.class).stream().map(TaskOffered::epoch).distinct()).as("and starts one attempt")
         .hasSize(2);
     assertThat(lead.report(run.id()).orElseThrow().tasks().get(0).state()).isEqualTo(TaskState.RUNNING);
   }
@@ -189,12 +198,12 @@ class InboxIT {
   void aPausedRunHandsNothingOutAndStaysPausedAfterTheLeadRestarts() {
     Lead.RunHandle run = start("{id: core, prompt: p, owns: [core/]}\n  - {id: docs, prompt: p, owns: [docs/],"
         + " after: [core]}");
-    TaskOffered core = grant(run, "core", "w1", 1);
+    TaskOffered core = played.grant(run, "core", "w1", 1);
     lead.act(Action.onRun(Action.Kind.PAUSE, run.id(), "test"));
     assertRefused(Action.onRun(Action.Kind.PAUSE, run.id(), "test"), Action.Refused.Why.CONFLICT,
         "is already paused (paused by test)");
     bus.publish(passed(core, "w1"));
-    awaitUpdate(u -> u.task().equals("docs") && u.state() == TaskState.OFFERED);
+    played.awaitUpdate(u -> u.task().equals("docs") && u.state() == TaskState.OFFERED);
 
     lead.close();
     lead = Lead.start(bus, repo.dir(), clock, settings(), attention());
@@ -202,32 +211,32 @@ class InboxIT {
     bus.publish(new ClaimRequested(run.id(), "docs", 1, "w2"));
     // Reports are handled in order: once a worker announced after the claim is known, the claim was handled.
     bus.publish(new WorkerStatus("w3", "host", List.of(), 4, 0));
-    Awaitility.await().atMost(PATIENCE).until(() -> lead.knows("w3"));
-    assertThat(all(TaskOffered.class).stream().filter(o -> o.task().equals("docs")))
+    Awaitility.await().atMost(PlayedWorkers.PATIENCE).until(() -> lead.knows("w3"));
+    assertThat(played.all(TaskOffered.class).stream().filter(o -> o.task().equals("docs")))
         .as("the offer made while paused does not go out, before or after the restart").isEmpty();
-    assertThat(all(ClaimGranted.class).stream().filter(g -> g.task().equals("docs"))).isEmpty();
+    assertThat(played.all(ClaimGranted.class).stream().filter(g -> g.task().equals("docs"))).isEmpty();
     lead.act(Action.onRun(Action.Kind.RESUME, run.id(), "test"));
-    TaskOffered docs = await(TaskOffered.class, o -> o.task().equals("docs"));
+    TaskOffered docs = played.await(TaskOffered.class, o -> o.task().equals("docs"));
     bus.publish(new ClaimRequested(run.id(), "docs", docs.epoch(), "w2"));
-    await(ClaimGranted.class, g -> g.task().equals("docs"));
+    played.await(ClaimGranted.class, g -> g.task().equals("docs"));
 
-    assertThat(all(ClaimGranted.class).stream().filter(g -> g.task().equals("docs")))
+    assertThat(played.all(ClaimGranted.class).stream().filter(g -> g.task().equals("docs")))
         .as("the claim sent while paused, after the restart, was passed over").hasSize(1);
-    assertThat(all(ActionTaken.class)).extracting(ActionTaken::action).containsExactly("pause", "resume");
+    assertThat(played.all(ActionTaken.class)).extracting(ActionTaken::action).containsExactly("pause", "resume");
   }
 
   @Test
   void aCancelledParkedTaskLetsTheWaitingRunFinish() {
     Lead.RunHandle run = start("{id: core, prompt: p, owns: [core/]}");
-    ask(grant(run, "core", "w1", 1), "Long or UUID?");
-    awaitUpdate(u -> u.state() == TaskState.PARKED);
+    ask(played.grant(run, "core", "w1", 1), "Long or UUID?");
+    played.awaitUpdate(u -> u.state() == TaskState.PARKED);
     assertThat(run.done()).isNotDone();
 
     lead.act(Action.onTask(Action.Kind.CANCEL_TASK, run.id(), "core", "test"));
 
-    assertThat(run.done()).succeedsWithin(PATIENCE).satisfies(r -> assertThat(r.tasks().get(0).detail())
+    assertThat(run.done()).succeedsWithin(PlayedWorkers.PATIENCE).satisfies(r -> assertThat(r.tasks().get(0).detail())
         .isEqualTo("cancelled: cancelled by test"));
-    await(RunFinished.class, f -> f.run().equals(run.id()));
+    played.await(RunFinished.class, f -> f.run().equals(run.id()));
     assertThat(lead.inbox().items()).isEmpty();
   }
 
@@ -239,10 +248,10 @@ class InboxIT {
         + "verify: \"test ! -e core/x.txt || test ! -e docs/x.txt || { echo both halves are here; exit 1; }\"\n"
         + "tasks:\n  - {id: core, prompt: p, owns: [core/]}\n  - {id: docs, prompt: p, owns: [docs/]}\n",
         "plan.yaml"));
-    TaskOffered core = grant(run, "core", "w1", 1);
-    TaskOffered docs = grant(run, "docs", "w2", 1);
+    TaskOffered core = played.grant(run, "core", "w1", 1);
+    TaskOffered docs = played.grant(run, "docs", "w2", 1);
     bus.publish(passed(core, "w1"));
-    awaitUpdate(u -> u.task().equals("core") && u.state() == TaskState.LANDED);
+    played.awaitUpdate(u -> u.task().equals("core") && u.state() == TaskState.LANDED);
     bus.publish(passed(docs, "w2", "docs/x.txt"));
 
     List<JsonNode> sent = awaitNotes(1);
@@ -258,14 +267,14 @@ class InboxIT {
   void anAnsweredTaskBringsBackTheTasksSkippedBecauseItHadNotLanded() {
     Lead.RunHandle run = start("{id: core, prompt: p, owns: [core/]}\n  - {id: docs, prompt: p, owns: [docs/],"
         + " after: [core]}\n  - {id: web, prompt: p, owns: [web/], after: [docs]}");
-    ask(grant(run, "core", "w1", 1), "Long or UUID?");
-    awaitUpdate(u -> u.task().equals("web") && u.state() == TaskState.SKIPPED);
+    ask(played.grant(run, "core", "w1", 1), "Long or UUID?");
+    played.awaitUpdate(u -> u.task().equals("web") && u.state() == TaskState.SKIPPED);
 
     lead.act(answer(run, "UUID"));
-    awaitUpdate(u -> u.task().equals("web") && u.state() == TaskState.WAITING);
-    bus.publish(passed(grant(run, "core", "w1", 2), "w1"));
-    bus.publish(passed(grant(run, "docs", "w2", 1), "w2", "docs/x.txt"));
-    grant(run, "web", "w2", 1);
+    played.awaitUpdate(u -> u.task().equals("web") && u.state() == TaskState.WAITING);
+    bus.publish(passed(played.grant(run, "core", "w1", 2), "w1"));
+    bus.publish(passed(played.grant(run, "docs", "w2", 1), "w2", "docs/x.txt"));
+    played.grant(run, "web", "w2", 1);
 
     assertThat(lead.report(run.id()).orElseThrow().tasks()).extracting(RunReport.Row::task, RunReport.Row::state)
         .containsExactly(org.assertj.core.groups.Tuple.tuple("core", TaskState.LANDED),
@@ -303,22 +312,18 @@ class InboxIT {
   }
 
   private void announceWorkers() {
-    lead.awaitActive(PATIENCE);
-    for (String worker : List.of("w1", "w2")) {
-      bus.publish(new WorkerStatus(worker, "host", List.of(), 4, 0));
-    }
-    Awaitility.await().atMost(PATIENCE).until(() -> lead.knows("w1") && lead.knows("w2"));
+    played.announce(lead);
   }
 
   private void ask(TaskOffered offer, String question) {
-    String worker = all(ClaimGranted.class).stream().filter(g -> g.task().equals(offer.task())
+    String worker = played.all(ClaimGranted.class).stream().filter(g -> g.task().equals(offer.task())
         && g.epoch() == offer.epoch()).findFirst().orElseThrow().worker();
     bus.publish(new Finding(offer.run(), offer.task(), offer.epoch(), worker, Finding.QUESTION, question, List.of()));
-    bus.publish(failed(offer, worker));
+    bus.publish(PlayedWorkers.failed(offer, worker));
   }
 
   private List<JsonNode> awaitNotes(int count) {
-    Awaitility.await().atMost(PATIENCE).until(() -> notes().size() >= count);
+    Awaitility.await().atMost(PlayedWorkers.PATIENCE).until(() -> notes().size() >= count);
     return notes();
   }
 
@@ -339,40 +344,11 @@ class InboxIT {
     }
   }
 
-  private TaskOffered grant(Lead.RunHandle run, String task, String worker, int epoch) {
-    TaskOffered offer = await(TaskOffered.class, o -> o.run().equals(run.id()) && o.task().equals(task)
-        && o.epoch() == epoch);
-    bus.publish(new ClaimRequested(run.id(), task, epoch, worker));
-    await(ClaimGranted.class, g -> g.task().equals(task) && g.epoch() == epoch && g.worker().equals(worker));
-    return offer;
-  }
-
-  private static TaskResult failed(TaskOffered offer, String worker) {
-    return new TaskResult(offer.run(), offer.task(), offer.epoch(), worker, TaskResult.Outcome.AGENT_FAILED,
-        offer.branch(), Optional.empty(), List.of(), 1, -1, "", "", 1, Optional.of("agent exited with 1"),
-        Optional.empty());
-  }
-
   private TaskResult passed(TaskOffered offer, String worker) {
     return passed(offer, worker, "core/x.txt");
   }
 
   private TaskResult passed(TaskOffered offer, String worker, String file) {
-    String commit = repo.commitOnto(offer.baseCommit(), offer.branch(), java.util.Map.of(file, "x\n"));
-    return new TaskResult(offer.run(), offer.task(), offer.epoch(), worker, TaskResult.Outcome.PASSED, offer.branch(),
-        Optional.of(commit), List.of(file), 0, 0, "", "", 1, Optional.empty(), Optional.empty());
-  }
-
-  private TaskUpdate awaitUpdate(Predicate<TaskUpdate> which) {
-    return await(TaskUpdate.class, which);
-  }
-
-  private <T extends Message> List<T> all(Class<T> type) {
-    return seen.stream().filter(type::isInstance).map(type::cast).toList();
-  }
-
-  private <T extends Message> T await(Class<T> type, Predicate<T> which) {
-    Awaitility.await().atMost(PATIENCE).until(() -> all(type).stream().anyMatch(which));
-    return all(type).stream().filter(which).findFirst().orElseThrow();
+    return played.passed(offer, worker, java.util.Map.of(file, "x\n"));
   }
 }

@@ -1,6 +1,7 @@
 package dev.lanes.coordinator;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lanes.protocol.RunBudget;
 import dev.lanes.protocol.RunFinished;
@@ -116,6 +117,37 @@ class InboxTest {
 
     assertThat(inbox.items()).isEmpty();
     assertThat(told).extracting(Inbox.Change::added).containsExactly(true, false);
+  }
+
+  @Test
+  void dismiss_clearsALostWorkerOrAStuckAgent_butNotAnItemOnlyAnActionSettles() {
+    inbox.workerLost("w1", "the lease of w1 ran out");
+    inbox.stuck("r", "a", 1, "w2", Duration.ofMinutes(10), "");
+    inbox.recorded(update("b", TaskState.PARKED, 1, Run.ASKS + "Long or UUID?", ""));
+
+    assertThat(inbox.dismiss("worker-lost:w1").kind()).isEqualTo("worker-lost");
+    assertThat(inbox.dismiss("stuck:r/a/1").kind()).isEqualTo("stuck");
+    assertThatThrownBy(() -> inbox.dismiss("question:r/b/1")).isInstanceOfSatisfying(Action.Refused.class, e -> {
+      assertThat(e.why()).isEqualTo(Action.Refused.Why.CONFLICT);
+      assertThat(e.getMessage()).isEqualTo("id: \"question:r/b/1\" is a question item, which leaves when it is"
+          + " settled (answer, retry, cancel-task), not dismissed");
+    });
+    assertThatThrownBy(() -> inbox.dismiss("worker-lost:w1")).isInstanceOfSatisfying(Action.Refused.class,
+        e -> assertThat(e.why()).isEqualTo(Action.Refused.Why.NOT_FOUND));
+
+    assertThat(inbox.items()).extracting(Inbox.Item::id).containsExactly("question:r/b/1");
+    assertThat(told).extracting(Inbox.Change::added).containsExactly(true, true, true, false, false);
+  }
+
+  @Test
+  void workerLost_keepsOnlyTheNewestItems_soAFleetOfShortLivedWorkersCannotGrowTheInbox() {
+    for (int i = 0; i < Inbox.WORKER_LOST_KEPT + 5; i++) {
+      inbox.workerLost("w" + i, "the lease ran out");
+    }
+    assertThat(inbox.items()).hasSize(Inbox.WORKER_LOST_KEPT);
+    assertThat(inbox.items().get(0).id()).isEqualTo("worker-lost:w5");
+    assertThat(inbox.items().get(Inbox.WORKER_LOST_KEPT - 1).id()).isEqualTo("worker-lost:w" + (Inbox.WORKER_LOST_KEPT
+        + 4));
   }
 
   @Test

@@ -73,6 +73,20 @@ class NotifierTest {
   }
 
   @Test
+  void aNoticeQueuedWhenTheLeadStopsStillGoesOut_andNoneIsTakenAfter() throws IOException {
+    Path out = dir.resolve("received");
+    Path slow = script("slow.sh", "sleep 1\ncat >> \"$1\"\necho >> \"$1\"\n");
+    Notifier notifier = notifier(Notifier.Settings.parse(Optional.of(slow + " " + out), Optional.empty()));
+
+    assertThat(notifier.offer(question("budget"))).isEqualTo(Notifier.Outcome.QUEUED);
+    assertThat(notifier.offer(question("after"))).isEqualTo(Notifier.Outcome.QUEUED);
+    notifier.close();
+
+    assertThat(Files.readAllLines(out)).as("close waited for both").hasSize(2);
+    assertThat(notifier.offer(question("late"))).isEqualTo(Notifier.Outcome.OFF);
+  }
+
+  @Test
   void noticeWithAnIdOfferedBeforeIsNotSentAgain() throws IOException {
     Path out = dir.resolve("received");
     Notifier notifier = notifier(command(out));

@@ -61,7 +61,7 @@ final class CoordinatorCommand implements Callable<Integer> {
     Duration leaseTime = Durations.parse("--lease", lease);
     Lead.Settings settings = merge.applyTo(Lead.Settings.daemon().withLease(leaseTime).withMaxAttempts(maxAttempts))
         .withPassEnv(passEnv.names()).withDailyBudget(dailyBudget);
-    Lead.Attention attending = attention.attention();
+    Lead.Attention attending = http.attention(attention.attention());
     PrintWriter out = spec.commandLine().getOut();
     // The client file first, as every client command reads it; then a repository that is not there is bad input,
     // said at once rather than after a wait on Kafka.

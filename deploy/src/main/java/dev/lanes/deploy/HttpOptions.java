@@ -29,6 +29,20 @@ final class HttpOptions {
       description = "Serve /metrics without the token, for a Prometheus that scrapes it; the API still needs it.")
   boolean metricsPublic;
 
+  /**
+   * Whether a person was asked to sit at the dashboard: {@code --http} given with an address. Then a run whose tasks
+   * wait for a person stays open for them (see {@link Lead.Attention}); the default address alone does not say that
+   * anybody looks.
+   */
+  boolean watched() {
+    return http != null && !http.strip().equals("off");
+  }
+
+  /** {@code attention}, with runs waiting for a person also when the dashboard is {@link #watched}. */
+  Lead.Attention attention(Lead.Attention attention) {
+    return attention.waiting(attention.waitForPeople() || watched());
+  }
+
   /** The server's options, or empty for {@code --http off}; {@code fallback} when the option is not given. */
   Optional<HttpServer.Options> options(String fallback) {
     String given = http == null ? fallback : http.strip();

@@ -108,7 +108,7 @@ final class RunCommand implements Callable<Integer> {
     // The client file first: one that cannot be used is the one line said, before any check of the plan.
     Optional<ClientConfig> kafka = busOptions.given() ? Optional.of(busOptions.config()) : Optional.empty();
     http.options(FREE_PORT); // a bad address is bad input, said before anything starts
-    Lead.Attention attending = attention.attention();
+    Lead.Attention attending = http.attention(attention.attention());
     Plan parsed = PlanParser.parse(plan);
     PrintWriter out = spec.commandLine().getOut();
     // Before a broker, a mirror or a directory exists: a refused run leaves nothing behind.
@@ -224,7 +224,7 @@ final class RunCommand implements Callable<Integer> {
       });
       cluster.awaitWorkers(Duration.ofSeconds(30));
       // With --http given, a person watches the dashboard and may raise the budget there; else nobody can.
-      boolean raisable = http.http != null && server.isPresent();
+      boolean raisable = http.watched() && server.isPresent();
       RunReport report = endOrBudgetStop(cluster.lead().submit(plan, runId, existing, "lanes run"), raisable, out);
       if (report.stalled()) {
         Progress.summary(out, report);

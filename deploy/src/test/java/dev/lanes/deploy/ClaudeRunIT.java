@@ -53,8 +53,11 @@ class ClaudeRunIT {
     assertThat(Demo.git(repo, "show", "lanes/claude:good/file.txt")).isEqualTo("edited by claude\n");
   }
 
-  /** A plan of three tasks in a chain at $0.30 each, with a budget of $0.50: the second attempt crosses it. */
-  private Path capped(Path repo) throws IOException {
+  /**
+   * A plan of three tasks in a chain at $0.30 each, with a budget of $0.50: the second attempt crosses it. Written in
+   * {@code dir}, with a repository for it made at {@code repo}.
+   */
+  static Path capped(Path dir, Path repo) throws IOException {
     Files.createDirectories(repo);
     Files.writeString(repo.resolve("README.md"), "claude\n");
     Demo.git(repo, "init", "-q", "-b", "main");
@@ -76,7 +79,7 @@ class ClaudeRunIT {
   @Test
   void aRunWhoseBudgetIsSpentEndsWithExitOneSayingSoOnceWhatPassedHasLanded() throws IOException {
     Path repo = dir.resolve("repo");
-    Path plan = capped(repo);
+    Path plan = capped(dir, repo);
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
 
@@ -95,7 +98,7 @@ class ClaudeRunIT {
   @Test
   void givenHttpARunPausedByItsBudgetWaitsForARaiseOnTheApiAndThenLands() throws Exception {
     Path repo = dir.resolve("repo");
-    Path plan = capped(repo);
+    Path plan = capped(dir, repo);
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
     java.util.concurrent.CompletableFuture<Integer> exit = java.util.concurrent.CompletableFuture.supplyAsync(

@@ -122,6 +122,34 @@ class LeadHttpIT {
         + " off");
   }
 
+  @Test
+  void lanesRunWithHttpGiven_keepsARunWithAParkedTaskOpenForAPerson_andEndsOnceItIsSettled() throws Exception {
+    Path plan = Files.writeString(dir.resolve("fails.yaml"), "name: fails\nagent:\n  command: [sh, -c, 'exit 1']\n"
+        + "tasks:\n  - {id: core, prompt: p, owns: [core/]}\n");
+    java.io.StringWriter out = new java.io.StringWriter();
+    java.util.concurrent.CompletableFuture<Integer> exit = java.util.concurrent.CompletableFuture.supplyAsync(() ->
+        Main.execute(new java.io.PrintWriter(out, true), new java.io.PrintWriter(out, true), "run", plan.toString(),
+            "--repo", repo.dir().toString(), "--max-attempts", "2", "--http", "127.0.0.1:0"));
+    org.awaitility.Awaitility.await().atMost(Duration.ofMinutes(1)).until(() -> LINE.matcher(out.toString()).find());
+    Matcher line = LINE.matcher(out.toString());
+    assertThat(line.find()).isTrue();
+    String base = line.group(1);
+    String token = "Bearer " + line.group(3);
+
+    // Out of attempts, the task needs a person; with --http given the run stays open for one.
+    org.awaitility.Awaitility.await().atMost(Duration.ofMinutes(1)).until(() -> get(base + "/api/state", token)
+        .body().contains("\"kind\":\"needs-human\""));
+    String run = dev.lanes.protocol.Json.mapper().readTree(get(base + "/api/state", token).body()).path("runs").get(0)
+        .path("run").asText();
+    HttpResponse<String> cancelled = client.send(HttpRequest.newBuilder(URI.create(base + "/api/runs/" + run
+        + "/tasks/core/cancel")).timeout(Duration.ofSeconds(10)).header("Authorization", token)
+        .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(cancelled.statusCode()).as(cancelled.body()).isEqualTo(200);
+
+    assertThat(exit.get(1, java.util.concurrent.TimeUnit.MINUTES)).as(out.toString()).isEqualTo(1);
+    assertThat(out.toString()).containsPattern("core +failed .*cancelled by http");
+  }
+
   private HttpResponse<String> get(String url, String authorization) throws Exception {
     return client.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10))
         .header("Authorization", authorization).build(), HttpResponse.BodyHandlers.ofString());

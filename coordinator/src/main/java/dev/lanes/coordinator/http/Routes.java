@@ -87,6 +87,7 @@ final class Routes {
         Route.of("POST", "/api/runs/{run}/tasks/{task}/retry", true, act(Action.Kind.RETRY, Set.of())),
         Route.of("POST", "/api/runs/{run}/tasks/{task}/answer", true, act(Action.Kind.ANSWER, Set.of("text"))),
         Route.of("POST", "/api/runs/{run}/tasks/{task}/approve", true, act(Action.Kind.APPROVE, Set.of())),
+        Route.of("POST", "/api/inbox/dismiss", true, this::dismiss),
         Route.of("GET", "/metrics", !options.metricsPublic(), (ctx, req, p, keep) ->
             Responses.send(ctx, Responses.full(HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8",
                 lead.meters().scrape().getBytes(StandardCharsets.UTF_8), true), keep)),
@@ -170,23 +171,41 @@ final class Routes {
       } catch (Action.Refused e) {
         throw new HttpError(status(e.why()), e.getMessage());
       }
-      try {
-        CompletableFuture.supplyAsync(() -> lead.act(action), actions).whenComplete((taken, failure) -> {
-          if (failure == null) {
-            Responses.send(ctx, Responses.json(HttpResponseStatus.OK, Board.json(taken)), keep);
-          } else {
-            Throwable cause = failure instanceof java.util.concurrent.CompletionException ? failure.getCause()
-                : failure;
-            Responses.send(ctx, cause instanceof Action.Refused r ? Responses.error(status(r.why()), r.getMessage())
-                : Responses.error(HttpResponseStatus.INTERNAL_SERVER_ERROR, action.describe() + ": the lead failed: "
-                    + cause.getMessage()), keep);
-          }
-        });
-      } catch (RejectedExecutionException e) {
-        throw new HttpError(HttpResponseStatus.SERVICE_UNAVAILABLE, action.describe()
-            + ": too many actions are waiting for the lead; try again");
-      }
+      onLead(ctx, keep, action.describe(), () -> lead.act(action));
     };
+  }
+
+  /** {@code POST /api/inbox/dismiss}, body {@code {"id":"worker-lost:w1"}}: clears an item a person has seen. */
+  private void dismiss(ChannelHandlerContext ctx, FullHttpRequest request, List<String> params, boolean keep) {
+    JsonNode id = field(body(request.content(), Set.of("id")), "id").orElseThrow(() -> new HttpError(
+        HttpResponseStatus.BAD_REQUEST, "id: missing; dismiss names the item, as the inbox lists it"));
+    if (!id.isTextual() || id.textValue().isBlank()) {
+      throw new HttpError(HttpResponseStatus.BAD_REQUEST, "id: " + cut(id.toString()) + " is not an item's id");
+    }
+    onLead(ctx, keep, "dismiss " + cut(id.textValue()), () -> lead.dismiss(id.textValue(), "http").view());
+  }
+
+  /**
+   * Runs {@code call} against the lead on a thread of the action pool (the lead's loop may be busy) and answers with
+   * what it returns as JSON, or the refusal with its status.
+   */
+  private void onLead(ChannelHandlerContext ctx, boolean keep, String what, java.util.function.Supplier<?> call) {
+    try {
+      CompletableFuture.supplyAsync(call, actions).whenComplete((done, failure) -> {
+        if (failure == null) {
+          Responses.send(ctx, Responses.json(HttpResponseStatus.OK, Board.json(done)), keep);
+        } else {
+          Throwable cause = failure instanceof java.util.concurrent.CompletionException ? failure.getCause()
+              : failure;
+          Responses.send(ctx, cause instanceof Action.Refused r ? Responses.error(status(r.why()), r.getMessage())
+              : Responses.error(HttpResponseStatus.INTERNAL_SERVER_ERROR, what + ": the lead failed: "
+                  + cause.getMessage()), keep);
+        }
+      });
+    } catch (RejectedExecutionException e) {
+      throw new HttpError(HttpResponseStatus.SERVICE_UNAVAILABLE, what
+          + ": too many actions are waiting for the lead; try again");
+    }
   }
 
   static HttpResponseStatus status(Action.Refused.Why why) {

@@ -199,6 +199,18 @@ class HttpServerIT {
     assertThat(item.path("run").asText()).isEqualTo(run.id());
     assertThat(item.path("task").asText()).isEqualTo("core");
     assertThat(item.path("actions").toString()).contains("answer");
+
+    // Only what no decision settles is dismissed; a question leaves when it is answered, retried or cancelled.
+    String id = item.path("id").asText();
+    assertError(request("POST", "/api/inbox/dismiss", auth(), "{\"id\":\"" + id + "\"}"), 409, "id: \"" + id
+        + "\" is a question item, which leaves when it is settled (answer, retry, cancel-task), not dismissed");
+    assertError(request("POST", "/api/inbox/dismiss", auth(), "{\"id\":\"worker-lost:nobody\"}"), 404,
+        "id: \"worker-lost:nobody\" is not an open item of the inbox");
+    assertError(request("POST", "/api/inbox/dismiss", auth(), ""), 400, "id: missing");
+    assertError(request("POST", "/api/inbox/dismiss", auth(), "{\"id\":7}"), 400, "id: 7 is not an item's id");
+    assertError(request("POST", "/api/inbox/dismiss", auth(), "{\"id\":\"x\",\"all\":true}"), 400,
+        "all: not a field this action takes (it takes id)");
+    assertThat(json(get("/api/state")).path("inbox")).hasSize(1);
   }
 
   @Test

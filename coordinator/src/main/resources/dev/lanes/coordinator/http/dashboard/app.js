@@ -17,10 +17,12 @@
     'pause': (run) => runPath(run, 'pause'),
     'resume': (run) => runPath(run, 'resume'),
     'raise-budget': (run) => runPath(run, 'budget'),
+    'dismiss': () => '/api/inbox/dismiss',
   };
   const LABELS = {
     'cancel-task': 'Cancel', 'retry': 'Retry', 'answer': 'Send answer', 'approve': 'Approve',
     'cancel-run': 'Cancel run', 'pause': 'Pause', 'resume': 'Resume', 'raise-budget': 'Raise budget',
+    'dismiss': 'Dismiss',
   };
 
   const token = takeToken();
@@ -341,6 +343,7 @@
     (item.actions || []).forEach(function (a) {
       if (a === 'answer' && item.task) acts.append.apply(acts, answerAction(item.run, item.task));
       else if (a === 'raise-budget') acts.append.apply(acts, budgetAction(item.run));
+      else if (a === 'dismiss') acts.append(actionButton('dismiss', item.run || '', null, function () { return { id: item.id }; }));
       else if (a === 'cancel' || a === 'cancel-task' || a === 'cancel-run') acts.append(actionButton(item.task && a !== 'cancel-run' ? 'cancel-task' : 'cancel-run', item.run, item.task && a !== 'cancel-run' ? item.task : null, null, 'danger'));
       else if (ROUTES[a] && (item.task || !/^(retry|approve)$/.test(a))) acts.append(actionButton(a, item.run, item.task, null, a === 'approve' || a === 'resume' ? 'primary' : null));
     });
@@ -450,7 +453,9 @@
       acts.append(log);
       const time = el('td', 'num', elapsed(t));
       if (RUNNING.has(t.state)) { time.dataset.elapsed = String(t.elapsedMs || 0); }
-      tr.append(el('td', 'mono', t.task), el('td', null, stateBadge(t.state)), el('td', 'num', String(t.attempt || '')),
+      const named = el('td', null, el('div', 'mono', t.task));
+      if (t.title && t.title !== t.task) { named.append(el('div', 'muted title', t.title)); }
+      tr.append(named, el('td', null, stateBadge(t.state)), el('td', 'num', String(t.attempt || '')),
         el('td', null, t.worker || ''), el('td', null, t.phase || ''), time, el('td', 'num', usd(t.costUsd)),
         el('td', 'detail', t.detail || ''), acts);
       body.append(tr);
