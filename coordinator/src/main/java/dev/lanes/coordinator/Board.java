@@ -80,6 +80,11 @@ public final class Board {
    * grant and end of an attempt, and finding its tasks by walking every task shown made that cost grow with the runs.
    */
   private final Map<String, java.util.NavigableSet<String>> holding = new ConcurrentHashMap<>();
+  /**
+   * Each run's tasks in its merge queue (queued or landing), in the order they came, kept as tasks change: the queue
+   * is shown at each change of it, and walking every task of a run for that made each landing cost the run's size.
+   */
+  private final Map<String, Map<String, TaskState>> queues = new ConcurrentHashMap<>();
   private final Cache<String, TaskLog> logs = Caffeine.newBuilder().maximumSize(LOGS_KEPT)
       .executor(Runnable::run).build();
   /** When each unanswered offer went out, by its task and epoch (loop only): the start of the dispatch latency. */
@@ -188,6 +193,7 @@ public final class Board {
     runs.clear();
     tasks.clear();
     holding.clear();
+    queues.clear();
     workers.clear();
     logs.invalidateAll();
     offered.clear();
@@ -305,6 +311,7 @@ public final class Board {
         .sorted(Comparator.comparingLong(RunRow::finishedAt)).toList();
     for (RunRow old : over.subList(0, Math.max(0, over.size() - FINISHED_RUNS_KEPT))) {
       runs.remove(old.run());
+      queues.remove(old.run());
       old.tasks().forEach(t -> {
         TaskRow gone = tasks.remove(key(old.run(), t));
         if (gone != null) {
@@ -409,11 +416,23 @@ public final class Board {
   private void putTask(TaskRow row) {
     TaskRow was = tasks.put(row.key(), row);
     hold(was, row);
+    enqueue(was, row);
     if (was == null || was.state() != row.state()) {
       if (was != null) {
         meters.count(was.state(), -1);
       }
       meters.count(row.state(), 1);
+    }
+  }
+
+  /** Keeps {@link #queues} true when a task's row goes from {@code was} to {@code now}. */
+  private void enqueue(TaskRow was, TaskRow now) {
+    if (was != null && queued(was.state()) && !queued(now.state())) {
+      Optional.ofNullable(queues.get(was.run())).ifPresent(q -> q.remove(was.task()));
+    }
+    if (queued(now.state())) {
+      queues.computeIfAbsent(now.run(), r -> java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>()))
+          .put(now.task(), now.state());
     }
   }
 
@@ -581,10 +600,10 @@ public final class Board {
 
   private QueueView queueView(RunRow r) {
     List<QueueEntry> entries = new ArrayList<>();
-    for (String id : r.tasks()) {
-      TaskRow t = tasks.get(key(r.run(), id));
-      if (t != null && queued(t.state())) {
-        entries.add(new QueueEntry(id, t.state().name()));
+    Map<String, TaskState> queue = queues.get(r.run());
+    if (queue != null) {
+      synchronized (queue) {
+        queue.forEach((task, state) -> entries.add(new QueueEntry(task, state.name())));
       }
     }
     return new QueueView(r.run(), window, entries, r.evictions());

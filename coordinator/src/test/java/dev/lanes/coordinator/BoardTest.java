@@ -40,6 +40,22 @@ class BoardTest {
   }
 
   @Test
+  void theQueue_listsItsTasksInTheOrderTheyCame_untilEachLandsOrIsSentBack() {
+    board.recorded(started("r1"));
+    board.recorded(update("r1", "docs", TaskState.QUEUED, 1, "w2", "passed"));
+    board.recorded(update("r1", "core", TaskState.QUEUED, 1, "w1", "passed"));
+    board.recorded(update("r1", "docs", TaskState.LANDING, 1, "w2", "verifying on the merged tree"));
+    assertThat(board.state().queue().get(0).entries()).extracting(Board.QueueEntry::task, Board.QueueEntry::state)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple("docs", "LANDING"),
+            org.assertj.core.groups.Tuple.tuple("core", "QUEUED"));
+
+    board.recorded(update("r1", "docs", TaskState.LANDED, 1, "w2", "landed"));
+    board.recorded(update("r1", "core", TaskState.OFFERED, 2, "", Run.EVICTED + "conflict in a"));
+
+    assertThat(board.state().queue().get(0).entries()).isEmpty();
+  }
+
+  @Test
   void aTaskShowsThePlansTitle_throughItsUpdates() {
     board.recorded(started("r1"));
     board.recorded(update("r1", "docs", TaskState.RUNNING, 1, "w1", "granted"));

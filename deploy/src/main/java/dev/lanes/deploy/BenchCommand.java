@@ -56,9 +56,9 @@ final class BenchCommand implements Runnable {
     DispatchBench.Leg only;
 
     @Option(names = "--http",
-        description = "Run each leg twice on its broker, first with the lead's HTTP server on and watched (one client"
-            + " following /api/events, /metrics and /api/state read every second), then without, and print the two"
-            + " side by side.")
+        description = "Run each leg four times on its broker, with the lead's HTTP server on and watched (one client"
+            + " following /api/events, /metrics and /api/state read every second), off, off and on, and print the"
+            + " mean of each side side by side.")
     boolean http;
 
     @Spec CommandSpec spec;

@@ -13,8 +13,11 @@ import io.netty.handler.codec.http.HttpVersion;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Optional;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
@@ -28,11 +31,20 @@ import java.util.function.Consumer;
 final class EventStream implements Consumer<Board.Event> {
   /** A comment line this often keeps the connection from looking idle to the server and to proxies. */
   static final long KEEPALIVE_SECONDS = 15;
+  /**
+   * The most events handed over and not yet written: a channel thread that falls this far behind the lead has a
+   * client that does not keep up, which is disconnected and reconnects with its last id, as when its buffer is full.
+   */
+  static final int MAX_PENDING = 10_000;
 
   private final Channel channel;
   private final Board board;
   private final AtomicInteger open;
   private ScheduledFuture<?> keepalive;
+  /** Events handed over by the lead's loop, written by the channel's thread in one go and flushed once. */
+  private final Queue<Board.Event> pending = new ConcurrentLinkedQueue<>();
+  private final AtomicInteger pendingCount = new AtomicInteger();
+  private final AtomicBoolean drainScheduled = new AtomicBoolean();
 
   private EventStream(Channel channel, Board board, AtomicInteger open) {
     this.channel = channel;
@@ -72,18 +84,37 @@ final class EventStream implements Consumer<Board.Event> {
     return "id: " + e.id() + "\nevent: " + e.kind() + "\ndata: " + e.json() + "\n\n";
   }
 
-  /** A change, on the lead's loop: handed to the channel's thread, never waited for. */
+  /**
+   * A change, on the lead's loop: queued for the channel's thread, never waited for. A burst of changes wakes that
+   * thread once and leaves in one flush, not one wake-up and one write to the socket each.
+   */
   @Override
   public void accept(Board.Event event) {
     if (!channel.isActive()) {
       return;
     }
-    if (!channel.isWritable()) {
+    if (!channel.isWritable() || pendingCount.incrementAndGet() > MAX_PENDING) {
       channel.close(); // it reconnects with its last id and reads what it missed, or is told to reset
       return;
     }
-    // The event's JSON is made on the channel's thread, not on the loop that hands it over.
-    channel.eventLoop().execute(() -> send(frame(event)));
+    pending.add(event);
+    if (drainScheduled.compareAndSet(false, true)) {
+      channel.eventLoop().execute(this::drain);
+    }
+  }
+
+  /** On the channel's thread: writes every queued event (their JSON made here, not on the loop) and flushes once. */
+  private void drain() {
+    drainScheduled.set(false);
+    boolean wrote = false;
+    for (Board.Event e = pending.poll(); e != null; e = pending.poll()) {
+      pendingCount.decrementAndGet();
+      write(frame(e));
+      wrote = true;
+    }
+    if (wrote) {
+      channel.flush();
+    }
   }
 
   private void send(String text) {
