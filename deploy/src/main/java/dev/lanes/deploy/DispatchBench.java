@@ -357,6 +357,8 @@ final class DispatchBench {
         out.flush();
       }
       Map<String, Long> before = endOffsets(admin);
+      Map<Long, Long> serverBefore = threadCpu(SERVER_THREADS);
+      Map<Long, Long> clientsBefore = threadCpu(CLIENT_THREADS);
       long cpuBefore = processCpuNanos();
       long start = System.nanoTime();
       boolean landed = runToEnd(lead, plan);
@@ -365,6 +367,13 @@ final class DispatchBench {
       if (cpuBefore >= 0 && cpuAfter >= 0) {
         out.printf(Locale.ROOT, "cpu: %.2f ms per task (the whole process: broker, lead and workers)%n",
             (cpuAfter - cpuBefore) / 1e6 / tasks);
+        if (http) {
+          double server = spentNanos(serverBefore, threadCpu(SERVER_THREADS));
+          out.printf(Locale.ROOT, "http: the lead's HTTP server's threads used %.3f ms of CPU per task (%.1f%% of the"
+              + " process's), the watching clients' %.3f ms%n", server / 1e6 / tasks,
+              100.0 * server / (cpuAfter - cpuBefore), spentNanos(clientsBefore, threadCpu(CLIENT_THREADS)) / 1e6
+                  / tasks);
+        }
       }
       Map<String, Long> after = endOffsets(admin);
       StringBuilder perTask = new StringBuilder("records per task:");
@@ -547,6 +556,35 @@ final class DispatchBench {
   }
 
   /** CPU time used by this process so far, every thread: the broker's, the lead's and the workers'; -1 if unknown. */
+  /** The threads of the lead's HTTP server (its event loop and its action pool). */
+  private static final List<String> SERVER_THREADS = List.of("lanes-http");
+  /** The threads of the benchmark's own dashboard and Prometheus stand-ins, and of the JDK's HTTP client they use. */
+  private static final List<String> CLIENT_THREADS = List.of("bench-sse", "bench-scrape", "HttpClient-");
+
+  /** CPU time so far of each live thread whose name starts with one of {@code prefixes}, by thread id. */
+  private static Map<Long, Long> threadCpu(List<String> prefixes) {
+    java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+    Map<Long, Long> cpu = new java.util.HashMap<>();
+    for (java.lang.management.ThreadInfo info : threads.getThreadInfo(threads.getAllThreadIds())) {
+      if (info != null && prefixes.stream().anyMatch(info.getThreadName()::startsWith)) {
+        long nanos = threads.getThreadCpuTime(info.getThreadId());
+        if (nanos >= 0) {
+          cpu.put(info.getThreadId(), nanos);
+        }
+      }
+    }
+    return cpu;
+  }
+
+  /** What the threads of {@code after} spent since {@code before} (a thread that ended meanwhile is not counted). */
+  private static double spentNanos(Map<Long, Long> before, Map<Long, Long> after) {
+    long sum = 0;
+    for (Map.Entry<Long, Long> e : after.entrySet()) {
+      sum += e.getValue() - before.getOrDefault(e.getKey(), 0L);
+    }
+    return sum;
+  }
+
   private static long processCpuNanos() {
     return java.lang.management.ManagementFactory.getOperatingSystemMXBean()
         instanceof com.sun.management.OperatingSystemMXBean os ? os.getProcessCpuTime() : -1;

@@ -73,6 +73,8 @@ class BenchIT {
     assertThat(passes).filteredOn(l -> l.matches("throughput: 20 tasks in [\\d.]+ s = \\d+ tasks/s \\(all landed\\)"))
         .hasSize(4);
     assertThat(lines).as("--warmup 0: no pass to warm the JIT up either").noneMatch(l -> l.contains("warms the JIT"));
+    assertThat(lines).filteredOn(l -> l.matches("http: the lead's HTTP server's threads used [\\d.]+ ms of CPU per task"
+        + " \\([\\d.]+% of the process's\\), the watching clients' [\\d.]+ ms")).hasSize(2);
     assertThat(lines).anyMatch(l -> l.matches("plain leg, HTTP server and metrics off -> on: dispatch p50 [\\d.]+ ->"
         + " [\\d.]+ ms \\(x[\\d.]+\\), p99 .*, tasks/s \\d+ -> \\d+ \\(x[\\d.]+\\)"));
     assertThat(lines.get(lines.size() - 1)).matches("dispatch p50_ms=[\\d.]+ p99_ms=[\\d.]+ tasks_per_s=\\d+"
