@@ -690,8 +690,8 @@ public final class Board {
   }
 
   /** @param since when the current attempt started running (epoch millis), 0 before; {@code until} when it stopped */
-  private record TaskRow(String run, String task, String title, TaskState state, int attempt, int epoch, String worker, String phase,
-      long since, long until, double costUsd, List<String> claims, List<String> after, String detail) {
+  private record TaskRow(String run, String task, String title, TaskState state, int attempt, int epoch, String worker,
+      String phase, long since, long until, double costUsd, List<String> claims, List<String> after, String detail) {
     String key() {
       return Board.key(run, task);
     }

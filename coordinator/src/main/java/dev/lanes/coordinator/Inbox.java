@@ -244,7 +244,7 @@ public final class Inbox {
   Item dismiss(String id) {
     Item item = open.get(id);
     if (item == null) {
-      throw new Action.Refused(Action.Refused.Why.NOT_FOUND, "id: \"" + cut(id) + "\" is not an open item of the"
+      throw new Action.Refused(Action.Refused.Why.NOT_FOUND, "id: \"" + id + "\" is not an open item of the"
           + " inbox");
     }
     if (!item.actions().contains(DISMISS)) {
@@ -253,10 +253,6 @@ public final class Inbox {
     }
     remove(id);
     return item;
-  }
-
-  private static String cut(String text) {
-    return text.length() > 200 ? text.substring(0, 200) + "…" : text;
   }
 
   /** A worker was heard from again. */

@@ -455,14 +455,19 @@ public final class Lead implements AutoCloseable {
    */
   public Inbox.Item dismiss(String id, String by) {
     return onLoop(() -> {
-      if (!active) {
-        throw new Action.Refused(Action.Refused.Why.CONFLICT, "this lead does not hold the lead role; ask the lead"
-            + " that does");
-      }
+      requireActive();
       Inbox.Item gone = inbox.dismiss(id);
       LOG.info("inbox item {} dismissed by {}", gone.id(), by);
       return gone;
     });
+  }
+
+  /** A person's request reaches only the lead that holds the role; on the loop. */
+  private void requireActive() {
+    if (!active) {
+      throw new Action.Refused(Action.Refused.Why.CONFLICT, "this lead does not hold the lead role; ask the lead that"
+          + " does");
+    }
   }
 
   /** {@link #act}, for a caller on the loop (a request that came over the bus). */
@@ -475,10 +480,7 @@ public final class Lead implements AutoCloseable {
    * the decision names it, for the client that waits for it.
    */
   private ActionTaken take(Action action, Optional<String> request) {
-    if (!active) {
-      throw new Action.Refused(Action.Refused.Why.CONFLICT, "this lead does not hold the lead role; ask the lead that"
-          + " does");
-    }
+    requireActive();
     Run run = runs.get(action.run());
     if (run == null || run.finished()) {
       throw known.contains(action.run())

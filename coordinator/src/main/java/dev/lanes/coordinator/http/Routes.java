@@ -34,6 +34,8 @@ final class Routes {
   /** A run id or task id in a path: what the lead admits as one (lower-case letters, digits and '-'). */
   private static final Pattern ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,99}");
   private static final Pattern LAST_ID = Pattern.compile("[0-9]{1,18}");
+  /** The longest id an inbox item can have: a kind, a run id and a task id (100 each) and an attempt. */
+  private static final int MAX_ITEM_ID = 300;
 
   /** What a route does with a request whose path matched; {@code params} are the path's {@code {…}} parts. */
   interface Serve {
@@ -179,7 +181,7 @@ final class Routes {
   private void dismiss(ChannelHandlerContext ctx, FullHttpRequest request, List<String> params, boolean keep) {
     JsonNode id = field(body(request.content(), Set.of("id")), "id").orElseThrow(() -> new HttpError(
         HttpResponseStatus.BAD_REQUEST, "id: missing; dismiss names the item, as the inbox lists it"));
-    if (!id.isTextual() || id.textValue().isBlank()) {
+    if (!id.isTextual() || id.textValue().isBlank() || id.textValue().length() > MAX_ITEM_ID) {
       throw new HttpError(HttpResponseStatus.BAD_REQUEST, "id: " + cut(id.toString()) + " is not an item's id");
     }
     onLead(ctx, keep, "dismiss " + cut(id.textValue()), () -> lead.dismiss(id.textValue(), "http").view());
