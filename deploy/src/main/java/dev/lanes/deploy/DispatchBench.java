@@ -359,6 +359,9 @@ final class DispatchBench {
       Map<String, Long> before = endOffsets(admin);
       Map<Long, Long> serverBefore = threadCpu(SERVER_THREADS);
       Map<Long, Long> clientsBefore = threadCpu(CLIENT_THREADS);
+      Map<Long, Long> allBefore = threadCpu(List.of(""));
+      Map<Long, String> names = threadNames();
+      Map<String, Long> requestsBefore = brokerRequests();
       long cpuBefore = processCpuNanos();
       long start = System.nanoTime();
       boolean landed = runToEnd(lead, plan);
@@ -367,6 +370,8 @@ final class DispatchBench {
       if (cpuBefore >= 0 && cpuAfter >= 0) {
         out.printf(Locale.ROOT, "cpu: %.2f ms per task (the whole process: broker, lead and workers)%n",
             (cpuAfter - cpuBefore) / 1e6 / tasks);
+        names.putAll(threadNames());
+        out.println(cpuByThread(allBefore, threadCpu(List.of("")), names, cpuAfter - cpuBefore, tasks));
         if (http) {
           double server = spentNanos(serverBefore, threadCpu(SERVER_THREADS));
           out.printf(Locale.ROOT, "http: the lead's HTTP server's threads used %.3f ms of CPU per task (%.1f%% of the"
@@ -383,6 +388,7 @@ final class DispatchBench {
       }
       out.println(perTask);
       out.println(kinds(admin, Topics.REPORTS, before.get(Topics.REPORTS), after.get(Topics.REPORTS), tasks));
+      out.println(requestsPerTask(requestsBefore, brokerRequests(), tasks));
       return new Result(seen.latencies(), seconds, landed, seen.toPreferred());
     }
   }
@@ -555,7 +561,6 @@ final class DispatchBench {
     return line.toString();
   }
 
-  /** CPU time used by this process so far, every thread: the broker's, the lead's and the workers'; -1 if unknown. */
   /** The threads of the lead's HTTP server (its event loop and its action pool). */
   private static final List<String> SERVER_THREADS = List.of("lanes-http");
   /** The threads of the benchmark's own dashboard and Prometheus stand-ins, and of the JDK's HTTP client they use. */
@@ -585,6 +590,71 @@ final class DispatchBench {
     return sum;
   }
 
+  /** The name of each live thread, by id. */
+  private static Map<Long, String> threadNames() {
+    java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+    Map<Long, String> names = new java.util.HashMap<>();
+    for (java.lang.management.ThreadInfo info : threads.getThreadInfo(threads.getAllThreadIds())) {
+      if (info != null) {
+        names.put(info.getThreadId(), info.getThreadName());
+      }
+    }
+    return names;
+  }
+
+  /**
+   * Where the CPU of a pass went: the threads that used the most, grouped by name with numbers left out (the broker's
+   * request handlers count as one), in ms per task, then the rest of the process: the JIT's compilers and the garbage
+   * collector, threads Java does not list.
+   */
+  static String cpuByThread(Map<Long, Long> before, Map<Long, Long> after, Map<Long, String> names, long process,
+      int tasks) {
+    Map<String, Long> groups = new java.util.HashMap<>();
+    long listed = 0;
+    for (Map.Entry<Long, Long> e : after.entrySet()) {
+      long spent = e.getValue() - before.getOrDefault(e.getKey(), 0L);
+      groups.merge(names.getOrDefault(e.getKey(), "?").replaceAll("[0-9]+", "N"), spent, Long::sum);
+      listed += spent;
+    }
+    StringBuilder line = new StringBuilder("cpu by thread, ms per task:");
+    groups.entrySet().stream().sorted(Map.Entry.<String, Long>comparingByValue().reversed()).limit(8).forEach(
+        g -> line.append(String.format(Locale.ROOT, " %s %.3f;", g.getKey(), g.getValue() / 1e6 / tasks)));
+    return line.append(String.format(Locale.ROOT, " the JVM's own threads (JIT, GC) %.3f",
+        Math.max(0, process - listed) / 1e6 / tasks)).toString();
+  }
+
+  /** Requests the embedded broker (in this process) has served so far, by kind, from its JMX metrics. */
+  private static Map<String, Long> brokerRequests() {
+    javax.management.MBeanServer server = java.lang.management.ManagementFactory.getPlatformMBeanServer();
+    Map<String, Long> out = new java.util.TreeMap<>();
+    try {
+      for (javax.management.ObjectName name : server.queryNames(new javax.management.ObjectName(
+          "kafka.network:type=RequestMetrics,name=RequestsPerSec,*"), null)) {
+        if (server.getAttribute(name, "Count") instanceof Number n) {
+          out.merge(name.getKeyProperty("request"), n.longValue(), Long::sum);
+        }
+      }
+    } catch (javax.management.JMException e) {
+      // No figures then: the line says none were found.
+    }
+    return out;
+  }
+
+  /**
+   * The broker's requests per task, by kind, most first. A Fetch is counted again as FetchConsumer (a consumer's fetch,
+   * not a follower's); the requests are what batching saves: a produce request carries what was published while the
+   * one before it was in flight.
+   */
+  static String requestsPerTask(Map<String, Long> before, Map<String, Long> after, int tasks) {
+    StringBuilder line = new StringBuilder("broker requests per task:");
+    int empty = line.length();
+    after.entrySet().stream().map(e -> Map.entry(e.getKey(), e.getValue() - before.getOrDefault(e.getKey(), 0L)))
+        .filter(e -> e.getValue() > 0).sorted(Map.Entry.<String, Long>comparingByValue().reversed())
+        .forEach(e -> line.append(String.format(Locale.ROOT, " %s %.2f", e.getKey(), e.getValue() / (double) tasks)));
+    return line.length() == empty ? line + " none found" : line.toString();
+  }
+
+  /** CPU time used by this process so far, every thread: the broker's, the lead's and the workers'; -1 if unknown. */
   private static long processCpuNanos() {
     return java.lang.management.ManagementFactory.getOperatingSystemMXBean()
         instanceof com.sun.management.OperatingSystemMXBean os ? os.getProcessCpuTime() : -1;

@@ -54,6 +54,17 @@ class BenchIT {
 
     assertThat(lines).noneMatch(l -> l.startsWith("--- secure leg") || l.startsWith("security costs"));
     assertThat(lines).anyMatch(l -> l.matches("cpu: [\\d.]+ ms per task \\(the whole process: broker, lead and workers\\)"));
+    // Where it went: the lead's loop and the broker's request handlers are among the threads named, and the broker
+    // served produce and fetch requests during the pass.
+    assertThat(lines).anyMatch(l -> l.startsWith("cpu by thread, ms per task: ") && l.contains(" lanes-lead ")
+        && l.contains(" data-plane-kafka-request-handler-N ")
+        && l.matches(".*; the JVM's own threads \\(JIT, GC\\) [\\d.]+"));
+    String requests = lines.stream().filter(l -> l.startsWith("broker requests per task:")).findFirst().orElseThrow();
+    for (String kind : List.of("Produce", "Fetch")) {
+      Matcher perTask = Pattern.compile(" " + kind + " ([\\d.]+)").matcher(requests);
+      assertThat(perTask.find()).as(requests).isTrue();
+      assertThat(Double.parseDouble(perTask.group(1))).as(requests).isPositive();
+    }
     assertThat(lines.get(lines.size() - 1))
         .matches("dispatch p50_ms=[\\d.]+ p99_ms=[\\d.]+ tasks_per_s=\\d+ kafka_rtt_p99_ms=[\\d.]+");
   }
