@@ -75,6 +75,7 @@ final class BenchCommand implements Runnable {
       if (open < 1) {
         throw new IllegalArgumentException("--in-flight: " + open + " must be at least 1");
       }
+      DispatchBench.checkFits(tasks, open);
       DispatchBench.run(workers, tasks, open, warmup, only == null
           ? List.of(DispatchBench.Leg.PLAIN, DispatchBench.Leg.SECURE) : List.of(only), http,
           spec.commandLine().getOut());

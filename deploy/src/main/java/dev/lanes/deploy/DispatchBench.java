@@ -230,6 +230,27 @@ final class DispatchBench {
 
   private record Result(double[] latenciesMs, double seconds, boolean allLanded, int toPreferred) {}
 
+  /**
+   * Refuses a measured plan too large for a run to record (its tasks are one plan, so that the figures have no run's
+   * start or end in the middle): the most that fits is named.
+   *
+   * @throws IllegalArgumentException naming {@code --tasks}
+   */
+  static void checkFits(int tasks, int inFlight) {
+    if (dev.lanes.protocol.RunStarted.recordedSize(chains("bench", tasks, inFlight)) > dev.lanes.protocol.Json
+        .MAX_MESSAGE_BYTES) {
+      int fits = 1;
+      for (int step = 1 << 16; step > 0; step >>= 1) {
+        if (dev.lanes.protocol.RunStarted.recordedSize(chains("bench", fits + step, inFlight))
+            <= dev.lanes.protocol.Json.MAX_MESSAGE_BYTES) {
+          fits += step;
+        }
+      }
+      throw new IllegalArgumentException("--tasks: " + tasks + " no-op tasks are more than one run can record (its"
+          + " plan is recorded whole, in one record); at most " + fits);
+    }
+  }
+
   /** {@code inFlight} independent chains of no-op tasks: never more offers open than that, each landing releases one. */
   private static Plan chains(String name, int tasks, int inFlight) {
     List<Plan.Task> list = new ArrayList<>();

@@ -465,6 +465,16 @@ public final class PlanParser {
       }
     }
     TaskGraph.of(unique).cycle().ifPresent(path -> problem("tasks", "dependency cycle: " + String.join(" -> ", path)));
+    if (problems.isEmpty()) {
+      // Said now rather than by the lead, after a broker started: a run records its plan whole, in one record.
+      int bytes = RunStarted.recordedSize(plan);
+      if (bytes > Json.MAX_MESSAGE_BYTES) {
+        long fit = Math.max(1, (long) plan.tasks().size() * Json.MAX_MESSAGE_BYTES / bytes * 9 / 10);
+        problem("tasks", plan.tasks().size() + " tasks take " + bytes + " bytes as a run records its plan (whole, in"
+            + " one record), more than the " + Json.MAX_MESSAGE_BYTES + " a record may carry; split the plan into"
+            + " plans of at most about " + fit + " tasks like these and run them one after the other");
+      }
+    }
   }
 
   private void agentRules(String at, String named, AgentSpec agent) {

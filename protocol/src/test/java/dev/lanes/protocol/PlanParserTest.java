@@ -931,6 +931,41 @@ class PlanParserTest {
   }
 
   /** A plan named {@code p} with a shell agent, {@code extra} top-level lines and the given tasks. */
+  /** {@code n} tasks, each with a prompt of {@code promptChars} characters. */
+  private static String tasks(int n, int promptChars) {
+    String prompt = "x".repeat(promptChars);
+    StringBuilder yaml = new StringBuilder();
+    for (int i = 0; i < n; i++) {
+      yaml.append(task("t" + i, "owns: [m" + i + "/]").replace("Do the t" + i + " part.", prompt));
+    }
+    return yaml.toString();
+  }
+
+  @Test
+  void parse_aPlanTooLargeToRecordInOneRecordIsRefusedBeforeAnythingStarts_andOneThatFitsIsNot() {
+    // 200 tasks of about 6 KB each: 1.2 MB as a run records its plan, more than a record carries.
+    List<String> problems = problems(plan("", tasks(200, 6000)));
+    assertThat(problems).hasSize(1);
+    assertThat(problems.get(0)).startsWith("tasks: 200 tasks take ").contains(" bytes as a run records its plan",
+        "more than the " + Json.MAX_MESSAGE_BYTES + " a record may carry", "plans of at most about 1");
+    long bytes = Long.parseLong(problems.get(0).replaceAll("^tasks: 200 tasks take (\\d+) bytes.*", "$1"));
+    assertThat(bytes).isBetween(1_200_000L, 1_300_000L);
+    // The size it names is the record's: the same plan a little smaller fits and parses.
+    Plan fits = PlanParser.parse(plan("", tasks(150, 6000)), SOURCE);
+    assertThat(RunStarted.recordedSize(fits)).isLessThan(Json.MAX_MESSAGE_BYTES);
+    assertThat(fits.tasks()).hasSize(150);
+  }
+
+  @Test
+  void aPlanWithManyProblemsListsTheFirstFiftyAndHowManyMore_whileKeepingThemAll() {
+    PlanException e = catchThrowableOfType(PlanException.class, () -> PlanParser.parse(plan("", tasks(60, 10)
+        .replace("owns: [", "owns: [../")), SOURCE));
+
+    assertThat(e.problems()).hasSize(60);
+    assertThat(e.getMessage().lines().filter(l -> l.startsWith("  tasks[")).count()).isEqualTo(50);
+    assertThat(e.getMessage()).endsWith("\n  ... and 10 more problem(s) like these");
+  }
+
   private static String plan(String extra, String... tasks) {
     return "name: p\n" + extra + AGENT + "tasks:\n" + String.join("", tasks);
   }
