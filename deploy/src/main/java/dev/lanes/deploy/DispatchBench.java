@@ -383,14 +383,16 @@ final class DispatchBench {
       Map<Long, Long> allBefore = threadCpu(List.of(""));
       Map<Long, String> names = threadNames();
       Map<String, Long> requestsBefore = brokerRequests();
+      long[] machineBefore = machineTicks();
       long cpuBefore = processCpuNanos();
       long start = System.nanoTime();
       boolean landed = runToEnd(lead, plan);
       double seconds = (System.nanoTime() - start) / 1e9;
       long cpuAfter = processCpuNanos();
+      String machine = machineShare(machineBefore, machineTicks());
       if (cpuBefore >= 0 && cpuAfter >= 0) {
-        out.printf(Locale.ROOT, "cpu: %.2f ms per task (the whole process: broker, lead and workers)%n",
-            (cpuAfter - cpuBefore) / 1e6 / tasks);
+        out.printf(Locale.ROOT, "cpu: %.2f ms per task (the whole process: broker, lead and workers)%s%n",
+            (cpuAfter - cpuBefore) / 1e6 / tasks, machine);
         names.putAll(threadNames());
         out.println(cpuByThread(allBefore, threadCpu(List.of("")), names, cpuAfter - cpuBefore, tasks));
         if (http) {
@@ -609,6 +611,41 @@ final class DispatchBench {
       sum += e.getValue() - before.getOrDefault(e.getKey(), 0L);
     }
     return sum;
+  }
+
+  /**
+   * The machine's CPU time so far, from Linux's {@code /proc/stat}: busy (user, nice, system, interrupts), idle
+   * (with I/O wait) and stolen by the host of a virtual machine, in clock ticks; empty where there is no such file.
+   */
+  static long[] machineTicks() {
+    try {
+      String[] f = java.nio.file.Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+      if (!f[0].equals("cpu") || f.length < 9) {
+        return new long[0];
+      }
+      long busy = Long.parseLong(f[1]) + Long.parseLong(f[2]) + Long.parseLong(f[3]) + Long.parseLong(f[6])
+          + Long.parseLong(f[7]);
+      return new long[] {busy, Long.parseLong(f[4]) + Long.parseLong(f[5]), Long.parseLong(f[8])};
+    } catch (java.io.IOException | RuntimeException e) {
+      return new long[0];
+    }
+  }
+
+  /**
+   * How the machine's time went between two readings of {@link #machineTicks}: how busy it was (every process) and how
+   * much of it the host took for others. A pass that ran while the host stole a fifth of the time is not comparable
+   * with one it did not; empty when unknown.
+   */
+  static String machineShare(long[] before, long[] after) {
+    if (before.length < 3 || after.length < 3) {
+      return "";
+    }
+    long busy = after[0] - before[0];
+    long idle = after[1] - before[1];
+    long stolen = after[2] - before[2];
+    long all = busy + idle + stolen;
+    return all <= 0 ? "" : String.format(Locale.ROOT, "; the machine: %.0f%% busy, %.0f%% stolen by its host",
+        100.0 * busy / all, 100.0 * stolen / all);
   }
 
   /** The name of each live thread, by id. */

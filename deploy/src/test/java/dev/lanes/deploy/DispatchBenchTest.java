@@ -27,4 +27,17 @@ class DispatchBenchTest {
     assertThat(org.assertj.core.api.Assertions.catchThrowable(() -> DispatchBench.checkFits(fits + 1, 50)))
         .isInstanceOf(IllegalArgumentException.class);
   }
+
+  @Test
+  void theMachinesShareSaysHowBusyItWasAndHowMuchItsHostStole() {
+    // Ticks busy, idle, stolen: 600 of 1,000 busy, 100 stolen.
+    assertThat(DispatchBench.machineShare(new long[] {1000, 5000, 200}, new long[] {1600, 5300, 300}))
+        .isEqualTo("; the machine: 60% busy, 10% stolen by its host");
+    assertThat(DispatchBench.machineShare(new long[0], new long[] {1, 2, 3})).isEmpty();
+    assertThat(DispatchBench.machineShare(new long[] {1, 2, 3}, new long[] {1, 2, 3})).isEmpty();
+    // On Linux, as here, the readings exist and only grow.
+    long[] first = DispatchBench.machineTicks();
+    assertThat(first).hasSize(3);
+    assertThat(DispatchBench.machineTicks()[0]).isGreaterThanOrEqualTo(first[0]);
+  }
 }
