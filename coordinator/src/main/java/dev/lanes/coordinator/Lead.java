@@ -672,14 +672,31 @@ public final class Lead implements AutoCloseable {
   private void release(String runId, RunReport report) {
     holds.values().removeIf(s -> s.run().equals(runId));
     Optional.ofNullable(locks.remove(runId)).ifPresent(TargetLock::close);
+    java.util.Set<String> landed = new java.util.HashSet<>();
     for (RunReport.Row row : report.tasks()) {
-      if (row.state() != dev.lanes.protocol.TaskState.LANDED) {
-        continue;
+      if (row.state() == dev.lanes.protocol.TaskState.LANDED) {
+        landed.add(row.task());
       }
-      try {
-        repo.workBranches("lanes-work/" + runId + "/" + row.task() + "/").forEach(repo::deleteBranch);
-      } catch (RuntimeException e) {
-        LOG.warn("could not delete the task branches of {} in run {}: {}", row.task(), runId, e.getMessage());
+    }
+    String prefix = "lanes-work/" + runId + "/";
+    List<String> branches;
+    try {
+      // One listing for the run, not one per task: each listing reads the ref database again, which for a run of
+      // thousands of tasks kept the lead's loop busy for seconds at the run's end.
+      branches = landed.isEmpty() ? List.of() : repo.workBranches(prefix);
+    } catch (RuntimeException e) {
+      LOG.warn("could not list the task branches of run {}: {}", runId, e.getMessage());
+      return;
+    }
+    for (String branch : branches) {
+      String rest = branch.substring(prefix.length()); // TASK/eN
+      int slash = rest.indexOf('/');
+      if (slash > 0 && landed.contains(rest.substring(0, slash))) {
+        try {
+          repo.deleteBranch(branch);
+        } catch (RuntimeException e) {
+          LOG.warn("could not delete the task branch {} of run {}: {}", branch, runId, e.getMessage());
+        }
       }
     }
   }

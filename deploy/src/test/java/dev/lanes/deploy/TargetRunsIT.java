@@ -122,6 +122,8 @@ class TargetRunsIT {
 
     assertThat(failed.exit()).as(failed.output()).isEqualTo(1);
     assertThat(failed.out()).contains("Tasks that did not land, and where to look:").contains("  bad (failed)");
+    // The run's end deletes the branches of what landed (good's), and only those.
+    assertThat(workBranches(repo)).noneMatch(b -> b.contains("/good/")).contains("lanes-work/old-run/t/e1");
     Path logs = Path.of(line(failed.out(), "    logs: +(\\S+)"));
     Path worktree = Path.of(line(failed.out(), "    worktree: +(\\S+)"));
     assertThat(logs).isDirectory();
