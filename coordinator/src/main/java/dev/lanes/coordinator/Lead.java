@@ -556,7 +556,9 @@ public final class Lead implements AutoCloseable {
     runs.put(id, run);
     retireWhenDone(run);
     known.add(id);
-    RunStarted start = run.start(name + " on " + lock.holder().host() + ", submitted by " + submitter);
+    // Cut to what RunStarted.recordedSize allows for it: the submitter's name comes from the wire.
+    String holder = name + " on " + lock.holder().host() + ", submitted by " + submitter;
+    RunStarted start = run.start(holder.length() > 1024 ? holder.substring(0, 1021) + "..." : holder);
     if (!run.finished()) {
       holds.put(plan.target(), start);
     }

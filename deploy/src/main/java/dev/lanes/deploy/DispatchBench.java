@@ -388,13 +388,14 @@ final class DispatchBench {
       long start = System.nanoTime();
       boolean landed = runToEnd(lead, plan);
       double seconds = (System.nanoTime() - start) / 1e9;
+      Map<Long, Long> allAfter = threadCpu(List.of("")); // read first: no thread's figure runs past the process's
       long cpuAfter = processCpuNanos();
       String machine = machineShare(machineBefore, machineTicks());
       if (cpuBefore >= 0 && cpuAfter >= 0) {
         out.printf(Locale.ROOT, "cpu: %.2f ms per task (the whole process: broker, lead and workers)%s%n",
             (cpuAfter - cpuBefore) / 1e6 / tasks, machine);
         names.putAll(threadNames());
-        out.println(cpuByThread(allBefore, threadCpu(List.of("")), names, cpuAfter - cpuBefore, tasks));
+        out.println(cpuByThread(allBefore, allAfter, names, cpuAfter - cpuBefore, tasks));
         if (http) {
           double server = spentNanos(serverBefore, threadCpu(SERVER_THREADS));
           out.printf(Locale.ROOT, "http: the lead's HTTP server's threads used %.3f ms of CPU per task (%.1f%% of the"
@@ -663,7 +664,7 @@ final class DispatchBench {
   /**
    * Where the CPU of a pass went: the threads that used the most, grouped by name with numbers left out (the broker's
    * request handlers count as one), in ms per task, then the rest of the process: the JIT's compilers and the garbage
-   * collector, threads Java does not list.
+   * collector, which Java does not list as threads, and threads that ended during the pass.
    */
   static String cpuByThread(Map<Long, Long> before, Map<Long, Long> after, Map<Long, String> names, long process,
       int tasks) {
@@ -677,7 +678,7 @@ final class DispatchBench {
     StringBuilder line = new StringBuilder("cpu by thread, ms per task:");
     groups.entrySet().stream().sorted(Map.Entry.<String, Long>comparingByValue().reversed()).limit(8).forEach(
         g -> line.append(String.format(Locale.ROOT, " %s %.3f;", g.getKey(), g.getValue() / 1e6 / tasks)));
-    return line.append(String.format(Locale.ROOT, " the JVM's own threads (JIT, GC) %.3f",
+    return line.append(String.format(Locale.ROOT, " the rest (the JVM's JIT and GC, threads that ended) %.3f",
         Math.max(0, process - listed) / 1e6 / tasks)).toString();
   }
 

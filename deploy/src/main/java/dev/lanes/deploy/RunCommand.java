@@ -120,6 +120,7 @@ final class RunCommand implements Callable<Integer> {
     if (checked.isEmpty()) {
       return Main.FAILED;
     }
+    PlanParser.recordable(checked.get(), plan.toString()); // ordering added dependencies: still one record?
     return execute(checked.get(), repo, workers, capabilities, kafka,
         merge.applyTo(Lead.Settings.fixedWorkers().withMaxAttempts(maxAttempts)).withPassEnv(passEnv.names()),
         existing.choice(), http, attending, out);

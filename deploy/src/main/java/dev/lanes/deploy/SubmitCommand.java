@@ -82,6 +82,7 @@ final class SubmitCommand implements Callable<Integer> {
       return Main.FAILED;
     }
     OwnershipCheck.Serialized ordered = OwnershipCheck.serialize(parsed, report.conflicts());
+    PlanParser.recordable(ordered.plan(), plan.toString()); // ordering added dependencies: still one record?
     ordered.added().forEach(e -> out.println("ordered: " + e.task() + " now runs after " + e.after()));
     String run = Lead.newRunId(parsed, Clock.systemUTC());
     CompletableFuture<Message> answer = new CompletableFuture<>();

@@ -467,14 +467,33 @@ public final class PlanParser {
     TaskGraph.of(unique).cycle().ifPresent(path -> problem("tasks", "dependency cycle: " + String.join(" -> ", path)));
     if (problems.isEmpty()) {
       // Said now rather than by the lead, after a broker started: a run records its plan whole, in one record.
-      int bytes = RunStarted.recordedSize(plan);
-      if (bytes > Json.MAX_MESSAGE_BYTES) {
-        long fit = Math.max(1, (long) plan.tasks().size() * Json.MAX_MESSAGE_BYTES / bytes * 9 / 10);
-        problem("tasks", plan.tasks().size() + " tasks take " + bytes + " bytes as a run records its plan (whole, in"
-            + " one record), more than the " + Json.MAX_MESSAGE_BYTES + " a record may carry; split the plan into"
-            + " plans of at most about " + fit + " tasks like these and run them one after the other");
-      }
+      tooLargeToRecord(plan).ifPresent(p -> problem("tasks", p));
     }
+  }
+
+  /** Why a run could not record {@code plan} whole in one record, if it could not. */
+  private static Optional<String> tooLargeToRecord(Plan plan) {
+    int bytes = RunStarted.recordedSize(plan);
+    if (bytes <= Json.MAX_MESSAGE_BYTES) {
+      return Optional.empty();
+    }
+    long fit = Math.max(1, (long) plan.tasks().size() * Json.MAX_MESSAGE_BYTES / bytes * 9 / 10);
+    return Optional.of(plan.tasks().size() + " tasks take " + bytes + " bytes as a run records its plan (whole, in"
+        + " one record), more than the " + Json.MAX_MESSAGE_BYTES + " a record may carry; split the plan into plans of"
+        + " at most about " + fit + " tasks like these and run them one after the other");
+  }
+
+  /**
+   * A plan as a client is about to hand it to a lead, after it ordered conflicting tasks (which adds dependencies and
+   * so bytes): refused, as when it was read, if a run could not record it.
+   *
+   * @throws PlanException naming the size and about how many tasks fit
+   */
+  public static Plan recordable(Plan plan, String source) {
+    tooLargeToRecord(plan).ifPresent(p -> {
+      throw new PlanException(source, List.of("tasks: " + p));
+    });
+    return plan;
   }
 
   private void agentRules(String at, String named, AgentSpec agent) {

@@ -930,7 +930,6 @@ class PlanParserTest {
     return plan("", task("a", "owns: [a/]\n  agent:\n    claude:\n      " + option));
   }
 
-  /** A plan named {@code p} with a shell agent, {@code extra} top-level lines and the given tasks. */
   /** {@code n} tasks, each with a prompt of {@code promptChars} characters. */
   private static String tasks(int n, int promptChars) {
     String prompt = "x".repeat(promptChars);
@@ -957,6 +956,23 @@ class PlanParserTest {
   }
 
   @Test
+  void aPlanThatOrderingMadeTooLargeToRecordIsRefusedByTheClientAsWhenItWasRead() {
+    Plan fits = PlanParser.parse(plan("", tasks(150, 6600)), SOURCE); // within 50 KB of the limit
+    assertThat(PlanParser.recordable(fits, SOURCE)).isSameAs(fits);
+    // What a client's ordering of conflicting tasks adds: dependencies, until the plan no longer fits.
+    List<Plan.Task> ordered = new java.util.ArrayList<>(fits.tasks());
+    for (int i = 1; i < ordered.size() && RunStarted.recordedSize(fits.withTasks(ordered)) <= Json.MAX_MESSAGE_BYTES;
+        i++) {
+      ordered.set(i, ordered.get(i).withAfter(fits.tasks().subList(0, i).stream().map(Plan.Task::id).toList()));
+    }
+    Plan grown = fits.withTasks(ordered);
+    assertThat(RunStarted.recordedSize(grown)).isGreaterThan(Json.MAX_MESSAGE_BYTES);
+
+    assertThatThrownBy(() -> PlanParser.recordable(grown, SOURCE)).isInstanceOf(PlanException.class)
+        .hasMessageStartingWith(SOURCE + ": tasks: 150 tasks take ").hasMessageContaining("a record may carry");
+  }
+
+  @Test
   void aPlanWithManyProblemsListsTheFirstFiftyAndHowManyMore_whileKeepingThemAll() {
     PlanException e = catchThrowableOfType(PlanException.class, () -> PlanParser.parse(plan("", tasks(60, 10)
         .replace("owns: [", "owns: [../")), SOURCE));
@@ -966,6 +982,7 @@ class PlanParserTest {
     assertThat(e.getMessage()).endsWith("\n  ... and 10 more problem(s) like these");
   }
 
+  /** A plan named {@code p} with a shell agent, {@code extra} top-level lines and the given tasks. */
   private static String plan(String extra, String... tasks) {
     return "name: p\n" + extra + AGENT + "tasks:\n" + String.join("", tasks);
   }
