@@ -556,9 +556,8 @@ public final class Lead implements AutoCloseable {
     runs.put(id, run);
     retireWhenDone(run);
     known.add(id);
-    // Cut to what RunStarted.recordedSize allows for it: the submitter's name comes from the wire.
-    String holder = name + " on " + lock.holder().host() + ", submitted by " + submitter;
-    RunStarted start = run.start(holder.length() > 1024 ? holder.substring(0, 1021) + "..." : holder);
+    RunStarted start = run.start(RunStarted.holderOf(name + " on " + lock.holder().host() + ", submitted by "
+        + submitter));
     if (!run.finished()) {
       holds.put(plan.target(), start);
     }

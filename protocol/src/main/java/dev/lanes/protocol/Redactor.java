@@ -30,9 +30,10 @@ import java.util.function.Supplier;
  * out of agents is the environment's allow-list's job.
  *
  * <p>Matching works on the UTF-8 bytes, in one pass that looks every form up by its first four bytes ({@link Forms});
- * only when something is found is the text mapped one to one onto Latin-1 characters to be rewritten. Occurrences that overlap are merged into one redacted stretch, naming each secret that extends it; a secret
- * inside a longer one is covered by the longer one's marker. In JSON only the contents of string values are touched, at
- * escape boundaries, so that a redacted message still parses and keeps its shape.
+ * only when something is found is the text mapped one to one onto Latin-1 characters to be rewritten. Occurrences
+ * that overlap are merged into one redacted stretch, naming each secret that extends it; a secret inside a longer one
+ * is covered by the longer one's marker. In JSON only the contents of string values are touched, at escape boundaries,
+ * so that a redacted message still parses and keeps its shape.
  */
 public final class Redactor {
   /** Values shorter than this are not treated as secrets. */

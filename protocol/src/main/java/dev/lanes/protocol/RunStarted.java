@@ -27,6 +27,14 @@ public record RunStarted(String run, String plan, String target, String baseComm
     this(run, plan, target, baseCommit, tasks, definition, Optional.empty(), Optional.empty());
   }
 
+  /** The longest holder a run records; a longer one is cut ({@link #holderOf}). */
+  public static final int MAX_HOLDER = 1024;
+
+  /** {@code text} as a run's holder: cut to {@link #MAX_HOLDER} characters, since part of it may come from the wire. */
+  public static String holderOf(String text) {
+    return text.length() > MAX_HOLDER ? text.substring(0, MAX_HOLDER - 3) + "..." : text;
+  }
+
   /**
    * The size on the bus of the record that starts a run of {@code plan}, with room for the longest run id, base
    * commit, start time and holder a run may have: what must fit in {@link Json#MAX_MESSAGE_BYTES}.
@@ -34,7 +42,7 @@ public record RunStarted(String run, String plan, String target, String baseComm
   public static int recordedSize(Plan plan) {
     List<String> ids = plan.tasks().stream().map(Plan.Task::id).toList();
     return Json.encode(new RunStarted("r".repeat(128), plan.name(), plan.target(), "0".repeat(64), ids,
-        Optional.of(plan), Optional.of("2026-01-01T00:00:00.000000000+00:00"), Optional.of("h".repeat(1024)))).length;
+        Optional.of(plan), Optional.of("2026-01-01T00:00:00.000000000+00:00"), Optional.of("h".repeat(MAX_HOLDER)))).length;
   }
 
   @Override
