@@ -30,8 +30,8 @@ final class BenchCommand implements Runnable {
         "",
         "Simulated workers (the real claiming logic, tasks that pass at once) against the embedded broker and a real"
             + " lead: offered-to-granted latency and tasks/s, next to a plain Kafka produce-to-consume round trip. The"
-            + " tasks run in --in-flight chains, each landing releasing the next task of its chain. Two legs, each on"
-            + " a broker of its own: plaintext and unsigned, then secured as lanes broker secures it.",
+            + " tasks run in --in-flight chains, each landing releasing the next task of its chain. Two legs, each in"
+            + " a JVM and on a broker of its own: plaintext and unsigned, then secured as lanes broker secures it.",
         "",
         "Exit 0 when the benchmark ran, 2 for bad input."
       })
@@ -45,14 +45,17 @@ final class BenchCommand implements Runnable {
     @Option(names = "--in-flight", paramLabel = "N", description = "Tasks open at once (default: half the workers).")
     Integer inFlight;
 
-    @Option(names = "--warmup", paramLabel = "N", defaultValue = "2000",
-        description = "No-op tasks run first and not counted, to warm up the JIT (default: ${DEFAULT-VALUE}).")
-    int warmup;
+    @Option(names = "--warmup", paramLabel = "N",
+        description = "No-op tasks run first and not counted, to warm up the JIT, in each pass (default: at least "
+            + DispatchBench.WARMUP_PLAN + ", and as many more as the JIT takes to settle: until it compiles for less"
+            + " than 5% of the time of three plans in a row, at most 3 minutes a pass).")
+    Integer warmup;
 
     @Option(names = "--only", paramLabel = "LEG",
         description = "Run one leg only: secure (SASL_SSL, credentials, tagged messages: the default set-up), plain"
             + " (plaintext, unsigned), tls (SASL_SSL and credentials, unsigned) or tags (plaintext, tagged messages)."
-            + " By default plain and secure run, plain first, and the cost of security is printed.")
+            + " By default plain and secure run, plain first, each in a JVM of its own, and the cost of security is"
+            + " printed.")
     DispatchBench.Leg only;
 
     @Option(names = "--http",
@@ -68,6 +71,8 @@ final class BenchCommand implements Runnable {
       if (workers < 1 || tasks < 1) {
         throw new IllegalArgumentException("--workers and --tasks must be at least 1");
       }
+      boolean settle = warmup == null;
+      int warmup = settle ? DispatchBench.WARMUP_PLAN : this.warmup;
       if (warmup < 0) {
         throw new IllegalArgumentException("--warmup: " + warmup + " must not be negative");
       }
@@ -76,8 +81,19 @@ final class BenchCommand implements Runnable {
         throw new IllegalArgumentException("--in-flight: " + open + " must be at least 1");
       }
       DispatchBench.checkFits(tasks, open);
-      DispatchBench.run(workers, tasks, open, warmup, only == null
-          ? List.of(DispatchBench.Leg.PLAIN, DispatchBench.Leg.SECURE) : List.of(only), http,
+      if (only != null) {
+        DispatchBench.run(workers, tasks, open, warmup, settle, only, http, spec.commandLine().getOut());
+        return Main.OK;
+      }
+      List<String> options = new java.util.ArrayList<>(List.of("--workers", String.valueOf(workers), "--tasks",
+          String.valueOf(tasks), "--in-flight", String.valueOf(open)));
+      if (!settle) {
+        options.addAll(List.of("--warmup", String.valueOf(warmup)));
+      }
+      if (http) {
+        options.add("--http");
+      }
+      DispatchBench.runApart(List.of(DispatchBench.Leg.PLAIN, DispatchBench.Leg.SECURE), options,
           spec.commandLine().getOut());
       return Main.OK;
     }

@@ -11,6 +11,7 @@ import dev.lanes.bus.MessageKeys;
 import dev.lanes.coordinator.Lead;
 import dev.lanes.protocol.AgentSpec;
 import dev.lanes.protocol.Claim;
+import dev.lanes.protocol.Durations;
 import dev.lanes.protocol.ClaimGranted;
 import dev.lanes.protocol.Message;
 import dev.lanes.protocol.Plan;
@@ -51,9 +52,10 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * whole cycle (offer, claim, grant, result, landing).
  *
  * <p>{@code warmup} tasks (in plans of at most {@link #WARMUP_PLAN}) run through the same lead and workers before the
- * measured plan and are not counted, and before that each leg runs one whole pass that is not counted either: they
- * pay for class loading and the JIT, so the figures describe a running lead, as the Kafka baseline's own warm-up round
- * trips do for the bare client. With {@code --http} the leg runs four passes, with the server on, off, off and on,
+ * measured plan and are not counted, and before that each leg runs one whole pass that is not counted either, which
+ * by default goes on until the JIT has settled ({@link JitMeter}): they pay for class loading and the JIT, so the
+ * figures describe a running lead, as the Kafka baseline's own warm-up round trips do for the bare client. Each leg
+ * runs in a JVM of its own ({@link #runApart}), as each deployment runs one set-up. With {@code --http} the leg runs four passes, with the server on, off, off and on,
  * and each side's figures are the mean of its two.
  *
  * <p>Latency is measured where the workers stand: from the moment an offer reaches them to the moment its grant does,
@@ -108,75 +110,165 @@ final class DispatchBench {
   }
 
   /**
-   * Runs each leg in turn, each with a broker, a lead and workers of its own and its own warm-up, and prints their
-   * figures; with both, the plaintext leg first, then the cost of security as the secured leg against it. The last
-   * line is the summary of the secured leg (the default set-up) with the plaintext leg's figures beside it, or of the
-   * one leg run.
+   * Runs one leg, with a broker, a lead and workers of its own, and prints its figures, the last line its summary. With
+   * {@code http}, the leg runs four passes on its broker, with the lead's HTTP server on and watched (a client following
+   * {@code /api/events}, {@code /metrics} and {@code /api/state} read every second), off, off and on, and the mean of
+   * each side is printed side by side; the last line adds the watched side's figures. With {@code settle}, the leg's
+   * first pass goes on past its {@code warmup} tasks until the JIT has settled (see {@link JitMeter}).
    */
-  static void run(int workers, int tasks, int inFlight, int warmup, List<Leg> legs, PrintWriter out) {
-    run(workers, tasks, inFlight, warmup, legs, false, out);
-  }
-
-  /**
-   * As above; with {@code http}, each leg runs four passes on its broker, with the lead's HTTP server on and watched
-   * (a client following {@code /api/events}, {@code /metrics} and {@code /api/state} read every second), off, off and
-   * on, and the mean of each side is printed side by side; the last line adds the watched side's figures.
-   */
-  static void run(int workers, int tasks, int inFlight, int warmup, List<Leg> legs, boolean http, PrintWriter out) {
+  static void run(int workers, int tasks, int inFlight, int warmup, boolean settle, Leg leg, boolean http,
+      PrintWriter out) {
     Path dir = LocalCluster.tempDir("lanes-bench-");
     try {
-      out.printf(Locale.ROOT, "%d simulated workers, %d no-op tasks in %d chains after %d to warm up; legs: %s%n",
-          workers, tasks, inFlight, warmup, legs.stream().map(l -> l.name().toLowerCase(Locale.ROOT)).toList());
-      out.printf(Locale.ROOT, "jvm: %s %s, %d cpus, options: %s; compiled by %s%n", System.getProperty("java.vm.name"),
-          Runtime.version(), Runtime.getRuntime().availableProcessors(),
+      out.printf(Locale.ROOT, "%d simulated workers, %d no-op tasks in %d chains after %d%s to warm up; leg: %s%n",
+          workers, tasks, inFlight, warmup, settle ? " or more, until the JIT has settled," : "",
+          leg.name().toLowerCase(Locale.ROOT));
+      out.printf(Locale.ROOT, "jvm: %s %s, pid %d, %d cpus, options: %s; compiled by %s%n",
+          System.getProperty("java.vm.name"), Runtime.version(), ProcessHandle.current().pid(),
+          Runtime.getRuntime().availableProcessors(),
           String.join(" ", java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()),
           Jit.describe());
-      Map<Leg, Figures> figures = new java.util.EnumMap<>(Leg.class);
-      Map<Leg, Figures> watched = new java.util.EnumMap<>(Leg.class);
-      for (Leg leg : legs) {
-        Figures[] both = leg(leg, dir.resolve(leg.name().toLowerCase(Locale.ROOT)), workers, tasks, inFlight, warmup,
-            http, out);
-        figures.put(leg, both[0]);
-        if (http) {
-          watched.put(leg, both[1]);
-          out.printf(Locale.ROOT, "%s leg, HTTP server and metrics off -> on: dispatch p50 %.2f -> %.2f ms (x%.2f),"
-              + " p99 %.2f -> %.2f ms (x%.2f), tasks/s %.0f -> %.0f (x%.2f)%n", leg.name().toLowerCase(Locale.ROOT),
-              both[0].p50, both[1].p50, both[1].p50 / both[0].p50, both[0].p99, both[1].p99, both[1].p99 / both[0].p99,
-              both[0].tasksPerSecond, both[1].tasksPerSecond, both[1].tasksPerSecond / both[0].tasksPerSecond);
-        }
+      Setup setup = prepare(leg, dir.resolve(leg.name().toLowerCase(Locale.ROOT)), workers, tasks, inFlight, warmup,
+          settle, out);
+      Figures[] both;
+      try {
+        both = measureLeg(setup, workers, tasks, inFlight, warmup, settle, http, out);
+      } finally {
+        setup.broker().close();
       }
-      Figures plain = figures.get(Leg.PLAIN);
-      Figures secure = figures.get(Leg.SECURE);
-      Figures summary = secure != null ? secure : plain != null ? plain : figures.values().iterator().next();
-      if (plain != null && secure != null) {
-        out.printf(Locale.ROOT, "security costs: dispatch p50 %.2f -> %.2f ms (x%.2f), p99 %.2f -> %.2f ms (x%.2f),"
-            + " tasks/s %.0f -> %.0f (x%.2f); Kafka round trip p50 %.2f -> %.2f ms%n", plain.p50, secure.p50,
-            secure.p50 / plain.p50, plain.p99, secure.p99, secure.p99 / plain.p99, plain.tasksPerSecond,
-            secure.tasksPerSecond, secure.tasksPerSecond / plain.tasksPerSecond, plain.rttP50, secure.rttP50);
+      if (http) {
+        out.printf(Locale.ROOT, "%s leg, HTTP server and metrics off -> on: dispatch p50 %.2f -> %.2f ms (x%.2f),"
+            + " p99 %.2f -> %.2f ms (x%.2f), tasks/s %.0f -> %.0f (x%.2f)%n", leg.name().toLowerCase(Locale.ROOT),
+            both[0].p50, both[1].p50, both[1].p50 / both[0].p50, both[0].p99, both[1].p99, both[1].p99 / both[0].p99,
+            both[0].tasksPerSecond, both[1].tasksPerSecond, both[1].tasksPerSecond / both[0].tasksPerSecond);
       }
-      Figures watchedSummary = watched.get(secure != null ? Leg.SECURE : plain != null ? Leg.PLAIN
-          : figures.keySet().iterator().next());
-      out.printf(Locale.ROOT, "dispatch p50_ms=%.2f p99_ms=%.2f tasks_per_s=%.0f kafka_rtt_p99_ms=%.2f%s%s%n",
-          summary.p50, summary.p99, summary.tasksPerSecond, summary.rttP99, plain != null && secure != null
-              ? String.format(Locale.ROOT, " plain_p99_ms=%.2f plain_tasks_per_s=%.0f", plain.p99,
-                  plain.tasksPerSecond) : "", watchedSummary == null ? "" : String.format(Locale.ROOT,
-                  " http_p50_ms=%.2f http_p99_ms=%.2f http_tasks_per_s=%.0f", watchedSummary.p50, watchedSummary.p99,
-                  watchedSummary.tasksPerSecond));
-      out.flush();
+      summarize(Map.of(leg, both[0]), http ? Map.of(leg, both[1]) : Map.of(), out);
     } finally {
       LocalCluster.deleteTree(dir);
     }
   }
 
-  /** The leg's figures as the lead is, then (with {@code http}) with its HTTP server on and watched. */
-  private static Figures[] leg(Leg leg, Path dir, int workers, int tasks, int inFlight, int warmup, boolean http,
+  /**
+   * Prints the cost of security when both the plaintext and the secured leg ran, and the last line: the summary of the
+   * secured leg (the default set-up) with the plaintext leg's figures beside it, or of the one leg run; with the
+   * watched side's figures where there are any.
+   */
+  private static void summarize(Map<Leg, Figures> figures, Map<Leg, Figures> watched, PrintWriter out) {
+    Figures plain = figures.get(Leg.PLAIN);
+    Figures secure = figures.get(Leg.SECURE);
+    Figures summary = secure != null ? secure : plain != null ? plain : figures.values().iterator().next();
+    if (plain != null && secure != null) {
+      out.printf(Locale.ROOT, "security costs: dispatch p50 %.2f -> %.2f ms (x%.2f), p99 %.2f -> %.2f ms (x%.2f),"
+          + " tasks/s %.0f -> %.0f (x%.2f); Kafka round trip p50 %.2f -> %.2f ms%n", plain.p50, secure.p50,
+          secure.p50 / plain.p50, plain.p99, secure.p99, secure.p99 / plain.p99, plain.tasksPerSecond,
+          secure.tasksPerSecond, secure.tasksPerSecond / plain.tasksPerSecond, plain.rttP50, secure.rttP50);
+    }
+    Figures watchedSummary = watched.get(secure != null ? Leg.SECURE : plain != null ? Leg.PLAIN
+        : figures.keySet().iterator().next());
+    out.printf(Locale.ROOT, "dispatch p50_ms=%.2f p99_ms=%.2f tasks_per_s=%.0f kafka_rtt_p99_ms=%.2f%s%s%n",
+        summary.p50, summary.p99, summary.tasksPerSecond, summary.rttP99, plain != null && secure != null
+            ? String.format(Locale.ROOT, " plain_p99_ms=%.2f plain_tasks_per_s=%.0f", plain.p99,
+                plain.tasksPerSecond) : "", watchedSummary == null ? "" : String.format(Locale.ROOT,
+                " http_p50_ms=%.2f http_p99_ms=%.2f http_tasks_per_s=%.0f", watchedSummary.p50, watchedSummary.p99,
+                watchedSummary.tasksPerSecond));
+    out.flush();
+  }
+
+  /**
+   * Runs each leg in a JVM of its own, one after the other, with this JVM's options, relaying what each prints, then
+   * prints the cost of security and the summary as {@link #run} does. A deployment's processes run one set-up each;
+   * legs run one after the other in one JVM shared the code C2 had compiled for the first leg's types, recompiled when
+   * the next leg's came (TLS or plaintext transport, tags or none), and the secured leg measured cheaper than the
+   * plaintext one (p99 x0.86, tasks/s x1.18 on 2026-12-04, each leg warmed up until the JIT settled).
+   *
+   * @param options the benchmark's options for one leg, without {@code --only}
+   */
+  static void runApart(List<Leg> legs, List<String> options, PrintWriter out) {
+    List<String> jvm = new ArrayList<>();
+    jvm.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    for (String option : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+      // Not a debugger's port or a flight recording's file, which two processes cannot share.
+      if (!option.startsWith("-agentlib:jdwp") && !option.startsWith("-XX:StartFlightRecording")) {
+        jvm.add(option);
+      }
+    }
+    jvm.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "bench", "dispatch"));
+    out.printf(Locale.ROOT, "each leg runs in a JVM of its own (%s), one after the other%n",
+        legs.stream().map(l -> l.name().toLowerCase(Locale.ROOT)).toList());
+    out.flush();
+    Map<Leg, Figures> figures = new java.util.EnumMap<>(Leg.class);
+    Map<Leg, Figures> watched = new java.util.EnumMap<>(Leg.class);
+    for (Leg leg : legs) {
+      List<String> argv = new ArrayList<>(jvm);
+      argv.addAll(List.of("--only", leg.name().toLowerCase(Locale.ROOT)));
+      argv.addAll(options);
+      Map<String, Double> said = relay(argv, out);
+      figures.put(leg, new Figures(said.get("p50_ms"), said.get("p99_ms"), said.get("tasks_per_s"),
+          said.get("kafka_rtt_p50_ms"), said.get("kafka_rtt_p99_ms")));
+      if (said.containsKey("http_p99_ms")) {
+        watched.put(leg, new Figures(said.get("http_p50_ms"), said.get("http_p99_ms"), said.get("http_tasks_per_s"),
+            said.get("kafka_rtt_p50_ms"), said.get("kafka_rtt_p99_ms")));
+      }
+    }
+    summarize(figures, watched, out);
+  }
+
+  private static final java.util.regex.Pattern RTT = java.util.regex.Pattern.compile(
+      "plain Kafka produce->consume on this broker: n=\\d+ p50=([\\d.]+) ms .*");
+  private static final java.util.regex.Pattern FIGURE = java.util.regex.Pattern.compile("(\\w+)=([\\d.]+)");
+
+  /**
+   * Runs one leg's process, printing its lines as they come; returns the figures of its summary line and its Kafka
+   * round trip's p50 (as {@code kafka_rtt_p50_ms}).
+   *
+   * @throws IllegalStateException if the process failed or printed no summary
+   */
+  private static Map<String, Double> relay(List<String> argv, PrintWriter out) {
+    try {
+      Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+      Map<String, Double> said = new java.util.HashMap<>();
+      String last = "";
+      try (var lines = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
+          java.nio.charset.StandardCharsets.UTF_8))) {
+        for (String line = lines.readLine(); line != null; line = lines.readLine()) {
+          out.println(line);
+          out.flush();
+          java.util.regex.Matcher rtt = RTT.matcher(line);
+          if (rtt.matches()) {
+            said.put("kafka_rtt_p50_ms", Double.parseDouble(rtt.group(1)));
+          }
+          last = line;
+        }
+      }
+      int code = p.waitFor();
+      if (code != 0 || !last.startsWith("dispatch ")) {
+        throw new IllegalStateException("a leg of the benchmark failed (exit " + code + "); its last line: " + last);
+      }
+      for (java.util.regex.Matcher m = FIGURE.matcher(last); m.find(); ) {
+        said.put(m.group(1), Double.parseDouble(m.group(2)));
+      }
+      return said;
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("could not start a leg of the benchmark: " + e.getMessage(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while a leg of the benchmark ran", e);
+    }
+  }
+
+  /** A leg's broker, how its parties reach it and the plain Kafka round trips measured on it, warmed up. */
+  private record Setup(Leg leg, Path dir, EmbeddedBroker broker, ClientConfig admin, double[] rtt, Parties parties) {}
+
+  /** Starts the leg's broker and runs its first pass, which warms the JIT up on the leg's code paths. */
+  private static Setup prepare(Leg leg, Path dir, int workers, int tasks, int inFlight, int warmup, boolean settle,
       PrintWriter out) {
     out.printf(Locale.ROOT, "--- %s leg: %s%n", leg.name().toLowerCase(Locale.ROOT), leg.says);
     out.flush();
     long started = System.nanoTime();
-    try (EmbeddedBroker broker = leg.secured
+    EmbeddedBroker broker = leg.secured
         ? EmbeddedBroker.startSecure(BrokerDir.open(dir.resolve("broker"), "127.0.0.1"), "127.0.0.1", 0)
-        : EmbeddedBroker.start(dir.resolve("broker"))) {
+        : EmbeddedBroker.start(dir.resolve("broker"));
+    try {
       out.printf(Locale.ROOT, "embedded broker at %s, started in %d ms%n", broker.bootstrapServers(),
           (System.nanoTime() - started) / 1_000_000);
       out.flush();
@@ -190,30 +282,39 @@ final class DispatchBench {
         // A pass of its own, with its own lead, that is not counted: the first pass in a JVM, or on new code paths
         // (TLS, tags), ran half as fast as the next on this machine, which would bias whatever comes first.
         out.println("a first pass warms the JIT up on this leg's code paths; it is not counted:");
-        dispatch(admin, dir.resolve("repo-jit"), workers, tasks, inFlight, warmup, parties, false, out);
+        dispatch(admin, dir.resolve("repo-jit"), workers, tasks, inFlight, warmup, settle, parties, false, out);
       }
-      if (!http) {
-        return new Figures[] {measure(admin, dir.resolve("repo"), workers, tasks, inFlight, warmup, parties, rtt,
-            false, out), null};
-      }
-      // On, off, off, on: a drift over the four passes (the JIT, the broker's logs growing) falls on both sides alike.
-      Figures[] passes = new Figures[4];
-      boolean[] served = {true, false, false, true};
-      for (int i = 0; i < passes.length; i++) {
-        passes[i] = measure(admin, dir.resolve("repo-" + i), workers, tasks, inFlight, warmup, parties, rtt,
-            served[i], out);
-      }
-      return new Figures[] {passes[1].meanWith(passes[2]), passes[0].meanWith(passes[3])};
+      return new Setup(leg, dir, broker, admin, rtt, parties);
+    } catch (RuntimeException | Error e) {
+      broker.close();
+      throw e;
     }
   }
 
+  /** The leg's figures as the lead is, then (with {@code http}) with its HTTP server on and watched. */
+  private static Figures[] measureLeg(Setup setup, int workers, int tasks, int inFlight, int warmup, boolean settle,
+      boolean http, PrintWriter out) {
+    if (!http) {
+      return new Figures[] {measure(setup.admin(), setup.dir().resolve("repo"), workers, tasks, inFlight, warmup,
+          settle, setup.parties(), setup.rtt(), false, out), null};
+    }
+    // On, off, off, on: a drift over the four passes (the JIT, the broker's logs growing) falls on both sides alike.
+    Figures[] passes = new Figures[4];
+    boolean[] served = {true, false, false, true};
+    for (int i = 0; i < passes.length; i++) {
+      passes[i] = measure(setup.admin(), setup.dir().resolve("repo-" + i), workers, tasks, inFlight, warmup,
+          settle, setup.parties(), setup.rtt(), served[i], out);
+    }
+    return new Figures[] {passes[1].meanWith(passes[2]), passes[0].meanWith(passes[3])};
+  }
+
   private static Figures measure(ClientConfig admin, Path repo, int workers, int tasks, int inFlight, int warmup,
-      Parties parties, double[] rtt, boolean http, PrintWriter out) {
+      boolean settle, Parties parties, double[] rtt, boolean http, PrintWriter out) {
     if (http) {
       out.println("with the lead's HTTP server on: one client follows /api/events, /metrics and /api/state are read"
           + " every second");
     }
-    Result r = dispatch(admin, repo, workers, tasks, inFlight, warmup, parties, http, out);
+    Result r = dispatch(admin, repo, workers, tasks, inFlight, warmup, settle, parties, http, out);
     double[] lat = r.latenciesMs;
     Arrays.sort(lat);
     out.printf(Locale.ROOT, "offered->granted: n=%d p50=%.2f ms p90=%.2f ms p99=%.2f ms max=%.2f ms%n",
@@ -337,7 +438,7 @@ final class DispatchBench {
   }
 
   private static Result dispatch(ClientConfig admin, Path repo, int workers, int tasks, int inFlight, int warmup,
-      Parties parties, boolean http, PrintWriter out) {
+      boolean settle, Parties parties, boolean http, PrintWriter out) {
     Demo.git(createDirs(repo), "init", "-q", "-b", "main");
     Demo.git(repo, "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q", "--allow-empty",
         "-m", "empty");
@@ -370,11 +471,16 @@ final class DispatchBench {
         long start = System.nanoTime();
         boolean landed = true;
         int plans = 0;
-        for (int done = 0; done < warmup; done += WARMUP_PLAN) {
-          landed &= runToEnd(lead, chains("warmup" + ++plans, Math.min(WARMUP_PLAN, warmup - done), inFlight));
+        int done = 0;
+        JitMeter jit = new JitMeter();
+        while (done < warmup || (settle && !jit.settled() && !jit.outOfTime())) {
+          int n = done < warmup ? Math.min(WARMUP_PLAN, warmup - done) : WARMUP_PLAN;
+          landed &= runToEnd(lead, chains("warmup" + ++plans, n, inFlight));
+          done += n;
+          jit.planDone(done, out);
         }
-        out.printf(Locale.ROOT, "warm-up: %d tasks in %d plan(s) in %.2f s (%s), not counted%n", warmup, plans,
-            (System.nanoTime() - start) / 1e9, landed ? "all landed" : "NOT all landed");
+        out.printf(Locale.ROOT, "warm-up: %d tasks in %d plan(s) in %.2f s (%s), not counted%s%n", done, plans,
+            (System.nanoTime() - start) / 1e9, landed ? "all landed" : "NOT all landed", settle ? "; " + jit : "");
         out.flush();
       }
       Map<String, Long> before = endOffsets(admin);
@@ -384,6 +490,7 @@ final class DispatchBench {
       Map<Long, String> names = threadNames();
       Map<String, Long> requestsBefore = brokerRequests();
       long[] machineBefore = machineTicks();
+      long[] jvmBefore = jvmWork();
       long cpuBefore = processCpuNanos();
       long start = System.nanoTime();
       boolean landed = runToEnd(lead, plan);
@@ -396,6 +503,9 @@ final class DispatchBench {
             (cpuAfter - cpuBefore) / 1e6 / tasks, machine);
         names.putAll(threadNames());
         out.println(cpuByThread(allBefore, allAfter, names, cpuAfter - cpuBefore, tasks));
+        long[] jvmAfter = jvmWork();
+        out.printf(Locale.ROOT, "the JVM during the pass: the JIT compiled for %d ms; %d garbage collections took %d"
+            + " ms%n", jvmAfter[0] - jvmBefore[0], jvmAfter[1] - jvmBefore[1], jvmAfter[2] - jvmBefore[2]);
         if (http) {
           double server = spentNanos(serverBefore, threadCpu(SERVER_THREADS));
           out.printf(Locale.ROOT, "http: the lead's HTTP server's threads used %.3f ms of CPU per task (%.1f%% of the"
@@ -483,6 +593,90 @@ final class DispatchBench {
   }
 
   /** Whether every task landed. */
+  /**
+   * How much the JIT compiled while the warm-up plans ran. It has settled when it compiled for less than
+   * {@link #SETTLED} of each of {@link #PLANS} plans in a row. With C2 on this 2-core machine, the secured leg's first
+   * pass took about 120,000 no-op tasks (60 s) to settle, during which C2 compiled as much as the wall-clock time, one
+   * of the two cores; and the next lead in the same process set it compiling again for its first six plans or so, two
+   * seconds (2026-12-04). Measured before that, a pass cost half again as much CPU a task and its p99 doubled.
+   */
+  static final class JitMeter {
+    static final double SETTLED = 0.05;
+    static final int PLANS = 3;
+    static final Duration AT_MOST = Duration.ofMinutes(3);
+    /** How often a long warm-up says how far it is. */
+    static final Duration PROGRESS_EVERY = Duration.ofSeconds(15);
+    private final java.util.function.LongSupplier compiled;
+    private final java.util.function.LongSupplier clock;
+    private final long start;
+    private final long compiledAtStart;
+    private long mark;
+    private long markAt;
+    private long saidAt;
+    private double lastShare = 1;
+    private int inARow;
+
+    /** Measures this process's JIT from now on. */
+    JitMeter() {
+      this(JitMeter::compiledMs, System::nanoTime);
+    }
+
+    /**
+     * @param compiled milliseconds the JIT has compiled for so far, -1 where the JVM does not tell
+     * @param clock nanoseconds, as {@link System#nanoTime}
+     */
+    JitMeter(java.util.function.LongSupplier compiled, java.util.function.LongSupplier clock) {
+      this.compiled = compiled;
+      this.clock = clock;
+      this.start = clock.getAsLong();
+      this.markAt = start;
+      this.saidAt = start;
+      this.mark = compiled.getAsLong();
+      this.compiledAtStart = mark;
+    }
+
+    /** Milliseconds the JIT's threads have compiled for in this process, or -1 where the JVM does not tell. */
+    private static long compiledMs() {
+      var jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+      return jit != null && jit.isCompilationTimeMonitoringSupported() ? jit.getTotalCompilationTime() : -1;
+    }
+
+    /** Takes note of a plan that ended now; every {@link #PROGRESS_EVERY}, says how far the warm-up is. */
+    void planDone(int tasks, PrintWriter out) {
+      long now = clock.getAsLong();
+      long ms = compiled.getAsLong();
+      lastShare = ms < 0 ? 0 : (ms - mark) / Math.max(1.0, (now - markAt) / 1e6);
+      inARow = lastShare < SETTLED ? inARow + 1 : 0;
+      mark = ms;
+      markAt = now;
+      if (now - saidAt >= PROGRESS_EVERY.toNanos()) {
+        saidAt = now;
+        out.printf(Locale.ROOT, "  warming up: %d tasks in %.0f s so far, the JIT compiling for %.0f%% of the last"
+            + " plan's time%n", tasks, (now - start) / 1e9, 100 * lastShare);
+        out.flush();
+      }
+    }
+
+    /** Whether the last {@link #PLANS} plans each ran with the JIT compiling for less than {@link #SETTLED}. */
+    boolean settled() {
+      return inARow >= PLANS;
+    }
+
+    boolean outOfTime() {
+      return clock.getAsLong() - start > AT_MOST.toNanos();
+    }
+
+    @Override
+    public String toString() {
+      if (mark < 0) {
+        return "this JVM does not say how long its JIT compiles";
+      }
+      return String.format(Locale.ROOT, "the JIT compiled for %.1f s of it, %.0f%% of the last plan's time: %s",
+          (mark - compiledAtStart) / 1e3, 100 * lastShare, settled() ? "settled"
+              : "NOT settled within " + Durations.format(AT_MOST));
+    }
+  }
+
   private static boolean runToEnd(Lead lead, Plan plan) {
     try {
       return lead.submit(plan).done().get(5, java.util.concurrent.TimeUnit.MINUTES).allLanded();
@@ -680,6 +874,22 @@ final class DispatchBench {
         g -> line.append(String.format(Locale.ROOT, " %s %.3f;", g.getKey(), g.getValue() / 1e6 / tasks)));
     return line.append(String.format(Locale.ROOT, " the rest (the JVM's JIT and GC, threads that ended) %.3f",
         Math.max(0, process - listed) / 1e6 / tasks)).toString();
+  }
+
+  /**
+   * What the JVM's own threads have done so far: milliseconds the JIT compiled for (-1 where the JVM does not tell),
+   * garbage collections and milliseconds they took (their pauses, and the concurrent work of G1's cycles).
+   */
+  private static long[] jvmWork() {
+    var jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+    long compiled = jit != null && jit.isCompilationTimeMonitoringSupported() ? jit.getTotalCompilationTime() : -1;
+    long count = 0;
+    long ms = 0;
+    for (var gc : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {
+      count += Math.max(0, gc.getCollectionCount());
+      ms += Math.max(0, gc.getCollectionTime());
+    }
+    return new long[] {compiled, count, ms};
   }
 
   /** Requests the embedded broker (in this process) has served so far, by kind, from its JMX metrics. */

@@ -10,18 +10,24 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Which of the JVM's two compilers compiles what. Lanes' own code, Kafka's and Jackson's run best here compiled by C1
- * alone: one process holds a broker, a lead and workers that mostly wait on one another, and on a small machine C2's
- * compiler thread takes a core from them for the first minutes. The JDK's cryptography is the opposite: only C2
- * replaces AES, GCM's GHASH and SHA-2 with the CPU's own instructions, and without them TLS runs at about 2 MB/s here
- * against hundreds with them (AES-GCM on 4 KB records, 2026-12-03), which made a SASL_SSL broker several times slower
- * than a plaintext one in {@code lanes bench dispatch}.
+ * Which of the JVM's two compilers compiles what, by command. The daemons ({@code broker}, {@code coordinator},
+ * {@code worker}) and the benchmarks, which stand for them, run as the JVM does by default: C1 first, then C2 for
+ * whatever stays hot. Over hours C2's code is what they run: {@code lanes bench dispatch}'s secured leg took 0.6 ms of
+ * CPU a task once C2 had compiled its hot paths, against 1.0 to 1.6 ms with C1 alone for Lanes, Kafka and Jackson
+ * (2026-12-04). C2 costs its compile time in the first minute or so, which a daemon pays once.
  *
- * <p>So the process runs with both compilers, as the JVM does by default, and at start adds compiler directives that
- * keep C2 to the JDK's cryptography: every other method is refused by C2 when it gets hot and stays compiled by C1.
- * With {@code -XX:TieredStopAtLevel=1} (C1 only) there is no C2 to direct and nothing is done;
- * {@code -Dlanes.jit=all} leaves C2 free to compile everything. X25519 (agreeing a pair's tag key) stays on C1: it
- * runs once per pair of parties, when a worker enrols or a process starts, not per message.
+ * <p>The commands a person waits on that hold a broker, a lead and workers in one process ({@code run},
+ * {@code demo}) end before C2 pays off, and on a small machine its compiler thread takes a core from them: they add
+ * compiler directives at start that keep C2 to the JDK's cryptography, and C1 compiles everything else. Only C2
+ * replaces AES, GCM's GHASH and SHA-2 with the CPU's own instructions, and without them TLS runs at about 2 MB/s here
+ * against hundreds with them (AES-GCM on 4 KB records, 2026-12-03). Every other command ends in seconds and runs as
+ * the JVM's defaults have it.
+ *
+ * <p>{@code -Dlanes.jit=all} leaves C2 free to compile everything in any command, {@code -Dlanes.jit=crypto} keeps it
+ * to the cryptography in any command (a daemon on a machine too small to spare a core for C2's first minute). With
+ * {@code -XX:TieredStopAtLevel=1} (C1 only) there is no C2 to direct and nothing is done. X25519 (agreeing a pair's tag
+ * key) stays on C1 under the directives: it runs once per pair of parties, when a worker enrols or a process starts,
+ * not per message.
  */
 final class Jit {
   private static final Logger LOG = LoggerFactory.getLogger(Jit.class);
@@ -36,20 +42,38 @@ final class Jit {
       """;
 
   /**
-   * The commands that run long enough for C2 to matter, and so get the directives; the others end before C2 compiles
-   * much, and do not pay the hundreds of milliseconds that starting the JVM's management server costs.
+   * The commands that keep C2 to the cryptography unless told otherwise: each holds a broker, a lead and workers in one
+   * process and is waited on by a person. They also pay for the JVM's management server that adding directives starts
+   * (hundreds of milliseconds), which the other commands do not.
    */
-  static final java.util.Set<String> LONG_RUNNING = java.util.Set.of("broker", "coordinator", "worker", "run", "demo",
-      "bench");
+  static final java.util.Set<String> CRYPTO_ONLY = java.util.Set.of("run", "demo");
+
+  /** The values {@code -Dlanes.jit} takes. */
+  static final java.util.Set<String> CHOICES = java.util.Set.of("all", "crypto");
 
   private Jit() {}
 
   /** Whether this process added the directives: what {@link #describe} reports. */
   private static volatile boolean added;
 
-  /** Adds {@link #DIRECTIVES} when C2 is there to direct and not asked to compile everything. */
+  /**
+   * Directs the JIT as {@code command} runs: {@link #cryptoOnlyOnC2} for {@link #CRYPTO_ONLY} and with
+   * {@code -Dlanes.jit=crypto}, the JVM's defaults otherwise.
+   */
+  static void forCommand(String command) {
+    String asked = System.getProperty("lanes.jit", "");
+    if (!asked.isEmpty() && !CHOICES.contains(asked)) {
+      LOG.warn("-Dlanes.jit={}: not one of {}; lanes {} compiles as it does by default", asked, CHOICES, command);
+      asked = "";
+    }
+    if (asked.equals("crypto") || (asked.isEmpty() && CRYPTO_ONLY.contains(command))) {
+      cryptoOnlyOnC2();
+    }
+  }
+
+  /** Adds {@link #DIRECTIVES} when C2 is there to direct. */
   static void cryptoOnlyOnC2() {
-    if ("all".equals(System.getProperty("lanes.jit")) || !c2Enabled()) {
+    if (!c2Enabled()) {
       return;
     }
     try {

@@ -42,8 +42,8 @@ public final class Main implements Runnable {
     if (level != null && !level.isBlank()) {
       System.setProperty("org.slf4j.simpleLogger.log.dev.lanes", level);
     }
-    if (args.length > 0 && Jit.LONG_RUNNING.contains(args[0])) {
-      Jit.cryptoOnlyOnC2();
+    if (args.length > 0) {
+      Jit.forCommand(args[0]);
     }
     System.exit(execute(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
   }

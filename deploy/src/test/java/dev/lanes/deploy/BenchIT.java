@@ -16,6 +16,13 @@ class BenchIT {
     List<String> lines = bench("dispatch", "--workers", "10", "--tasks", "60", "--warmup", "30");
     String all = String.join("\n", lines);
 
+    // Each leg in a JVM of its own: neither runs on code the JIT compiled for the other's types.
+    assertThat(lines).contains("each leg runs in a JVM of its own ([plain, secure]), one after the other");
+    List<Long> pids = lines.stream().map(l -> Pattern.compile("^jvm: .*, pid (\\d+), ").matcher(l))
+        .filter(Matcher::find).map(m -> Long.parseLong(m.group(1))).toList();
+    assertThat(pids).hasSize(2).doesNotHaveDuplicates().doesNotContain(ProcessHandle.current().pid());
+    assertThat(lines).filteredOn(l -> l.matches("the JVM during the pass: the JIT compiled for \\d+ ms; \\d+ garbage"
+        + " collections took \\d+ ms")).hasSize(4);
     assertThat(lines).containsSubsequence(
         "--- plain leg: plaintext, no credentials, messages NOT tagged",
         "--- secure leg: SASL_SSL with SCRAM-SHA-512 and ACLs, each party with its role's client file; messages tagged"

@@ -29,11 +29,49 @@ class JitTest {
     }
   }
 
-  /** Prints what {@link Jit#c2Enabled} says in the JVM it runs in. */
+  /**
+   * Prints what {@link Jit#c2Enabled} says in the JVM it runs in; given a command, directs the JIT as that command
+   * does and prints what {@link Jit#describe} then says.
+   */
   static final class Probe {
     public static void main(String[] args) {
-      System.out.println("c2Enabled=" + Jit.c2Enabled());
+      if (args.length == 0) {
+        System.out.println("c2Enabled=" + Jit.c2Enabled());
+      } else {
+        Jit.forCommand(args[0]);
+        System.out.println(Jit.describe());
+      }
     }
+  }
+
+  @Test
+  void theDaemonsAndBenchmarksCompileWithC2AndTheCommandsAPersonWaitsOnKeepItToCryptography() throws Exception {
+    String everything = "C1 and C2 for everything (no directives)";
+    String crypto = "C1, and C2 for the JDK's cryptography only (lanes' compiler directives)";
+    for (String daemon : List.of("coordinator", "worker", "broker", "bench", "check")) {
+      assertThat(probe(null, daemon)).as(daemon).isEqualTo(everything);
+    }
+    for (String waitedOn : List.of("run", "demo")) {
+      assertThat(probe(null, waitedOn)).as(waitedOn).isEqualTo(crypto);
+    }
+    assertThat(probe("-Dlanes.jit=crypto", "coordinator")).isEqualTo(crypto);
+    assertThat(probe("-Dlanes.jit=all", "run")).isEqualTo(everything);
+    // A value it does not know is said, and the command's default applies.
+    assertThat(probe("-Dlanes.jit=c2", "demo")).contains("-Dlanes.jit=c2: not one of").endsWith(crypto);
+  }
+
+  /** What {@link Probe} prints for {@code command} in a JVM of its own, started with {@code option} if any. */
+  private static String probe(String option, String command) throws Exception {
+    List<String> argv = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
+        .toString()));
+    if (option != null) {
+      argv.add(option);
+    }
+    argv.addAll(List.of("-cp", System.getProperty("java.class.path"), Probe.class.getName(), command));
+    Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+    String said = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+    assertThat(p.waitFor()).as(said).isZero();
+    return said;
   }
 
   @Test
