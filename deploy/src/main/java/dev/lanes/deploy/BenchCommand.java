@@ -33,7 +33,7 @@ final class BenchCommand implements Runnable {
             + " tasks run in --in-flight chains, each landing releasing the next task of its chain. Two legs, each in"
             + " a JVM and on a broker of its own: plaintext and unsigned, then secured as lanes broker secures it.",
         "",
-        "Exit 0 when the benchmark ran, 2 for bad input."
+        "Exit 0 when the benchmark ran, 1 when a leg's process failed, 2 for bad input."
       })
   static final class Dispatch implements Callable<Integer> {
     @Option(names = "--workers", paramLabel = "N", defaultValue = "100", description = "Simulated workers (default: ${DEFAULT-VALUE}).")
@@ -72,9 +72,9 @@ final class BenchCommand implements Runnable {
         throw new IllegalArgumentException("--workers and --tasks must be at least 1");
       }
       boolean settle = warmup == null;
-      int warmup = settle ? DispatchBench.WARMUP_PLAN : this.warmup;
-      if (warmup < 0) {
-        throw new IllegalArgumentException("--warmup: " + warmup + " must not be negative");
+      int warmUpTasks = settle ? DispatchBench.WARMUP_PLAN : warmup;
+      if (warmUpTasks < 0) {
+        throw new IllegalArgumentException("--warmup: " + warmUpTasks + " must not be negative");
       }
       int open = inFlight == null ? Math.max(1, workers / 2) : inFlight;
       if (open < 1) {
@@ -82,19 +82,24 @@ final class BenchCommand implements Runnable {
       }
       DispatchBench.checkFits(tasks, open);
       if (only != null) {
-        DispatchBench.run(workers, tasks, open, warmup, settle, only, http, spec.commandLine().getOut());
+        DispatchBench.run(workers, tasks, open, warmUpTasks, settle, only, http, spec.commandLine().getOut());
         return Main.OK;
       }
       List<String> options = new java.util.ArrayList<>(List.of("--workers", String.valueOf(workers), "--tasks",
           String.valueOf(tasks), "--in-flight", String.valueOf(open)));
       if (!settle) {
-        options.addAll(List.of("--warmup", String.valueOf(warmup)));
+        options.addAll(List.of("--warmup", String.valueOf(warmUpTasks)));
       }
       if (http) {
         options.add("--http");
       }
-      DispatchBench.runApart(List.of(DispatchBench.Leg.PLAIN, DispatchBench.Leg.SECURE), options,
-          spec.commandLine().getOut());
+      try {
+        DispatchBench.runApart(List.of(DispatchBench.Leg.PLAIN, DispatchBench.Leg.SECURE), options,
+            spec.commandLine().getOut());
+      } catch (IllegalStateException e) {
+        spec.commandLine().getErr().println("lanes: " + e.getMessage());
+        return Main.FAILED;
+      }
       return Main.OK;
     }
   }

@@ -11,8 +11,8 @@ import dev.lanes.bus.MessageKeys;
 import dev.lanes.coordinator.Lead;
 import dev.lanes.protocol.AgentSpec;
 import dev.lanes.protocol.Claim;
-import dev.lanes.protocol.Durations;
 import dev.lanes.protocol.ClaimGranted;
+import dev.lanes.protocol.Durations;
 import dev.lanes.protocol.Message;
 import dev.lanes.protocol.Plan;
 import dev.lanes.protocol.TaskOffered;
@@ -55,8 +55,8 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * measured plan and are not counted, and before that each leg runs one whole pass that is not counted either, which
  * by default goes on until the JIT has settled ({@link JitMeter}): they pay for class loading and the JIT, so the
  * figures describe a running lead, as the Kafka baseline's own warm-up round trips do for the bare client. Each leg
- * runs in a JVM of its own ({@link #runApart}), as each deployment runs one set-up. With {@code --http} the leg runs four passes, with the server on, off, off and on,
- * and each side's figures are the mean of its two.
+ * runs in a JVM of its own ({@link #runApart}), as each deployment runs one set-up. With {@code --http} the leg runs
+ * four passes, with the server on, off, off and on, and each side's figures are the mean of its two.
  *
  * <p>Latency is measured where the workers stand: from the moment an offer reaches them to the moment its grant does,
  * which covers the claim's trip to the lead, the lead's decision and the grant's trip back. The Kafka baseline is a
@@ -187,8 +187,10 @@ final class DispatchBench {
     List<String> jvm = new ArrayList<>();
     jvm.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     for (String option : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-      // Not a debugger's port or a flight recording's file, which two processes cannot share.
-      if (!option.startsWith("-agentlib:jdwp") && !option.startsWith("-XX:StartFlightRecording")) {
+      // Not a debugger's port, nor a file that two processes would write at once.
+      if (!option.startsWith("-agentlib:jdwp") && !option.startsWith("-Xrunjdwp")
+          && !option.startsWith("-XX:StartFlightRecording") && !option.startsWith("-XX:HeapDumpPath")
+          && !(option.startsWith("-Xlog") && option.contains("file="))) {
         jvm.add(option);
       }
     }
@@ -215,46 +217,78 @@ final class DispatchBench {
 
   private static final java.util.regex.Pattern RTT = java.util.regex.Pattern.compile(
       "plain Kafka produce->consume on this broker: n=\\d+ p50=([\\d.]+) ms .*");
-  private static final java.util.regex.Pattern FIGURE = java.util.regex.Pattern.compile("(\\w+)=([\\d.]+)");
+  private static final java.util.regex.Pattern SUMMARY = java.util.regex.Pattern.compile(
+      "dispatch( \\w+=[\\d.]+)+");
+  private static final java.util.regex.Pattern FIGURE = java.util.regex.Pattern.compile(" (\\w+)=([\\d.]+)");
+  /** The figures a leg's summary must have. */
+  private static final List<String> SUMMARY_KEYS = List.of("p50_ms", "p99_ms", "tasks_per_s", "kafka_rtt_p50_ms",
+      "kafka_rtt_p99_ms");
 
   /**
-   * Runs one leg's process, printing its lines as they come; returns the figures of its summary line and its Kafka
-   * round trip's p50 (as {@code kafka_rtt_p50_ms}).
+   * Runs one leg's process, printing what it prints as it comes (its log goes to this process's standard error);
+   * returns the figures of its summary line and its Kafka round trip's p50 (as {@code kafka_rtt_p50_ms}). The process
+   * is ended if this one stops waiting for it: an error, an interrupt, or this process exiting.
    *
-   * @throws IllegalStateException if the process failed or printed no summary
+   * @throws IllegalStateException if the process failed or did not print its figures
    */
   private static Map<String, Double> relay(List<String> argv, PrintWriter out) {
+    ProcessBuilder builder = new ProcessBuilder(argv).redirectError(ProcessBuilder.Redirect.INHERIT);
+    // Its options are in the arguments already, where the filter above saw them.
+    builder.environment().remove("JAVA_TOOL_OPTIONS");
+    Process p;
     try {
-      Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+      p = builder.start();
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("could not start a leg of the benchmark: " + e.getMessage(), e);
+    }
+    Thread reaper = new Thread(p::destroyForcibly, "lanes-bench-leg-reaper");
+    Runtime.getRuntime().addShutdownHook(reaper);
+    try {
       Map<String, Double> said = new java.util.HashMap<>();
-      String last = "";
+      String summary = null;
+      // The child prints as this JVM would: same machine, same locale.
       try (var lines = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
-          java.nio.charset.StandardCharsets.UTF_8))) {
+          java.nio.charset.Charset.defaultCharset()))) {
         for (String line = lines.readLine(); line != null; line = lines.readLine()) {
           out.println(line);
           out.flush();
           java.util.regex.Matcher rtt = RTT.matcher(line);
           if (rtt.matches()) {
             said.put("kafka_rtt_p50_ms", Double.parseDouble(rtt.group(1)));
+          } else if (SUMMARY.matcher(line).matches()) {
+            summary = line;
           }
-          last = line;
         }
       }
       int code = p.waitFor();
-      if (code != 0 || !last.startsWith("dispatch ")) {
-        throw new IllegalStateException("a leg of the benchmark failed (exit " + code + "); its last line: " + last);
+      if (code != 0 || summary == null) {
+        throw new IllegalStateException("a leg of the benchmark failed: its process exited with " + code
+            + (summary == null ? " and printed no summary line" : ""));
       }
-      for (java.util.regex.Matcher m = FIGURE.matcher(last); m.find(); ) {
+      for (java.util.regex.Matcher m = FIGURE.matcher(summary); m.find(); ) {
         said.put(m.group(1), Double.parseDouble(m.group(2)));
+      }
+      List<String> missing = SUMMARY_KEYS.stream().filter(k -> !said.containsKey(k)).toList();
+      if (!missing.isEmpty()) {
+        throw new IllegalStateException("a leg of the benchmark printed no " + String.join(", ", missing));
       }
       return said;
     } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException("could not start a leg of the benchmark: " + e.getMessage(), e);
+      throw new IllegalStateException("could not read a leg of the benchmark: " + e.getMessage(), e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while a leg of the benchmark ran", e);
+    } finally {
+      p.destroyForcibly();
+      try {
+        Runtime.getRuntime().removeShutdownHook(reaper);
+      } catch (IllegalStateException e) {
+        // This process is exiting: the hook runs, which is what it is for.
+      }
     }
   }
+
+
 
   /** A leg's broker, how its parties reach it and the plain Kafka round trips measured on it, warmed up. */
   private record Setup(Leg leg, Path dir, EmbeddedBroker broker, ClientConfig admin, double[] rtt, Parties parties) {}
@@ -504,8 +538,9 @@ final class DispatchBench {
         names.putAll(threadNames());
         out.println(cpuByThread(allBefore, allAfter, names, cpuAfter - cpuBefore, tasks));
         long[] jvmAfter = jvmWork();
-        out.printf(Locale.ROOT, "the JVM during the pass: the JIT compiled for %d ms; %d garbage collections took %d"
-            + " ms%n", jvmAfter[0] - jvmBefore[0], jvmAfter[1] - jvmBefore[1], jvmAfter[2] - jvmBefore[2]);
+        out.printf(Locale.ROOT, "the JVM during the pass: %s; %d garbage collections took %d ms%n", jvmAfter[0] < 0
+            ? "it does not say how long its JIT compiled" : "the JIT compiled for " + (jvmAfter[0] - jvmBefore[0])
+            + " ms", jvmAfter[1] - jvmBefore[1], jvmAfter[2] - jvmBefore[2]);
         if (http) {
           double server = spentNanos(serverBefore, threadCpu(SERVER_THREADS));
           out.printf(Locale.ROOT, "http: the lead's HTTP server's threads used %.3f ms of CPU per task (%.1f%% of the"
@@ -592,7 +627,6 @@ final class DispatchBench {
     }
   }
 
-  /** Whether every task landed. */
   /**
    * How much the JIT compiled while the warm-up plans ran. It has settled when it compiled for less than
    * {@link #SETTLED} of each of {@link #PLANS} plans in a row. With C2 on this 2-core machine, the secured leg's first
@@ -636,7 +670,7 @@ final class DispatchBench {
     }
 
     /** Milliseconds the JIT's threads have compiled for in this process, or -1 where the JVM does not tell. */
-    private static long compiledMs() {
+    static long compiledMs() {
       var jit = java.lang.management.ManagementFactory.getCompilationMXBean();
       return jit != null && jit.isCompilationTimeMonitoringSupported() ? jit.getTotalCompilationTime() : -1;
     }
@@ -677,6 +711,7 @@ final class DispatchBench {
     }
   }
 
+  /** Whether every task landed. */
   private static boolean runToEnd(Lead lead, Plan plan) {
     try {
       return lead.submit(plan).done().get(5, java.util.concurrent.TimeUnit.MINUTES).allLanded();
@@ -881,8 +916,7 @@ final class DispatchBench {
    * garbage collections and milliseconds they took (their pauses, and the concurrent work of G1's cycles).
    */
   private static long[] jvmWork() {
-    var jit = java.lang.management.ManagementFactory.getCompilationMXBean();
-    long compiled = jit != null && jit.isCompilationTimeMonitoringSupported() ? jit.getTotalCompilationTime() : -1;
+    long compiled = JitMeter.compiledMs();
     long count = 0;
     long ms = 0;
     for (var gc : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {

@@ -20,8 +20,8 @@ import org.slf4j.LoggerFactory;
  * {@code demo}) end before C2 pays off, and on a small machine its compiler thread takes a core from them: they add
  * compiler directives at start that keep C2 to the JDK's cryptography, and C1 compiles everything else. Only C2
  * replaces AES, GCM's GHASH and SHA-2 with the CPU's own instructions, and without them TLS runs at about 2 MB/s here
- * against hundreds with them (AES-GCM on 4 KB records, 2026-12-03). Every other command ends in seconds and runs as
- * the JVM's defaults have it.
+ * against hundreds with them (AES-GCM on 4 KB records, 2026-12-03). Every other command ends in seconds or mostly
+ * waits, and runs as the JVM's defaults have it.
  *
  * <p>{@code -Dlanes.jit=all} leaves C2 free to compile everything in any command, {@code -Dlanes.jit=crypto} keeps it
  * to the cryptography in any command (a daemon on a machine too small to spare a core for C2's first minute). With

@@ -42,10 +42,15 @@ public final class Main implements Runnable {
     if (level != null && !level.isBlank()) {
       System.setProperty("org.slf4j.simpleLogger.log.dev.lanes", level);
     }
+    directJit(args);
+    System.exit(execute(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
+  }
+
+  /** Directs the JIT as the command in {@code args} runs: see {@link Jit}. */
+  static void directJit(String... args) {
     if (args.length > 0) {
       Jit.forCommand(args[0]);
     }
-    System.exit(execute(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
   }
 
   /** Runs one command line with the given streams; the return value is the exit code. */

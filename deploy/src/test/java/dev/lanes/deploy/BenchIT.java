@@ -53,6 +53,12 @@ class BenchIT {
         .matcher(lines.get(lines.size() - 1));
     assertThat(last.matches()).as(lines.get(lines.size() - 1)).isTrue();
     assertThat(Double.parseDouble(last.group(1))).isPositive().isLessThanOrEqualTo(Double.parseDouble(last.group(2)));
+    // The summary is made of the legs' own figures: the secured leg's, with the plaintext leg's p99 and tasks/s beside.
+    List<String> legs = lines.subList(0, lines.size() - 1).stream().filter(l -> l.startsWith("dispatch p50_ms="))
+        .toList();
+    assertThat(legs).hasSize(2);
+    assertThat(lines.get(lines.size() - 1)).startsWith(legs.get(1) + " plain_p99_ms=" + figure(legs.get(0), "p99_ms")
+        + " plain_tasks_per_s=" + figure(legs.get(0), "tasks_per_s"));
   }
 
   @Test
@@ -129,6 +135,13 @@ class BenchIT {
     assertThat(lines).contains("generated 200 files and 5 branches of one commit each, verify: true, window 4");
     assertThat(lines).anyMatch(l -> l.matches("round 1: lanes \\d+ ms, git \\d+ ms"));
     assertThat(lines.get(lines.size() - 1)).matches("merge n=5 lanes_ms=\\d+ git_ms=\\d+ ratio=\\d+\\.\\d\\d");
+  }
+
+  /** The value of {@code name} in a summary line. */
+  private static String figure(String line, String name) {
+    Matcher m = Pattern.compile(" " + name + "=([\\d.]+)").matcher(line);
+    assertThat(m.find()).as(line).isTrue();
+    return m.group(1);
   }
 
   private static List<String> bench(String... args) {

@@ -30,15 +30,15 @@ class JitTest {
   }
 
   /**
-   * Prints what {@link Jit#c2Enabled} says in the JVM it runs in; given a command, directs the JIT as that command
-   * does and prints what {@link Jit#describe} then says.
+   * Prints what {@link Jit#c2Enabled} says in the JVM it runs in; given a command line, directs the JIT as
+   * {@link Main#main} does before it runs the command and prints what {@link Jit#describe} then says.
    */
   static final class Probe {
     public static void main(String[] args) {
       if (args.length == 0) {
         System.out.println("c2Enabled=" + Jit.c2Enabled());
       } else {
-        Jit.forCommand(args[0]);
+        Main.directJit(args);
         System.out.println(Jit.describe());
       }
     }
