@@ -31,7 +31,10 @@ final class BenchCommand implements Runnable {
         "Simulated workers (the real claiming logic, tasks that pass at once) against the embedded broker and a real"
             + " lead: offered-to-granted latency and tasks/s, next to a plain Kafka produce-to-consume round trip. The"
             + " tasks run in --in-flight chains, each landing releasing the next task of its chain. Two legs, each in"
-            + " a JVM and on a broker of its own: plaintext and unsigned, then secured as lanes broker secures it.",
+            + " a JVM and on a broker of its own: plaintext and unsigned, then secured as lanes broker secures it. Unless"
+            + " --warmup is given, each pass warms up until the JIT has settled (until it compiles for less than 5%% of"
+            + " the time of three plans of " + DispatchBench.WARMUP_PLAN + " tasks in a row, for 3 minutes at most),"
+            + " as a lead that has run for a while has it.",
         "",
         "Exit 0 when the benchmark ran, 1 when a leg's process failed, 2 for bad input."
       })
@@ -47,8 +50,7 @@ final class BenchCommand implements Runnable {
 
     @Option(names = "--warmup", paramLabel = "N",
         description = "No-op tasks run first and not counted, to warm up the JIT, in each pass (default: at least "
-            + DispatchBench.WARMUP_PLAN + ", and as many more as the JIT takes to settle: until it compiles for less"
-            + " than 5% of the time of three plans in a row, at most 3 minutes a pass).")
+            + DispatchBench.WARMUP_PLAN + ", and more until the JIT has settled, as said above).")
     Integer warmup;
 
     @Option(names = "--only", paramLabel = "LEG",
