@@ -227,7 +227,7 @@ public final class EmbeddedBroker implements AutoCloseable {
     for (int attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
       int port = requestedPort != 0 ? requestedPort : freePort(host);
       String controllerHost = security.secured() ? DEFAULT_HOST : host;
-      int controllerPort = freePort(controllerHost);
+      int controllerPort = freePortOtherThan(port, () -> freePort(controllerHost));
       Map<String, Object> config = new java.util.HashMap<>(config(dir, host, port, controllerHost, controllerPort));
       config.putAll(security.brokerConfig(hostPort(host, port), hostPort(controllerHost, controllerPort)));
       if (!formatted) {
@@ -436,6 +436,22 @@ public final class EmbeddedBroker implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot find a free port on " + host, e);
     }
+  }
+
+  /**
+   * A port from {@code pick} other than {@code taken}. Each pick binds port 0 and lets it go, so two picks in a row can
+   * give the same port, and Kafka then refuses a client and a controller listener on one port (seen once in
+   * {@code lanes bench dispatch}: "If you have two listeners on the same port then one needs to be IPv4 and the other
+   * IPv6").
+   */
+  static int freePortOtherThan(int taken, java.util.function.IntSupplier pick) {
+    for (int tries = 0; tries < 100; tries++) {
+      int port = pick.getAsInt();
+      if (port != taken) {
+        return port;
+      }
+    }
+    throw new IllegalStateException("cannot find a free port other than " + taken);
   }
 
   private static boolean isFree(String host, int port) {

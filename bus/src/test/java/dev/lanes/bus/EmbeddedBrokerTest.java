@@ -40,6 +40,16 @@ class EmbeddedBrokerTest {
   @TempDir Path dir;
 
   @Test
+  void theControllersPortIsNeverTheClientsEvenWhenThePickerOffersItAgain() {
+    // Binding port 0 twice in a row can hand out the same port twice: the second pick is asked again.
+    java.util.Iterator<Integer> picks = List.of(40001, 40001, 40001, 40002).iterator();
+    assertThat(EmbeddedBroker.freePortOtherThan(40001, picks::next)).isEqualTo(40002);
+    assertThat(picks.hasNext()).isFalse();
+    assertThatThrownBy(() -> EmbeddedBroker.freePortOtherThan(40001, () -> 40001))
+        .isInstanceOf(IllegalStateException.class).hasMessage("cannot find a free port other than 40001");
+  }
+
+  @Test
   void producesAndConsumesARecordThroughAConsumerGroup() throws Exception {
     try (EmbeddedBroker broker = EmbeddedBroker.start(dir)) {
       assertThat(broker.bootstrapServers()).isEqualTo("127.0.0.1:" + broker.port());
