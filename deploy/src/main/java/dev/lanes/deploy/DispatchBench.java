@@ -128,14 +128,8 @@ final class DispatchBench {
           Runtime.getRuntime().availableProcessors(),
           String.join(" ", java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()),
           Jit.describe());
-      Setup setup = prepare(leg, dir.resolve(leg.name().toLowerCase(Locale.ROOT)), workers, tasks, inFlight, warmup,
-          settle, out);
-      Figures[] both;
-      try {
-        both = measureLeg(setup, workers, tasks, inFlight, warmup, settle, http, out);
-      } finally {
-        setup.broker().close();
-      }
+      Figures[] both = leg(leg, dir.resolve(leg.name().toLowerCase(Locale.ROOT)), workers, tasks, inFlight, warmup,
+          settle, http, out);
       if (http) {
         out.printf(Locale.ROOT, "%s leg, HTTP server and metrics off -> on: dispatch p50 %.2f -> %.2f ms (x%.2f),"
             + " p99 %.2f -> %.2f ms (x%.2f), tasks/s %.0f -> %.0f (x%.2f)%n", leg.name().toLowerCase(Locale.ROOT),
@@ -288,21 +282,15 @@ final class DispatchBench {
     }
   }
 
-
-
-  /** A leg's broker, how its parties reach it and the plain Kafka round trips measured on it, warmed up. */
-  private record Setup(Leg leg, Path dir, EmbeddedBroker broker, ClientConfig admin, double[] rtt, Parties parties) {}
-
-  /** Starts the leg's broker and runs its first pass, which warms the JIT up on the leg's code paths. */
-  private static Setup prepare(Leg leg, Path dir, int workers, int tasks, int inFlight, int warmup, boolean settle,
-      PrintWriter out) {
+  /** The leg's figures as the lead is, then (with {@code http}) with its HTTP server on and watched. */
+  private static Figures[] leg(Leg leg, Path dir, int workers, int tasks, int inFlight, int warmup, boolean settle,
+      boolean http, PrintWriter out) {
     out.printf(Locale.ROOT, "--- %s leg: %s%n", leg.name().toLowerCase(Locale.ROOT), leg.says);
     out.flush();
     long started = System.nanoTime();
-    EmbeddedBroker broker = leg.secured
+    try (EmbeddedBroker broker = leg.secured
         ? EmbeddedBroker.startSecure(BrokerDir.open(dir.resolve("broker"), "127.0.0.1"), "127.0.0.1", 0)
-        : EmbeddedBroker.start(dir.resolve("broker"));
-    try {
+        : EmbeddedBroker.start(dir.resolve("broker"))) {
       out.printf(Locale.ROOT, "embedded broker at %s, started in %d ms%n", broker.bootstrapServers(),
           (System.nanoTime() - started) / 1_000_000);
       out.flush();
@@ -318,28 +306,19 @@ final class DispatchBench {
         out.println("a first pass warms the JIT up on this leg's code paths; it is not counted:");
         dispatch(admin, dir.resolve("repo-jit"), workers, tasks, inFlight, warmup, settle, parties, false, out);
       }
-      return new Setup(leg, dir, broker, admin, rtt, parties);
-    } catch (RuntimeException | Error e) {
-      broker.close();
-      throw e;
+      if (!http) {
+        return new Figures[] {measure(admin, dir.resolve("repo"), workers, tasks, inFlight, warmup, settle, parties,
+            rtt, false, out), null};
+      }
+      // On, off, off, on: a drift over the four passes (the JIT, the broker's logs growing) falls on both sides alike.
+      Figures[] passes = new Figures[4];
+      boolean[] served = {true, false, false, true};
+      for (int i = 0; i < passes.length; i++) {
+        passes[i] = measure(admin, dir.resolve("repo-" + i), workers, tasks, inFlight, warmup, settle, parties, rtt,
+            served[i], out);
+      }
+      return new Figures[] {passes[1].meanWith(passes[2]), passes[0].meanWith(passes[3])};
     }
-  }
-
-  /** The leg's figures as the lead is, then (with {@code http}) with its HTTP server on and watched. */
-  private static Figures[] measureLeg(Setup setup, int workers, int tasks, int inFlight, int warmup, boolean settle,
-      boolean http, PrintWriter out) {
-    if (!http) {
-      return new Figures[] {measure(setup.admin(), setup.dir().resolve("repo"), workers, tasks, inFlight, warmup,
-          settle, setup.parties(), setup.rtt(), false, out), null};
-    }
-    // On, off, off, on: a drift over the four passes (the JIT, the broker's logs growing) falls on both sides alike.
-    Figures[] passes = new Figures[4];
-    boolean[] served = {true, false, false, true};
-    for (int i = 0; i < passes.length; i++) {
-      passes[i] = measure(setup.admin(), setup.dir().resolve("repo-" + i), workers, tasks, inFlight, warmup,
-          settle, setup.parties(), setup.rtt(), served[i], out);
-    }
-    return new Figures[] {passes[1].meanWith(passes[2]), passes[0].meanWith(passes[3])};
   }
 
   private static Figures measure(ClientConfig admin, Path repo, int workers, int tasks, int inFlight, int warmup,
